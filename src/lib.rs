@@ -1,0 +1,19 @@
+//! Drover: an LLM gateway. Clients speak the Ollama or OpenAI API; Drover routes each request
+//! by model to a healthy upstream node, streams the answer back and fails over when a node
+//! dies. See `docs/architecture.md` for how the parts fit.
+
+pub mod actors;
+pub mod api;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod error;
+pub mod inbound;
+pub mod metrics;
+pub mod providers;
+pub mod pull;
+pub mod server;
+pub mod strategy;
+pub mod telemetry;
+pub mod wire;

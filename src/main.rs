@@ -1,1 +1,9 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    match drover::cli::run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("drover: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

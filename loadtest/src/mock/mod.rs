@@ -1,0 +1,222 @@
+//! A programmable mock LLM upstream speaking Ollama's API and the OpenAI-compatible one.
+//!
+//! Drover's integration tests start it in-process to play the nodes of a cluster (and kill,
+//! slow down or break them on demand); the `drover-mock` binary serves it for benchmarks,
+//! where it must be cheap enough never to be the bottleneck.
+//!
+//! Generated text is deterministic: `tokens` chunks, the first `"[NAME] tok0 "`, the rest
+//! `"tok{i} "`, so a client can tell from the body alone which node answered and how many
+//! chunks it should have seen. Bare model names resolve to `NAME:latest` as in Ollama.
+
+mod common;
+mod ollama;
+mod openai;
+mod server;
+mod state;
+mod stream;
+mod text;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use state::Shared;
+
+/// Initial settings of a mock node; most can be changed later through [`MockUpstream`].
+#[derive(Clone, Debug)]
+pub struct MockConfig {
+    /// Node name, echoed in the `x-mock-node` header of every response and in the text.
+    pub name: String,
+    /// Models listed by `/api/tags` and `/v1/models` and accepted for inference.
+    pub models: Vec<String>,
+    /// Subset reported as loaded by `/api/ps`.
+    pub loaded: Vec<String>,
+    /// Chunks per streamed answer (before the final frame).
+    pub tokens: usize,
+    /// Gap between streamed chunks.
+    pub token_delay: Duration,
+    /// Delay before response headers on inference endpoints.
+    pub latency: Duration,
+    /// Length of generated embedding vectors.
+    pub embedding_dims: usize,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            name: "mock".to_owned(),
+            models: vec!["llama3:latest".to_owned()],
+            loaded: Vec::new(),
+            tokens: 5,
+            token_delay: Duration::ZERO,
+            latency: Duration::ZERO,
+            embedding_dims: 8,
+        }
+    }
+}
+
+impl MockConfig {
+    /// A default node with its own name and models, the common case in cluster tests.
+    pub fn named(name: &str, models: &[&str]) -> Self {
+        MockConfig {
+            name: name.to_owned(),
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+            ..MockConfig::default()
+        }
+    }
+}
+
+/// How the node misbehaves on inference endpoints (and pull); probes stay healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Answer normally.
+    None,
+    /// Answer this status with `{"error":"mock failure"}`, without the configured latency.
+    Status(u16),
+    /// Streams: send this many chunks, then drop the connection with no terminating chunk
+    /// and no final frame (0: headers only). Non-streamed answers: headers, then drop.
+    DieAfter(usize),
+    /// Never answer (the request sleeps for a day or until the node stops).
+    Hang,
+}
+
+/// A running (or stopped) mock node. Stopping and restarting keeps the same port, so a
+/// gateway configured with its URL sees the node go down and come back.
+pub struct MockUpstream {
+    state: Arc<Shared>,
+    addr: SocketAddr,
+    workers: usize,
+    running: Mutex<Option<server::Running>>,
+}
+
+impl MockUpstream {
+    /// Starts a node on an ephemeral loopback port with one worker thread; returns once it
+    /// accepts connections.
+    pub fn start(config: MockConfig) -> io::Result<MockUpstream> {
+        MockUpstream::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), 1)
+    }
+
+    /// Starts a node on `addr` with `workers` worker threads (the binary's entry point).
+    pub fn start_on(
+        config: MockConfig,
+        addr: SocketAddr,
+        workers: usize,
+    ) -> io::Result<MockUpstream> {
+        let state = Arc::new(Shared::new(&config));
+        let listener = server::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let running = server::launch(Arc::clone(&state), listener, workers)?;
+        Ok(MockUpstream {
+            state,
+            addr,
+            workers,
+            running: Mutex::new(Some(running)),
+        })
+    }
+
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The node name given in [`MockConfig::name`].
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    pub fn set_failure(&self, f: Failure) {
+        self.state.set_failure(f);
+    }
+
+    pub fn failure(&self) -> Failure {
+        self.state.failure()
+    }
+
+    pub fn set_models(&self, models: &[&str]) {
+        self.state.set_models(models);
+    }
+
+    pub fn set_loaded(&self, loaded: &[&str]) {
+        self.state.set_loaded(loaded);
+    }
+
+    pub fn set_tokens(&self, n: usize) {
+        self.state.set_tokens(n);
+    }
+
+    pub fn set_token_delay(&self, d: Duration) {
+        self.state.set_token_delay(d);
+    }
+
+    pub fn set_latency(&self, d: Duration) {
+        self.state.set_latency(d);
+    }
+
+    /// Takes the node down: the listener closes and open connections are dropped at once,
+    /// so new connections are refused. Blocks until done; safe to call from async code,
+    /// and a no-op when already stopped.
+    pub fn stop(&self) {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(running) = running {
+            running.shutdown(&self.state);
+        }
+    }
+
+    /// Brings the node back on the same port with the same state (counters kept). Stops it
+    /// first if it is running.
+    pub fn restart(&self) -> io::Result<()> {
+        self.stop();
+        let listener = server::bind_retrying(self.addr)?;
+        let running = server::launch(Arc::clone(&self.state), listener, self.workers)?;
+        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(running);
+        Ok(())
+    }
+
+    /// Whether the node is currently serving.
+    pub fn is_running(&self) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Requests that hit `path` (e.g. `"/api/chat"`), whatever their outcome.
+    pub fn requests(&self, path: &str) -> u64 {
+        self.state.requests(path)
+    }
+
+    /// Requests on chat, generate, embed, embeddings and completions, both APIs.
+    pub fn total_inference_requests(&self) -> u64 {
+        self.state.total_inference_requests()
+    }
+
+    /// Highest number of inference requests seen in flight at once (streams count until
+    /// their body ends or is dropped).
+    pub fn max_in_flight(&self) -> u64 {
+        self.state.max_in_flight()
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.state.in_flight()
+    }
+
+    /// Last body received on `path`, if it was JSON.
+    pub fn last_body(&self, path: &str) -> Option<serde_json::Value> {
+        self.state.last_body(path)
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

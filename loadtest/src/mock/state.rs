@@ -1,0 +1,506 @@
+//! Shared state of one mock node: knobs the test flips at run time, request counters, and
+//! the pre-serialized probe bodies. Hot paths only touch atomics; the model catalog sits
+//! behind an `RwLock` that is held for a pointer copy and never across an await.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::text::{digest_hex, first_token, with_default_tag};
+use super::{Failure, MockConfig};
+
+/// Every route the mock serves. Counting by index keeps the per-request bookkeeping to one
+/// atomic add instead of a map lookup under a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Root,
+    Version,
+    Tags,
+    Ps,
+    Show,
+    Pull,
+    Chat,
+    Generate,
+    Embed,
+    Embeddings,
+    V1Models,
+    V1Chat,
+    V1Completions,
+    V1Embeddings,
+}
+
+impl Endpoint {
+    pub(crate) const ALL: [Endpoint; 14] = [
+        Endpoint::Root,
+        Endpoint::Version,
+        Endpoint::Tags,
+        Endpoint::Ps,
+        Endpoint::Show,
+        Endpoint::Pull,
+        Endpoint::Chat,
+        Endpoint::Generate,
+        Endpoint::Embed,
+        Endpoint::Embeddings,
+        Endpoint::V1Models,
+        Endpoint::V1Chat,
+        Endpoint::V1Completions,
+        Endpoint::V1Embeddings,
+    ];
+
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            Endpoint::Root => "/",
+            Endpoint::Version => "/api/version",
+            Endpoint::Tags => "/api/tags",
+            Endpoint::Ps => "/api/ps",
+            Endpoint::Show => "/api/show",
+            Endpoint::Pull => "/api/pull",
+            Endpoint::Chat => "/api/chat",
+            Endpoint::Generate => "/api/generate",
+            Endpoint::Embed => "/api/embed",
+            Endpoint::Embeddings => "/api/embeddings",
+            Endpoint::V1Models => "/v1/models",
+            Endpoint::V1Chat => "/v1/chat/completions",
+            Endpoint::V1Completions => "/v1/completions",
+            Endpoint::V1Embeddings => "/v1/embeddings",
+        }
+    }
+
+    pub(crate) fn from_path(path: &str) -> Option<Endpoint> {
+        Endpoint::ALL.iter().copied().find(|e| e.path() == path)
+    }
+
+    /// Inference endpoints are the ones counted by `total_inference_requests` and tracked
+    /// in flight; pull also obeys failure modes but is management, not inference.
+    pub(crate) fn is_inference(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Chat
+                | Endpoint::Generate
+                | Endpoint::Embed
+                | Endpoint::Embeddings
+                | Endpoint::V1Chat
+                | Endpoint::V1Completions
+                | Endpoint::V1Embeddings
+        )
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Packs a [`Failure`] into one word so the hot path reads it with a single atomic load.
+/// Top two bits are the variant, the rest the payload (saturated).
+pub(crate) fn encode_failure(f: Failure) -> u64 {
+    const MAX: u64 = (1 << 62) - 1;
+    match f {
+        Failure::None => 0,
+        Failure::Status(code) => (1 << 62) | u64::from(code),
+        Failure::DieAfter(n) => (2 << 62) | (n as u64).min(MAX),
+        Failure::Hang => 3 << 62,
+    }
+}
+
+pub(crate) fn decode_failure(v: u64) -> Failure {
+    let payload = v & ((1 << 62) - 1);
+    match v >> 62 {
+        1 => Failure::Status(u16::try_from(payload).unwrap_or(500)),
+        2 => Failure::DieAfter(usize::try_from(payload).unwrap_or(usize::MAX)),
+        3 => Failure::Hang,
+        _ => Failure::None,
+    }
+}
+
+/// The models a node knows, plus the probe answers derived from them. Rebuilt on every
+/// change (rare) so probes are a refcount bump, not a serialization.
+pub(crate) struct Catalog {
+    models: Vec<String>,
+    loaded: Vec<String>,
+    pub(crate) tags: Bytes,
+    pub(crate) ps: Bytes,
+    pub(crate) v1_models: Bytes,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Details {
+    format: &'static str,
+    family: &'static str,
+    parameter_size: &'static str,
+    quantization_level: &'static str,
+}
+
+pub(crate) const DETAILS: Details = Details {
+    format: "gguf",
+    family: "llama",
+    parameter_size: "7B",
+    quantization_level: "Q4_0",
+};
+
+#[derive(Serialize)]
+struct TagEntry<'a> {
+    name: &'a str,
+    model: &'a str,
+    modified_at: &'static str,
+    size: u64,
+    digest: String,
+    details: &'a Details,
+}
+
+#[derive(Serialize)]
+struct PsEntry<'a> {
+    name: &'a str,
+    model: &'a str,
+    size: u64,
+    digest: String,
+    expires_at: &'static str,
+    size_vram: u64,
+    details: &'a Details,
+}
+
+#[derive(Serialize)]
+struct V1Model<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+}
+
+#[derive(Serialize)]
+struct ModelList<T> {
+    models: Vec<T>,
+}
+
+#[derive(Serialize)]
+struct V1List<T> {
+    object: &'static str,
+    data: Vec<T>,
+}
+
+fn to_bytes<T: Serialize>(v: &T) -> Bytes {
+    // Serializing these plain structs cannot fail; an empty body would be the visible symptom.
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
+impl Catalog {
+    pub(crate) fn new(models: Vec<String>, loaded: Vec<String>) -> Catalog {
+        let tags = to_bytes(&ModelList {
+            models: models
+                .iter()
+                .map(|m| TagEntry {
+                    name: m,
+                    model: m,
+                    modified_at: "2024-01-01T00:00:00Z",
+                    size: 1000,
+                    digest: digest_hex(m),
+                    details: &DETAILS,
+                })
+                .collect(),
+        });
+        let ps = to_bytes(&ModelList {
+            models: loaded
+                .iter()
+                .map(|m| PsEntry {
+                    name: m,
+                    model: m,
+                    size: 1000,
+                    digest: digest_hex(m),
+                    expires_at: "2099-01-01T00:00:00Z",
+                    size_vram: 1000,
+                    details: &DETAILS,
+                })
+                .collect(),
+        });
+        let v1_models = to_bytes(&V1List {
+            object: "list",
+            data: models
+                .iter()
+                .map(|m| V1Model {
+                    id: m,
+                    object: "model",
+                    created: 0,
+                    owned_by: "library",
+                })
+                .collect(),
+        });
+        Catalog {
+            models,
+            loaded,
+            tags,
+            ps,
+            v1_models,
+        }
+    }
+
+    /// Whether `requested` names a known model: exactly, or as a bare name whose
+    /// `:latest` tag is known (Ollama's own resolution rule).
+    pub(crate) fn has(&self, requested: &str) -> bool {
+        if self.models.iter().any(|m| m == requested) {
+            return true;
+        }
+        !requested.contains(':')
+            && self.models.iter().any(|m| {
+                m.len() == requested.len() + 7 && m.starts_with(requested) && m.ends_with(":latest")
+            })
+    }
+}
+
+/// Decrements the in-flight gauge when the request (or its streamed body) is finished or
+/// dropped, so aborted streams are accounted for too.
+pub(crate) struct InFlight {
+    state: Arc<Shared>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts open TCP connections; one lives in each connection's extensions, so `stop` can
+/// wait until the workers really dropped every socket.
+pub(crate) struct ConnGuard {
+    state: Arc<Shared>,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.state.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    /// First generated token, containing the node name.
+    pub(crate) first_token: String,
+    pub(crate) embedding_dims: usize,
+    failure: AtomicU64,
+    tokens: AtomicUsize,
+    token_delay_ns: AtomicU64,
+    latency_ns: AtomicU64,
+    catalog: RwLock<Arc<Catalog>>,
+    counts: [AtomicU64; Endpoint::ALL.len()],
+    other_counts: Mutex<HashMap<String, u64>>,
+    last_bodies: [Mutex<Option<Bytes>>; Endpoint::ALL.len()],
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    open_connections: AtomicU64,
+    seq: AtomicU64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Shared {
+    pub(crate) fn new(cfg: &MockConfig) -> Shared {
+        Shared {
+            name: cfg.name.clone(),
+            first_token: first_token(&cfg.name),
+            embedding_dims: cfg.embedding_dims,
+            failure: AtomicU64::new(0),
+            tokens: AtomicUsize::new(cfg.tokens),
+            token_delay_ns: AtomicU64::new(nanos(cfg.token_delay)),
+            latency_ns: AtomicU64::new(nanos(cfg.latency)),
+            catalog: RwLock::new(Arc::new(Catalog::new(
+                cfg.models.clone(),
+                cfg.loaded.clone(),
+            ))),
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            other_counts: Mutex::new(HashMap::new()),
+            last_bodies: std::array::from_fn(|_| Mutex::new(None)),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+            open_connections: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn failure(&self) -> Failure {
+        decode_failure(self.failure.load(Ordering::Relaxed))
+    }
+    pub(crate) fn set_failure(&self, f: Failure) {
+        self.failure.store(encode_failure(f), Ordering::Relaxed);
+    }
+    pub(crate) fn tokens(&self) -> usize {
+        self.tokens.load(Ordering::Relaxed)
+    }
+    pub(crate) fn set_tokens(&self, n: usize) {
+        self.tokens.store(n, Ordering::Relaxed);
+    }
+    pub(crate) fn token_delay(&self) -> Duration {
+        Duration::from_nanos(self.token_delay_ns.load(Ordering::Relaxed))
+    }
+    pub(crate) fn set_token_delay(&self, d: Duration) {
+        self.token_delay_ns.store(nanos(d), Ordering::Relaxed);
+    }
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_ns.load(Ordering::Relaxed))
+    }
+    pub(crate) fn set_latency(&self, d: Duration) {
+        self.latency_ns.store(nanos(d), Ordering::Relaxed);
+    }
+
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace_catalog(&self, f: impl FnOnce(&Catalog) -> Catalog) {
+        let mut guard = self.catalog.write().unwrap_or_else(PoisonError::into_inner);
+        let next = f(&guard);
+        *guard = Arc::new(next);
+    }
+
+    pub(crate) fn set_models(&self, models: &[&str]) {
+        let models = models.iter().map(|m| (*m).to_owned()).collect();
+        self.replace_catalog(|c| Catalog::new(models, c.loaded.clone()));
+    }
+
+    pub(crate) fn set_loaded(&self, loaded: &[&str]) {
+        let loaded = loaded.iter().map(|m| (*m).to_owned()).collect();
+        self.replace_catalog(|c| Catalog::new(c.models.clone(), loaded));
+    }
+
+    /// Records a finished pull: the model shows up in `/api/tags` from now on.
+    pub(crate) fn add_model(&self, requested: &str) {
+        let name = with_default_tag(requested);
+        self.replace_catalog(|c| {
+            let mut models = c.models.clone();
+            if !c.has(requested) {
+                models.push(name);
+            }
+            Catalog::new(models, c.loaded.clone())
+        });
+    }
+
+    pub(crate) fn hit(&self, ep: Endpoint) {
+        self.counts[ep.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn hit_other(&self, path: &str) {
+        let mut map = self
+            .other_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *map.entry(path.to_owned()).or_insert(0) += 1;
+    }
+
+    pub(crate) fn requests(&self, path: &str) -> u64 {
+        match Endpoint::from_path(path) {
+            Some(ep) => self.counts[ep.index()].load(Ordering::Relaxed),
+            None => self
+                .other_counts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(path)
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+
+    pub(crate) fn total_inference_requests(&self) -> u64 {
+        Endpoint::ALL
+            .iter()
+            .filter(|e| e.is_inference())
+            .map(|e| self.counts[e.index()].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Keeps the raw body (a refcount bump); it is parsed only when a test asks for it.
+    pub(crate) fn store_body(&self, ep: Endpoint, body: &Bytes) {
+        let mut slot = self.last_bodies[ep.index()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *slot = Some(body.clone());
+    }
+
+    pub(crate) fn last_body(&self, path: &str) -> Option<serde_json::Value> {
+        let ep = Endpoint::from_path(path)?;
+        let raw = self.last_bodies[ep.index()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        serde_json::from_slice(&raw).ok()
+    }
+
+    pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight {
+            state: Arc::clone(self),
+        }
+    }
+
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+    pub(crate) fn max_in_flight(&self) -> u64 {
+        self.max_in_flight.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn connect(self: &Arc<Self>) -> ConnGuard {
+        self.open_connections.fetch_add(1, Ordering::Relaxed);
+        ConnGuard {
+            state: Arc::clone(self),
+        }
+    }
+
+    pub(crate) fn open_connections(&self) -> u64 {
+        self.open_connections.load(Ordering::Relaxed)
+    }
+
+    /// Monotonic id for `chatcmpl-…`/`cmpl-…` identifiers.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_roundtrip() {
+        for f in [
+            Failure::None,
+            Failure::Status(503),
+            Failure::Status(0),
+            Failure::DieAfter(0),
+            Failure::DieAfter(7),
+            Failure::Hang,
+        ] {
+            assert_eq!(decode_failure(encode_failure(f)), f);
+        }
+    }
+
+    #[test]
+    fn endpoint_paths_roundtrip() {
+        for e in Endpoint::ALL {
+            assert_eq!(Endpoint::from_path(e.path()), Some(e));
+        }
+        assert_eq!(Endpoint::from_path("/nope"), None);
+        assert_eq!(Endpoint::ALL.iter().filter(|e| e.is_inference()).count(), 7);
+    }
+
+    #[test]
+    fn catalog_resolves_latest() {
+        let c = Catalog::new(vec!["llama3:latest".into(), "qwen:7b".into()], vec![]);
+        assert!(c.has("llama3:latest"));
+        assert!(c.has("llama3"));
+        assert!(c.has("qwen:7b"));
+        assert!(!c.has("qwen"));
+        assert!(!c.has("llama"));
+        let tags: serde_json::Value = serde_json::from_slice(&c.tags).unwrap();
+        assert_eq!(tags["models"][1]["name"], "qwen:7b");
+        let ps: serde_json::Value = serde_json::from_slice(&c.ps).unwrap();
+        assert_eq!(ps["models"].as_array().map(Vec::len), Some(0));
+    }
+}

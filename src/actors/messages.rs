@@ -1,0 +1,135 @@
+//! Every message the pool actors exchange, in one place.
+
+use std::{sync::Arc, time::Duration};
+
+use actix::Message;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::{health::Health, lease::Outcome, Lease, NodeTarget};
+use crate::{
+    config::{NodeConfig, NodeKind, Priority},
+    error::GatewayError,
+};
+
+/// What a node actor knows about its node; sent to the selector whenever it changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub name: Arc<str>,
+    pub kind: NodeKind,
+    pub url: Arc<str>,
+    pub priority: Priority,
+    pub weight: u32,
+    pub max_concurrency: Option<u32>,
+    pub health: Health,
+    pub version: Option<String>,
+    /// Model names the node serves (Ollama `/api/tags`).
+    pub models: Vec<Arc<str>>,
+    /// Model names loaded in memory (Ollama `/api/ps`).
+    pub loaded: Vec<Arc<str>>,
+    /// Raw `/api/tags` entries, kept so the merged `/api/tags` answers with the nodes' own data.
+    #[serde(skip)]
+    pub tag_entries: Arc<[serde_json::Value]>,
+    /// Raw `/api/ps` entries, for the merged `/api/ps`.
+    #[serde(skip)]
+    pub ps_entries: Arc<[serde_json::Value]>,
+    #[serde(with = "opt_millis")]
+    pub latency_ewma_ms: Option<Duration>,
+    #[serde(with = "opt_millis")]
+    pub ttfb_ewma_ms: Option<Duration>,
+    #[serde(with = "opt_millis")]
+    pub probe_latency_ms: Option<Duration>,
+    pub last_error: Option<String>,
+}
+
+impl NodeStatus {
+    /// The status of a node nobody has probed yet.
+    pub fn initial(config: &NodeConfig) -> Self {
+        NodeStatus {
+            name: config.name.as_str().into(),
+            kind: config.kind,
+            url: config.url.trim_end_matches('/').into(),
+            priority: config.priority,
+            weight: config.weight,
+            max_concurrency: config.max_concurrency,
+            health: Health::Unknown,
+            version: None,
+            models: Vec::new(),
+            loaded: Vec::new(),
+            tag_entries: Arc::from(Vec::new()),
+            ps_entries: Arc::from(Vec::new()),
+            latency_ewma_ms: None,
+            ttfb_ewma_ms: None,
+            probe_latency_ms: None,
+            last_error: None,
+        }
+    }
+}
+
+mod opt_millis {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// NodeActor → Selector: the node's current status.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NodeReport {
+    pub node: usize,
+    pub status: Arc<NodeStatus>,
+}
+
+/// Request path → Selector: assign a node that serves `model`, avoiding nodes in `exclude`
+/// (those already tried by this request).
+#[derive(Message)]
+#[rtype(result = "Result<Assignment, GatewayError>")]
+pub struct Acquire {
+    pub model: Arc<str>,
+    pub exclude: Vec<usize>,
+}
+
+/// A node now, or a place in the wait queue when every candidate is at capacity.
+pub enum Assignment {
+    Ready(Lease),
+    /// Resolves when a slot frees; the caller bounds the wait with the queue timeout.
+    Queued(oneshot::Receiver<Lease>),
+}
+
+/// Lease → Selector: a slot on `node` is free again.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Release {
+    pub node: usize,
+}
+
+/// Lease → NodeActor: how a request went, for latency and passive health.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RequestOutcome(pub Outcome);
+
+/// Anyone → NodeActor: probe now instead of at the next tick (after a pull, say).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ProbeNow;
+
+/// Anyone → Selector: every node's status with its in-flight count.
+#[derive(Message)]
+#[rtype(result = "Vec<NodeState>")]
+pub struct GetPool;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeState {
+    #[serde(flatten)]
+    pub status: Arc<NodeStatus>,
+    pub in_flight: u32,
+    #[serde(skip)]
+    pub target: Arc<NodeTarget>,
+}

@@ -1,0 +1,216 @@
+//! `NodeActor`: one per upstream node. It probes the node on its own timer, keeps health with
+//! hysteresis, EWMA latency and time to first byte, the model inventory and loaded models, and
+//! the last error, and reports every meaningful change to the selector.
+
+use std::{sync::Arc, time::Duration};
+
+use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, WrapFuture};
+use tokio::time::Instant;
+
+use super::{
+    ewma::Ewma,
+    health::{HealthTracker, Transition},
+    lease::Outcome,
+    messages::{NodeReport, NodeStatus, ProbeNow, RequestOutcome},
+    selector::Selector,
+};
+use crate::{
+    config::{HealthConfig, NodeConfig},
+    metrics as m,
+    providers::{self, ProbeReport},
+};
+
+pub struct NodeActor {
+    id: usize,
+    config: NodeConfig,
+    health_config: HealthConfig,
+    connect_timeout: Duration,
+    selector: Addr<Selector>,
+    client: Option<awc::Client>,
+    health: HealthTracker,
+    latency: Ewma,
+    ttfb: Ewma,
+    probe_latency: Ewma,
+    probing: bool,
+    status: Arc<NodeStatus>,
+    /// Latency last sent to the selector, to report only changes that matter for routing.
+    reported_latency: Option<Duration>,
+}
+
+impl NodeActor {
+    pub fn new(
+        id: usize,
+        config: NodeConfig,
+        health_config: HealthConfig,
+        connect_timeout: Duration,
+        selector: Addr<Selector>,
+    ) -> Self {
+        let status = Arc::new(NodeStatus::initial(&config));
+        Self {
+            id,
+            health: HealthTracker::new(health_config.down_after, health_config.up_after),
+            config,
+            health_config,
+            connect_timeout,
+            selector,
+            client: None,
+            latency: Ewma::default(),
+            ttfb: Ewma::default(),
+            probe_latency: Ewma::default(),
+            probing: false,
+            status,
+            reported_latency: None,
+        }
+    }
+
+    fn probe(&mut self, ctx: &mut Context<Self>) {
+        if self.probing {
+            return;
+        }
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        self.probing = true;
+        let kind = self.config.kind;
+        let url = self.status.url.clone();
+        let timeout = self.health_config.timeout;
+        let started = Instant::now();
+        let probe = async move { providers::probe(kind, &client, &url, timeout).await };
+        ctx.spawn(probe.into_actor(self).map(move |result, act, _| {
+            act.probing = false;
+            act.apply_probe(result, started.elapsed());
+        }));
+    }
+
+    fn apply_probe(&mut self, result: Result<ProbeReport, String>, took: Duration) {
+        let name = self.config.name.clone();
+        let transition = match result {
+            Ok(report) => {
+                metrics::counter!(m::PROBES, "node" => name, "result" => "ok").increment(1);
+                self.probe_latency.observe(took);
+                let status = Arc::make_mut(&mut self.status);
+                status.version = report.version;
+                status.models = report
+                    .models
+                    .iter()
+                    .map(|s| Arc::from(s.as_str()))
+                    .collect();
+                status.loaded = report
+                    .loaded
+                    .iter()
+                    .map(|s| Arc::from(s.as_str()))
+                    .collect();
+                status.tag_entries = report.tag_entries.into();
+                status.ps_entries = report.ps_entries.into();
+                status.last_error = None;
+                self.health.success()
+            }
+            Err(error) => {
+                metrics::counter!(m::PROBES, "node" => name, "result" => "error").increment(1);
+                tracing::debug!(node = %self.config.name, %error, "probe failed");
+                Arc::make_mut(&mut self.status).last_error = Some(error);
+                self.health.failure()
+            }
+        };
+        self.note_transition(transition);
+        self.report();
+    }
+
+    fn apply_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Success { latency, ttfb } => {
+                self.latency.observe(latency);
+                if let Some(ttfb) = ttfb {
+                    self.ttfb.observe(ttfb);
+                }
+                let transition = self.health.success();
+                let changed = transition.is_some() || self.latency_moved();
+                self.note_transition(transition);
+                if changed {
+                    self.report();
+                }
+            }
+            Outcome::Failure { error } => {
+                Arc::make_mut(&mut self.status).last_error = Some(error);
+                let transition = self.health.failure();
+                self.note_transition(transition);
+                self.report();
+            }
+            Outcome::Neutral => {}
+        }
+    }
+
+    /// Whether latency moved by more than a quarter since the last report: routing by latency
+    /// needs the trend, not every sample, and each report costs the selector a message.
+    fn latency_moved(&self) -> bool {
+        match (self.reported_latency, self.latency.get()) {
+            (None, Some(_)) => true,
+            (Some(old), Some(new)) => {
+                let (old, new) = (old.as_secs_f64(), new.as_secs_f64());
+                (new - old).abs() > old * 0.25
+            }
+            _ => false,
+        }
+    }
+
+    fn note_transition(&mut self, transition: Option<Transition>) {
+        let Some((from, to)) = transition else {
+            return;
+        };
+        let name = self.config.name.clone();
+        tracing::info!(node = %name, from = from.as_str(), to = to.as_str(),
+            error = self.status.last_error.as_deref().unwrap_or(""), "node health changed");
+        metrics::counter!(m::NODE_HEALTH_TRANSITIONS, "node" => name.clone(),
+            "from" => from.as_str(), "to" => to.as_str())
+        .increment(1);
+        metrics::gauge!(m::NODE_UP, "node" => name).set(if to.routable() { 1.0 } else { 0.0 });
+        Arc::make_mut(&mut self.status).health = to;
+    }
+
+    fn report(&mut self) {
+        let status = Arc::make_mut(&mut self.status);
+        status.latency_ewma_ms = self.latency.get();
+        status.ttfb_ewma_ms = self.ttfb.get();
+        status.probe_latency_ms = self.probe_latency.get();
+        self.reported_latency = self.latency.get();
+        let name = self.config.name.clone();
+        if let Some(l) = self.latency.get() {
+            metrics::gauge!(m::NODE_LATENCY, "node" => name.clone()).set(l.as_secs_f64());
+        }
+        if let Some(t) = self.ttfb.get() {
+            metrics::gauge!(m::NODE_TTFT, "node" => name).set(t.as_secs_f64());
+        }
+        self.selector.do_send(NodeReport {
+            node: self.id,
+            status: self.status.clone(),
+        });
+    }
+}
+
+impl Actor for NodeActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // awc clients are per thread; this one lives on the actor's arbiter.
+        self.client = Some(providers::probe_client(self.connect_timeout));
+        metrics::gauge!(m::NODE_UP, "node" => self.config.name.clone()).set(0.0);
+        self.probe(ctx);
+        ctx.run_interval(self.health_config.interval, |act, ctx| act.probe(ctx));
+    }
+}
+
+impl Handler<RequestOutcome> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RequestOutcome, _: &mut Self::Context) {
+        self.apply_outcome(msg.0);
+    }
+}
+
+impl Handler<ProbeNow> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, _: ProbeNow, ctx: &mut Self::Context) {
+        self.probe(ctx);
+    }
+}

@@ -1,0 +1,75 @@
+//! Rendering gateway errors in each client API's own error shape, in one place:
+//! Ollama `{"error": "..."}`, OpenAI `{"error": {"message", "type", "param", "code"}}`.
+
+use actix_web::{http::header, HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::{error::GatewayError, inbound::Surface};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub surface: Surface,
+    pub error: GatewayError,
+}
+
+impl ApiError {
+    pub fn new(surface: Surface, error: GatewayError) -> Self {
+        Self { surface, error }
+    }
+
+    /// The shape of an error for a path no route claimed: OpenAI under `/v1/`, else Ollama.
+    pub fn for_path(path: &str, error: GatewayError) -> Self {
+        let surface = if path.starts_with("/v1/") {
+            Surface::OpenAi
+        } else {
+            Surface::Ollama
+        };
+        Self { surface, error }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.error.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = self.error.to_string();
+        let body = match self.surface {
+            Surface::Ollama => json!({ "error": message }),
+            Surface::OpenAi => json!({ "error": {
+                "message": message,
+                "type": openai_type(&self.error),
+                "param": null,
+                "code": openai_code(&self.error),
+            }}),
+        };
+        let mut response = HttpResponse::build(self.error.status());
+        if let Some(seconds) = self.error.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(body)
+    }
+}
+
+fn openai_type(error: &GatewayError) -> &'static str {
+    match error.status().as_u16() {
+        400..=499 => "invalid_request_error",
+        _ => "server_error",
+    }
+}
+
+fn openai_code(error: &GatewayError) -> Option<&'static str> {
+    match error {
+        GatewayError::ModelNotFound(_) => Some("model_not_found"),
+        GatewayError::Busy { .. } | GatewayError::NoHealthyNode(_) => Some("overloaded"),
+        GatewayError::PayloadTooLarge { .. } => Some("request_too_large"),
+        _ => None,
+    }
+}

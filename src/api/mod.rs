@@ -1,0 +1,116 @@
+//! The HTTP edge: one route table for every surface. Handlers extract, call one function of
+//! the domain, and return its result; errors take the client API's shape in `error`.
+
+mod body;
+pub mod error;
+mod ollama;
+mod openai;
+mod ops;
+pub mod request_id;
+
+use actix_web::{web, HttpRequest, HttpResponse, Route};
+
+use crate::{
+    dispatch::Gateway,
+    error::GatewayError,
+    inbound::{Inbound, Operation},
+};
+use error::ApiError;
+
+/// Every path Drover serves.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/")
+            .route(web::get().to(ollama::root))
+            .route(web::head().to(ollama::root))
+            .default_service(wrong_method()),
+    );
+    post(cfg, "/api/chat", ollama::chat);
+    post(cfg, "/api/generate", ollama::generate);
+    post(cfg, "/api/embed", ollama::embed);
+    post(cfg, "/api/embeddings", ollama::embeddings);
+    post(cfg, "/api/show", ollama::show);
+    post(cfg, "/api/pull", ollama::pull);
+    get(cfg, "/api/tags", ollama::tags);
+    get(cfg, "/api/ps", ollama::ps);
+    get(cfg, "/api/version", ollama::version);
+    post(cfg, "/v1/chat/completions", openai::chat);
+    post(cfg, "/v1/completions", openai::completions);
+    post(cfg, "/v1/embeddings", openai::embeddings);
+    get(cfg, "/v1/models", openai::models);
+    get(cfg, "/healthz", ops::healthz);
+    get(cfg, "/readyz", ops::readyz);
+    get(cfg, "/version", ops::version);
+    get(cfg, "/metrics", ops::metrics);
+    cfg.default_service(web::to(not_found));
+}
+
+fn post<F, Args>(cfg: &mut web::ServiceConfig, path: &str, handler: F)
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    cfg.service(
+        web::resource(path)
+            .route(web::post().to(handler))
+            .default_service(wrong_method()),
+    );
+}
+
+/// GET routes answer HEAD too, as HTTP requires.
+fn get<F, Args>(cfg: &mut web::ServiceConfig, path: &str, handler: F)
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    cfg.service(
+        web::resource(path)
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler))
+            .default_service(wrong_method()),
+    );
+}
+
+fn wrong_method() -> Route {
+    web::to(|req: HttpRequest| async move {
+        let error = GatewayError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+        };
+        Err::<HttpResponse, _>(ApiError::for_path(req.path(), error))
+    })
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::for_path(
+        req.path(),
+        GatewayError::NotFound(req.path().to_owned()),
+    ))
+}
+
+/// The shared shape of every routed inference endpoint: read, validate, forward.
+async fn infer(
+    operation: Operation,
+    gateway: web::Data<Gateway>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let surface = operation.surface();
+    let fail = |e| ApiError::new(surface, e);
+    let body = body::read(&req, payload, gateway.config.limits.max_body_bytes)
+        .await
+        .map_err(fail)?;
+    let inbound = Inbound::parse(operation, body, request_id::of(&req)).map_err(fail)?;
+    gateway.forward(inbound).await.map_err(fail)
+}
+
+/// Shorthand for the pool snapshot that the merged views read.
+async fn pool(gateway: &Gateway) -> Result<Vec<crate::actors::messages::NodeState>, GatewayError> {
+    gateway
+        .selector
+        .send(crate::actors::messages::GetPool)
+        .await
+        .map_err(|e| GatewayError::Internal(format!("selector unavailable: {e}")))
+}

@@ -1,0 +1,41 @@
+//! OpenAI's API, served by the nodes' own OpenAI-compatible endpoints.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{error::ApiError, infer, pool};
+use crate::{
+    catalog,
+    dispatch::Gateway,
+    inbound::{Operation, Surface},
+};
+
+pub async fn chat(
+    gw: web::Data<Gateway>,
+    req: HttpRequest,
+    p: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    infer(Operation::OpenAiChat, gw, req, p).await
+}
+
+pub async fn completions(
+    gw: web::Data<Gateway>,
+    req: HttpRequest,
+    p: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    infer(Operation::OpenAiCompletions, gw, req, p).await
+}
+
+pub async fn embeddings(
+    gw: web::Data<Gateway>,
+    req: HttpRequest,
+    p: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    infer(Operation::OpenAiEmbeddings, gw, req, p).await
+}
+
+pub async fn models(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+    let pool = pool(&gw)
+        .await
+        .map_err(|e| ApiError::new(Surface::OpenAi, e))?;
+    Ok(HttpResponse::Ok().json(catalog::openai_models(&pool)))
+}

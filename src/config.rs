@@ -1,0 +1,499 @@
+//! Drover's configuration: defaults, then a TOML file, then `DROVER_*` environment variables
+//! (`__` separates nested keys), then command-line flags. Unknown keys are errors that name the
+//! key, because a typo that silently falls back to a default is the worst kind of config bug.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of one replica, as the code uses it (validated).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP edge listens on.
+    pub listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// Upstream nodes known at start.
+    pub nodes: Vec<NodeConfig>,
+    pub selector: SelectorConfig,
+    pub health: HealthConfig,
+    pub failover: FailoverConfig,
+    pub timeouts: TimeoutConfig,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8040)),
+            workers: 0,
+            nodes: Vec::new(),
+            selector: SelectorConfig::default(),
+            health: HealthConfig::default(),
+            failover: FailoverConfig::default(),
+            timeouts: TimeoutConfig::default(),
+            limits: LimitsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The API an upstream node speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    Ollama,
+}
+
+impl NodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Ollama => "ollama",
+        }
+    }
+}
+
+/// Active nodes take traffic; standby nodes only when no active node can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    #[default]
+    Active,
+    Standby,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub name: String,
+    #[serde(default = "default_kind")]
+    pub kind: NodeKind,
+    pub url: String,
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Most requests this node may run at once (across the replica); unbounded when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+}
+
+fn default_kind() -> NodeKind {
+    NodeKind::Ollama
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// Routing strategy names, as written in `[selector] strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyName {
+    #[default]
+    LeastInflight,
+    RoundRobin,
+    Latency,
+    P2c,
+    Weighted,
+    Random,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelectorConfig {
+    pub strategy: StrategyName,
+    /// Prefer nodes that already hold the model in memory (Ollama `/api/ps`).
+    pub prefer_loaded: bool,
+    /// Requests that may wait for a free slot when every candidate is at `max_concurrency`.
+    pub max_queue: usize,
+    /// How long a request waits for a slot before it gets 503 with `Retry-After`.
+    #[serde(with = "humantime_serde")]
+    pub queue_timeout: Duration,
+}
+
+impl Default for SelectorConfig {
+    fn default() -> Self {
+        Self {
+            strategy: StrategyName::default(),
+            prefer_loaded: true,
+            max_queue: 1024,
+            queue_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Time between active probes of each node.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Deadline of one probe.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Consecutive failures that take a node from suspect to down.
+    pub down_after: u32,
+    /// Consecutive successes that bring a down node back up.
+    pub up_after: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(3),
+            down_after: 3,
+            up_after: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FailoverConfig {
+    /// Attempts in total (first try included) before the client gets an error.
+    pub attempts: u32,
+}
+
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        Self { attempts: 3 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutConfig {
+    /// TCP connect to an upstream node.
+    #[serde(with = "humantime_serde")]
+    pub connect: Duration,
+    /// From sending the request to the first byte of the answer. Generous by default: a
+    /// non-streamed answer only starts once the whole generation is done, and Ollama may first
+    /// load the model.
+    #[serde(with = "humantime_serde")]
+    pub first_byte: Duration,
+    /// Longest silence between two chunks of a streamed answer.
+    #[serde(with = "humantime_serde")]
+    pub idle: Duration,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(300),
+            idle: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body accepted, in bytes (413 above). Base64 images make bodies large.
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may run on after SIGTERM before the process exits.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing_subscriber` filter, e.g. `info` or `drover=debug,info`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Configuration errors; each names the key or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    #[error("config file {0} does not exist")]
+    MissingFile(String),
+    #[error("invalid --node {0:?}: expected NAME=URL")]
+    NodeFlag(String),
+    #[error("nodes[{index}].{field}: {message}")]
+    Node {
+        index: usize,
+        field: &'static str,
+        message: String,
+    },
+    #[error("{key}: {message}")]
+    Value { key: &'static str, message: String },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(e: figment::Error) -> Self {
+        ConfigError::Load(Box::new(e))
+    }
+}
+
+/// Overrides given on the command line; they win over file and environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub log_format: Option<LogFormat>,
+    /// `NAME=URL` pairs, added as Ollama nodes after those of the file.
+    pub nodes: Vec<String>,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when given), then `DROVER_*` variables, then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, overrides, Env::prefixed("DROVER_").split("__"))
+    }
+
+    fn load_with_env(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        env: Env,
+    ) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.display().to_string()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let mut config: Config = figment.merge(env).extract()?;
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(format) = overrides.log_format {
+            config.log.format = format;
+        }
+        for flag in &overrides.nodes {
+            config.nodes.push(parse_node_flag(flag)?);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a whole configuration from TOML text (defaults fill the gaps), without the
+    /// environment: used by tests and by tools that check a file.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: unique names, usable URLs, sane numbers.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (index, node) in self.nodes.iter().enumerate() {
+            let err = |field, message: String| ConfigError::Node {
+                index,
+                field,
+                message,
+            };
+            if node.name.is_empty() || node.name.chars().any(|c| c.is_whitespace() || c == '/') {
+                return Err(err(
+                    "name",
+                    format!("{:?} must be non-empty, without spaces or '/'", node.name),
+                ));
+            }
+            if !seen.insert(node.name.as_str()) {
+                return Err(err("name", format!("duplicate node name {:?}", node.name)));
+            }
+            validate_url(&node.url).map_err(|m| err("url", m))?;
+            if node.weight == 0 {
+                return Err(err("weight", "must be at least 1".to_owned()));
+            }
+            if node.max_concurrency == Some(0) {
+                return Err(err("max_concurrency", "must be at least 1".to_owned()));
+            }
+        }
+        if self.failover.attempts == 0 {
+            return Err(ConfigError::Value {
+                key: "failover.attempts",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        if self.health.interval.is_zero() {
+            return Err(ConfigError::Value {
+                key: "health.interval",
+                message: "must be above zero".to_owned(),
+            });
+        }
+        if self.health.down_after == 0 || self.health.up_after == 0 {
+            return Err(ConfigError::Value {
+                key: "health.down_after/up_after",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn validate_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    if rest.trim_end_matches('/').is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    url.parse::<actix_web::http::Uri>()
+        .map(|_| ())
+        .map_err(|e| format!("{url:?} is not a valid URL: {e}"))
+}
+
+/// `--node gpu-a=http://10.0.0.5:11434` → an active Ollama node of weight 1.
+fn parse_node_flag(flag: &str) -> Result<NodeConfig, ConfigError> {
+    let (name, url) = flag
+        .split_once('=')
+        .ok_or_else(|| ConfigError::NodeFlag(flag.to_owned()))?;
+    if name.is_empty() || url.is_empty() {
+        return Err(ConfigError::NodeFlag(flag.to_owned()));
+    }
+    Ok(NodeConfig {
+        name: name.to_owned(),
+        kind: NodeKind::Ollama,
+        url: url.trim_end_matches('/').to_owned(),
+        priority: Priority::Active,
+        weight: 1,
+        max_concurrency: None,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail returns its own large error
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+        listen = "127.0.0.1:8040"
+        [[nodes]]
+        name = "gpu-a"
+        kind = "ollama"
+        url = "http://10.0.0.5:11434"
+        priority = "active"
+        weight = 1
+        max_concurrency = 4
+        [selector]
+        strategy = "least_inflight"
+        [health]
+        interval = "5s"
+    "#;
+
+    #[test]
+    fn the_documented_shape_parses() {
+        let config = Config::from_toml(EXAMPLE).unwrap();
+        assert_eq!(config.nodes.len(), 1);
+        assert_eq!(config.nodes[0].max_concurrency, Some(4));
+        assert_eq!(config.selector.strategy, StrategyName::LeastInflight);
+        assert_eq!(config.health.interval, Duration::from_secs(5));
+        assert_eq!(config.failover.attempts, 3);
+    }
+
+    #[test]
+    fn defaults_run_without_a_file() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.listen.port(), 8040);
+        assert!(config.nodes.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::from_toml("[selector]\nstrategi = \"random\"").unwrap_err();
+        assert!(err.to_string().contains("strategi"), "{err}");
+        let err = Config::from_toml("[[nodes]]\nname='a'\nurl='http://x'\nwieght=2").unwrap_err();
+        assert!(err.to_string().contains("wieght"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::from_toml("[selector]\nstrategy = \"fastest\"").unwrap_err();
+        assert!(err.to_string().contains("fastest"), "{err}");
+        let err = Config::from_toml("[[nodes]]\nname='a'\nurl='ftp://x'").unwrap_err();
+        assert!(err.to_string().contains("nodes[0].url"), "{err}");
+        let twice = "[[nodes]]\nname='a'\nurl='http://x'\n[[nodes]]\nname='a'\nurl='http://y'";
+        let err = Config::from_toml(twice).unwrap_err();
+        assert!(err.to_string().contains("duplicate"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file_with_nested_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("drover.toml", EXAMPLE)?;
+            jail.set_env("DROVER_SELECTOR__STRATEGY", "p2c");
+            jail.set_env("DROVER_HEALTH__INTERVAL", "250ms");
+            jail.set_env("DROVER_FAILOVER__ATTEMPTS", "5");
+            let config = Config::load(Some(Path::new("drover.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(config.selector.strategy, StrategyName::P2c);
+            assert_eq!(config.health.interval, Duration::from_millis(250));
+            assert_eq!(config.failover.attempts, 5);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_environment_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DROVER_SELECTOR__NOPE", "1");
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("nope"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn node_flags_add_nodes() {
+        let overrides = Overrides {
+            nodes: vec!["a=http://127.0.0.1:1/".into()],
+            ..Overrides::default()
+        };
+        figment::Jail::expect_with(|_| {
+            let config = Config::load(None, &overrides).map_err(|e| e.to_string())?;
+            assert_eq!(config.nodes[0].name, "a");
+            assert_eq!(config.nodes[0].url, "http://127.0.0.1:1");
+            Ok(())
+        });
+        let bad = Overrides {
+            nodes: vec!["no-equals".into()],
+            ..Overrides::default()
+        };
+        figment::Jail::expect_with(|_| {
+            assert!(Config::load(None, &bad).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,209 @@
+//! The request path: assign a node, send, fail over before the first byte, stream the answer
+//! back. Holds no lock and never awaits anything but the selector's reply and the network.
+
+mod frames;
+mod meter;
+mod relay;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::{
+    body::SizedStream,
+    http::{header, StatusCode},
+    HttpResponse,
+};
+use tokio::time::timeout;
+
+pub use meter::RequestMeter;
+use relay::{Relay, RelayParts};
+
+use crate::{
+    actors::{
+        messages::{Acquire, Assignment},
+        Lease, Outcome, Selector,
+    },
+    config::Config,
+    error::{GatewayError, UpstreamError},
+    inbound::{Framing, Inbound},
+    metrics as m, providers,
+};
+
+/// Response header naming the node that served a request (for operators and tests).
+pub const NODE_HEADER: &str = "x-drover-node";
+
+/// What each HTTP worker needs to serve requests.
+pub struct Gateway {
+    pub selector: Addr<Selector>,
+    pub client: awc::Client,
+    pub config: Arc<Config>,
+}
+
+impl Gateway {
+    pub fn new(selector: Addr<Selector>, config: Arc<Config>) -> Self {
+        Self {
+            client: upstream::client(config.timeouts.connect),
+            selector,
+            config,
+        }
+    }
+
+    /// Gets a lease on a node for `model`, waiting in the selector's queue (bounded by the
+    /// queue timeout) when every candidate is at capacity.
+    pub async fn acquire(
+        &self,
+        model: &Arc<str>,
+        exclude: &[usize],
+    ) -> Result<Lease, GatewayError> {
+        let assignment = self
+            .selector
+            .send(Acquire {
+                model: model.clone(),
+                exclude: exclude.to_vec(),
+            })
+            .await
+            .map_err(|e| GatewayError::Internal(format!("selector unavailable: {e}")))??;
+        match assignment {
+            Assignment::Ready(lease) => Ok(lease),
+            Assignment::Queued(rx) => match timeout(self.config.selector.queue_timeout, rx).await {
+                Ok(Ok(lease)) => Ok(lease),
+                Ok(Err(_)) => Err(GatewayError::Internal(
+                    "selector dropped a waiting request".into(),
+                )),
+                Err(_) => {
+                    metrics::counter!(m::QUEUE_TIMEOUTS).increment(1);
+                    Err(GatewayError::Busy {
+                        model: model.to_string(),
+                        retry_after: std::time::Duration::from_secs(1),
+                    })
+                }
+            },
+        }
+    }
+
+    /// Serves one inference request end to end.
+    pub async fn forward(&self, inbound: Inbound) -> Result<HttpResponse, GatewayError> {
+        let meter = RequestMeter::new(
+            inbound.operation.path(),
+            inbound.model.clone(),
+            inbound.request_id.clone(),
+        );
+        match self.try_nodes(inbound, meter).await {
+            Ok(response) => Ok(response),
+            Err((error, meter, retries)) => {
+                let model_known = !matches!(error, GatewayError::ModelNotFound(_));
+                let meter = if model_known {
+                    meter
+                } else {
+                    RequestMeter {
+                        model: "-".into(),
+                        ..meter
+                    }
+                };
+                meter.finish("-", error.status().as_str(), None, retries);
+                Err(error)
+            }
+        }
+    }
+
+    async fn try_nodes(
+        &self,
+        inbound: Inbound,
+        meter: RequestMeter,
+    ) -> Result<HttpResponse, (GatewayError, RequestMeter, u32)> {
+        let attempts = self.config.failover.attempts;
+        let mut tried: Vec<usize> = Vec::new();
+        let mut last_error: Option<UpstreamError> = None;
+        for attempt in 0..attempts {
+            let lease = match self.acquire(&inbound.model, &tried).await {
+                Ok(lease) => lease,
+                // Nodes were tried and none is left: the client wants the real cause.
+                Err(GatewayError::NoHealthyNode(_)) if last_error.is_some() => break,
+                Err(e) => return Err((e, meter, attempt)),
+            };
+            tried.push(lease.node().id);
+            let call = match providers::plan(lease.node().kind, &inbound) {
+                Ok(call) => call,
+                Err(e) => return Err((e, meter, attempt)),
+            };
+            let url = format!("{}{}", lease.node().base_url, call.path);
+            let node = lease.node().name.clone();
+            match upstream::attempt(
+                &self.client,
+                &node,
+                &url,
+                call.body,
+                self.config.timeouts.first_byte,
+            )
+            .await
+            {
+                Ok(answer) => {
+                    return Ok(respond(RelayParts {
+                        first: answer.first_chunk,
+                        upstream: answer.response,
+                        lease,
+                        framing: inbound.framing(),
+                        idle: self.config.timeouts.idle,
+                        latency: answer.latency,
+                        ttfb: answer.ttfb,
+                        meter,
+                        retries: attempt,
+                    }));
+                }
+                Err(error) => {
+                    tracing::warn!(request_id = %inbound.request_id, node = %node, %error,
+                        attempt = attempt + 1, "attempt failed; trying another node");
+                    metrics::counter!(m::RETRIES, "node" => node.to_string(), "reason" => error.kind())
+                        .increment(1);
+                    let mut lease = lease;
+                    lease.set_outcome(Outcome::Failure {
+                        error: error.to_string(),
+                    });
+                    drop(lease);
+                    last_error = Some(error);
+                }
+            }
+        }
+        let error = GatewayError::UpstreamFailed {
+            attempts: tried.len() as u32,
+            last: last_error.map(|e| e.to_string()).unwrap_or_default(),
+        };
+        let retries = (tried.len() as u32).saturating_sub(1);
+        Err((error, meter, retries))
+    }
+}
+
+/// Builds the client's response around the relay: the node's status and content type, the
+/// body streamed through. A whole-JSON answer keeps its Content-Length.
+fn respond(parts: RelayParts) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(parts.upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = parts.upstream.headers().get(header::CONTENT_TYPE).cloned();
+    let length = content_length(&parts.upstream);
+    let framing = parts.framing;
+    let node = parts.lease.node().name.to_string();
+    let mut builder = HttpResponse::build(status);
+    if let Some(ct) = content_type {
+        builder.insert_header((header::CONTENT_TYPE, ct));
+    }
+    builder.insert_header((NODE_HEADER, node));
+    let relay = Relay::new(parts);
+    match (framing, length) {
+        (Framing::Json, Some(len)) => builder.body(SizedStream::new(len, relay)),
+        _ => {
+            builder.insert_header((header::CACHE_CONTROL, "no-cache"));
+            builder.streaming(relay)
+        }
+    }
+}
+
+fn content_length(response: &awc::ClientResponse) -> Option<u64> {
+    response
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}

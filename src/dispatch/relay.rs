@@ -1,0 +1,162 @@
+//! The answer stream from node to client: each upstream chunk is handed on as it arrives
+//! (never collected), with an idle timeout. A break after the first byte ends the stream with
+//! an error frame in the client's format; the lease records the outcome when the stream ends.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use awc::ClientResponse;
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::time::{Instant, Sleep};
+
+use super::{frames, meter::RequestMeter};
+use crate::{
+    actors::{Lease, Outcome},
+    inbound::Framing,
+    metrics as m,
+};
+
+pub struct Relay {
+    first: Option<Bytes>,
+    upstream: ClientResponse,
+    lease: Option<Lease>,
+    node: Arc<str>,
+    framing: Framing,
+    idle: Duration,
+    idle_timer: Pin<Box<Sleep>>,
+    last_chunk: Instant,
+    latency: Duration,
+    ttfb: Duration,
+    meter: RequestMeter,
+    status: u16,
+    retries: u32,
+    finished: bool,
+}
+
+pub struct RelayParts {
+    pub first: Option<Bytes>,
+    pub upstream: ClientResponse,
+    pub lease: Lease,
+    pub framing: Framing,
+    pub idle: Duration,
+    pub latency: Duration,
+    pub ttfb: Duration,
+    pub meter: RequestMeter,
+    pub retries: u32,
+}
+
+impl Relay {
+    pub fn new(parts: RelayParts) -> Self {
+        let now = Instant::now();
+        let status = parts.upstream.status().as_u16();
+        Self {
+            first: parts.first,
+            node: parts.lease.node().name.clone(),
+            upstream: parts.upstream,
+            lease: Some(parts.lease),
+            framing: parts.framing,
+            idle: parts.idle,
+            idle_timer: Box::pin(tokio::time::sleep_until(now + parts.idle)),
+            last_chunk: now,
+            latency: parts.latency,
+            ttfb: parts.ttfb,
+            meter: parts.meter,
+            status,
+            retries: parts.retries,
+            finished: false,
+        }
+    }
+
+    fn complete(&mut self) {
+        self.finished = true;
+        if let Some(mut lease) = self.lease.take() {
+            // A 4xx is the client's mistake, not the node's: neutral for health.
+            if self.status < 400 {
+                lease.set_outcome(Outcome::Success {
+                    latency: self.latency,
+                    ttfb: Some(self.ttfb),
+                });
+            }
+        }
+        let status = self.status.to_string();
+        self.meter
+            .finish(&self.node, &status, Some(self.ttfb), self.retries);
+    }
+
+    /// The node broke off after the client got bytes: tell the client in its format.
+    fn broken(&mut self, error: String) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.finished = true;
+        let message = format!("node {} failed mid-answer: {error}", self.node);
+        tracing::warn!(request_id = %self.meter.request_id, node = %self.node, %error, "stream broke off");
+        metrics::counter!(m::STREAM_ERRORS, "node" => self.node.to_string()).increment(1);
+        if let Some(mut lease) = self.lease.take() {
+            lease.set_outcome(Outcome::Failure {
+                error: message.clone(),
+            });
+        }
+        self.meter
+            .finish(&self.node, "stream_error", Some(self.ttfb), self.retries);
+        match frames::stream_error(self.framing, &message) {
+            Some(frame) => Poll::Ready(Some(Ok(frame))),
+            None => Poll::Ready(Some(Err(std::io::Error::other(message)))),
+        }
+    }
+}
+
+impl Stream for Relay {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            this.last_chunk = Instant::now();
+            return Poll::Ready(Some(Ok(first)));
+        }
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.upstream).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.last_chunk = Instant::now();
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(None) => {
+                this.complete();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => this.broken(e.to_string()),
+            Poll::Pending => {
+                // The timer is re-armed lazily, only when it fires, rather than on every chunk.
+                loop {
+                    let deadline = this.last_chunk + this.idle;
+                    if this.idle_timer.deadline() < deadline {
+                        this.idle_timer.as_mut().reset(deadline);
+                    }
+                    if this.idle_timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    if Instant::now() >= this.last_chunk + this.idle {
+                        let idle = this.idle;
+                        return this.broken(format!("no data for {idle:?}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The client went away; the lease drops as neutral.
+            self.meter
+                .finish(&self.node, "client_closed", Some(self.ttfb), self.retries);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The gateway's domain errors. Each knows its HTTP status, whether another node might do
+//! better, and a low-cardinality `kind()` for metric labels; the HTTP edge renders them in
+//! the client API's own error shape (see `api::error`).
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("model \"{0}\" not found, try pulling it first")]
+    ModelNotFound(String),
+    #[error("no healthy node can serve model \"{0}\"")]
+    NoHealthyNode(String),
+    #[error("every node that serves model \"{model}\" is at capacity; retry later")]
+    Busy {
+        model: String,
+        retry_after: Duration,
+    },
+    #[error("upstream failed after {attempts} attempt(s): {last}")]
+    UpstreamFailed { attempts: u32, last: String },
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("no such endpoint: {0}")]
+    NotFound(String),
+    #[error("node \"{0}\" does not exist")]
+    UnknownNode(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::ModelNotFound(_)
+            | GatewayError::NotFound(_)
+            | GatewayError::UnknownNode(_) => StatusCode::NOT_FOUND,
+            GatewayError::NoHealthyNode(_) | GatewayError::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            GatewayError::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
+            GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A metric label: fixed strings only, never a message or a model name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GatewayError::BadRequest(_) => "bad_request",
+            GatewayError::ModelNotFound(_) => "model_not_found",
+            GatewayError::NoHealthyNode(_) => "no_healthy_node",
+            GatewayError::Busy { .. } => "busy",
+            GatewayError::UpstreamFailed { .. } => "upstream_failed",
+            GatewayError::PayloadTooLarge { .. } => "payload_too_large",
+            GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
+            GatewayError::NotFound(_) => "not_found",
+            GatewayError::UnknownNode(_) => "unknown_node",
+            GatewayError::Internal(_) => "internal",
+        }
+    }
+
+    /// Seconds a client should wait before retrying, when that is known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            GatewayError::Busy { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            GatewayError::NoHealthyNode(_) => Some(5),
+            _ => None,
+        }
+    }
+}
+
+/// Why one attempt on one upstream node failed. All of these happen before the client has
+/// seen a byte, so the request path may try another node.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("node {node}: cannot connect: {message}")]
+    Connect { node: String, message: String },
+    #[error("node {node}: no answer within {after:?}")]
+    Timeout { node: String, after: Duration },
+    #[error("node {node}: answered {status}")]
+    Status { node: String, status: u16 },
+    #[error("node {node}: answer broke off: {message}")]
+    Broken { node: String, message: String },
+}
+
+impl UpstreamError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UpstreamError::Connect { .. } => "connect",
+            UpstreamError::Timeout { .. } => "timeout",
+            UpstreamError::Status { .. } => "status_5xx",
+            UpstreamError::Broken { .. } => "broken",
+        }
+    }
+}

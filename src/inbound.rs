@@ -1,0 +1,113 @@
+//! One inference request as the request path sees it: which operation of which client API,
+//! the model asked for, whether the answer streams, and the body exactly as received (so a
+//! same-format upstream gets it byte for byte).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::{error::GatewayError, wire};
+
+/// The client API a request arrived on; errors and stream frames are rendered in its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Surface {
+    Ollama,
+    OpenAi,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Ollama => "ollama",
+            Surface::OpenAi => "openai",
+        }
+    }
+}
+
+/// Each inference endpoint Drover routes by model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    OllamaChat,
+    OllamaGenerate,
+    OllamaEmbed,
+    OllamaEmbeddings,
+    OllamaShow,
+    OpenAiChat,
+    OpenAiCompletions,
+    OpenAiEmbeddings,
+}
+
+impl Operation {
+    pub fn surface(self) -> Surface {
+        match self {
+            Operation::OllamaChat
+            | Operation::OllamaGenerate
+            | Operation::OllamaEmbed
+            | Operation::OllamaEmbeddings
+            | Operation::OllamaShow => Surface::Ollama,
+            Operation::OpenAiChat | Operation::OpenAiCompletions | Operation::OpenAiEmbeddings => {
+                Surface::OpenAi
+            }
+        }
+    }
+
+    /// The path clients call; also the metric label `api`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Operation::OllamaChat => "/api/chat",
+            Operation::OllamaGenerate => "/api/generate",
+            Operation::OllamaEmbed => "/api/embed",
+            Operation::OllamaEmbeddings => "/api/embeddings",
+            Operation::OllamaShow => "/api/show",
+            Operation::OpenAiChat => "/v1/chat/completions",
+            Operation::OpenAiCompletions => "/v1/completions",
+            Operation::OpenAiEmbeddings => "/v1/embeddings",
+        }
+    }
+}
+
+/// How the answer is framed, which decides how a mid-stream failure is told to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One JSON document: a failure can only cut the connection.
+    Json,
+    /// Ollama's newline-delimited JSON: a failure is a final `{"error": ...}` line.
+    Ndjson,
+    /// OpenAI's server-sent events: a failure is a `data: {"error": {...}}` event, no `[DONE]`.
+    Sse,
+}
+
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub operation: Operation,
+    pub model: Arc<str>,
+    pub stream: bool,
+    pub body: Bytes,
+    pub request_id: Arc<str>,
+}
+
+impl Inbound {
+    /// Validates `body` for `operation` and extracts what routing needs.
+    pub fn parse(
+        operation: Operation,
+        body: Bytes,
+        request_id: Arc<str>,
+    ) -> Result<Self, GatewayError> {
+        let head = wire::validate(operation, &body)?;
+        Ok(Inbound {
+            operation,
+            model: head.model.into(),
+            stream: head.stream,
+            body,
+            request_id,
+        })
+    }
+
+    pub fn framing(&self) -> Framing {
+        match (self.stream, self.operation.surface()) {
+            (false, _) => Framing::Json,
+            (true, Surface::Ollama) => Framing::Ndjson,
+            (true, Surface::OpenAi) => Framing::Sse,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Prometheus metrics: names live here so the README's table and the code cannot drift apart.
+//! The recorder is process-global (the `metrics` crate's design); in-process test servers share it.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub const REQUESTS: &str = "drover_requests_total";
+pub const REQUEST_DURATION: &str = "drover_request_duration_seconds";
+pub const TTFT: &str = "drover_time_to_first_byte_seconds";
+pub const RETRIES: &str = "drover_retries_total";
+pub const QUEUE_WAITS: &str = "drover_queue_waits_total";
+pub const QUEUE_TIMEOUTS: &str = "drover_queue_timeouts_total";
+pub const STREAM_ERRORS: &str = "drover_stream_errors_total";
+pub const NODE_UP: &str = "drover_node_up";
+pub const NODE_IN_FLIGHT: &str = "drover_node_in_flight";
+pub const NODE_LATENCY: &str = "drover_node_latency_ewma_seconds";
+pub const NODE_TTFT: &str = "drover_node_ttft_ewma_seconds";
+pub const NODE_HEALTH_TRANSITIONS: &str = "drover_node_health_transitions_total";
+pub const PROBES: &str = "drover_probes_total";
+
+/// Latency buckets from 1 ms to 5 min: LLM answers span that whole range.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the global recorder once and returns the handle that renders `/metrics`.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            match builder.install_recorder() {
+                Ok(handle) => {
+                    describe();
+                    handle
+                }
+                // Another recorder is installed (an embedding program's): render an empty one.
+                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            }
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        REQUESTS,
+        "Inference requests by api, model, node and status"
+    );
+    describe_histogram!(
+        REQUEST_DURATION,
+        Unit::Seconds,
+        "Whole request time by api, model, node and status"
+    );
+    describe_histogram!(TTFT, Unit::Seconds, "Time to the first byte of the answer");
+    describe_counter!(
+        RETRIES,
+        "Attempts retried on another node, by node and reason"
+    );
+    describe_counter!(QUEUE_WAITS, "Requests that waited for a free node slot");
+    describe_counter!(
+        QUEUE_TIMEOUTS,
+        "Requests that gave up waiting for a slot (503)"
+    );
+    describe_counter!(STREAM_ERRORS, "Answers that broke off after the first byte");
+    describe_gauge!(NODE_UP, "1 when the node is up, else 0");
+    describe_gauge!(
+        NODE_IN_FLIGHT,
+        "Requests this replica is running on the node"
+    );
+    describe_gauge!(
+        NODE_LATENCY,
+        Unit::Seconds,
+        "EWMA of time to response headers"
+    );
+    describe_gauge!(
+        NODE_TTFT,
+        Unit::Seconds,
+        "EWMA of time to the first answer byte"
+    );
+    describe_counter!(
+        NODE_HEALTH_TRANSITIONS,
+        "Health changes by node, from and to"
+    );
+    describe_counter!(PROBES, "Active probes by node and result");
+}

@@ -1,0 +1,66 @@
+//! Ollama nodes. Ollama serves its own API and an OpenAI-compatible one under `/v1`, so both
+//! client surfaces pass through unchanged.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{get_json, Codec, ProbeReport, UpstreamCall};
+use crate::inbound::Inbound;
+
+/// Ollama serves every operation at the very path clients call.
+pub fn plan(inbound: &Inbound) -> UpstreamCall {
+    UpstreamCall {
+        path: inbound.operation.path(),
+        body: inbound.body.clone(),
+        codec: Codec::PassThrough,
+    }
+}
+
+/// `/api/version` says the server lives, `/api/tags` what it serves, `/api/ps` what is loaded.
+/// The three run at once so a probe costs one round trip.
+pub async fn probe(
+    client: &awc::Client,
+    base: &str,
+    timeout: Duration,
+) -> Result<ProbeReport, String> {
+    let (version, tags, ps) = futures_util::future::join3(
+        get_json(client, &format!("{base}/api/version"), timeout),
+        get_json(client, &format!("{base}/api/tags"), timeout),
+        get_json(client, &format!("{base}/api/ps"), timeout),
+    )
+    .await;
+    let version = version?;
+    let tag_entries = model_entries(tags?);
+    // Older Ollama versions lack /api/ps; the node still serves.
+    let ps_entries = ps.map(model_entries).unwrap_or_default();
+    Ok(ProbeReport {
+        version: version
+            .get("version")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        models: names(&tag_entries),
+        loaded: names(&ps_entries),
+        tag_entries,
+        ps_entries,
+    })
+}
+
+fn model_entries(mut body: Value) -> Vec<Value> {
+    match body.get_mut("models").map(Value::take) {
+        Some(Value::Array(models)) => models,
+        _ => Vec::new(),
+    }
+}
+
+fn names(entries: &[Value]) -> Vec<String> {
+    entries
+        .iter()
+        .filter_map(|e| {
+            e.get("name")
+                .or_else(|| e.get("model"))
+                .and_then(Value::as_str)
+        })
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,115 @@
+//! Starting a replica: the pool actors, then the HTTP edge on its workers. `run` serves until
+//! SIGTERM/SIGINT (then stops accepting and gives in-flight requests `shutdown_grace` to end);
+//! `spawn` starts one on a background thread, for tests and embedding.
+
+use std::{net::SocketAddr, sync::Arc, thread::JoinHandle};
+
+use actix_web::{dev::ServerHandle, middleware::from_fn, web, App, HttpServer};
+use anyhow::Context;
+
+use crate::{actors, api, config::Config, dispatch::Gateway, metrics};
+
+fn build(config: Config, signals: bool) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+    let config = Arc::new(config);
+    let prometheus = metrics::install();
+    let selector = actors::start_pool(&config);
+    let shared = config.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(Gateway::new(
+                selector.clone(),
+                shared.clone(),
+            )))
+            .app_data(web::Data::new(prometheus.clone()))
+            .wrap(from_fn(api::request_id::middleware))
+            .configure(api::routes)
+    })
+    .shutdown_timeout(config.limits.shutdown_grace.as_secs())
+    .bind(config.listen)
+    .with_context(|| format!("cannot listen on {}", config.listen))?;
+    if config.workers > 0 {
+        server = server.workers(config.workers);
+    }
+    if !signals {
+        server = server.disable_signals();
+    }
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .context("the server bound no address")?;
+    Ok((server.run(), addr))
+}
+
+/// Serves until a termination signal; returns once in-flight requests ended or the grace
+/// period ran out.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    actix_rt::System::new().block_on(async move {
+        let nodes = config.nodes.len();
+        let strategy = config.selector.strategy;
+        let (server, addr) = build(config, true)?;
+        tracing::info!(%addr, nodes, ?strategy, version = env!("CARGO_PKG_VERSION"), "drover listening");
+        server.await.context("server failed")?;
+        tracing::info!("drover stopped");
+        Ok(())
+    })
+}
+
+/// A replica running on its own thread.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting and waits for the server thread (in-flight requests get the grace).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        // Sends the stop command at once; the returned future only reports completion.
+        drop(self.handle.stop(true));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts a replica on a new thread with its own actix system; returns once it listens.
+pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("drover-server".into())
+        .spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                match build(config, false) {
+                    Ok((server, addr)) => {
+                        let _ = tx.send(Ok((addr, server.handle())));
+                        let _ = server.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        })
+        .context("cannot start the server thread")?;
+    let (addr, handle) = rx.recv().context("the server thread died")??;
+    Ok(RunningServer {
+        addr,
+        handle,
+        thread: Some(thread),
+    })
+}

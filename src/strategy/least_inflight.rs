@@ -1,0 +1,58 @@
+//! The default: the node with the fewest requests in flight, ties broken by lower latency,
+//! then by rotation. Balances slow and fast answers without tuning.
+
+use super::{latency_key, min_from, Candidate, RequestInfo, Strategy};
+
+#[derive(Debug, Default)]
+pub struct LeastInflight {
+    rotation: usize,
+}
+
+impl Strategy for LeastInflight {
+    fn name(&self) -> &'static str {
+        "least_inflight"
+    }
+
+    fn select(&mut self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
+        self.rotation = self.rotation.wrapping_add(1);
+        min_from(candidates, self.rotation, |c| (c.in_flight, latency_key(c)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::strategy::testing::{candidates, histogram};
+
+    #[test]
+    fn picks_the_least_loaded() {
+        let c = candidates(&[3, 1, 2]);
+        assert_eq!(
+            histogram(&mut LeastInflight::default(), &c, 10),
+            vec![0, 10, 0]
+        );
+    }
+
+    #[test]
+    fn ties_go_to_the_faster_node() {
+        let mut c = candidates(&[1, 1, 1]);
+        c[0].latency = Some(Duration::from_millis(30));
+        c[1].latency = Some(Duration::from_millis(10));
+        c[2].latency = Some(Duration::from_millis(20));
+        assert_eq!(
+            histogram(&mut LeastInflight::default(), &c, 10),
+            vec![0, 10, 0]
+        );
+    }
+
+    #[test]
+    fn full_ties_rotate() {
+        let c = candidates(&[0, 0, 0]);
+        assert_eq!(
+            histogram(&mut LeastInflight::default(), &c, 30),
+            vec![10, 10, 10]
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Ollama request envelopes (https://github.com/ollama/ollama/blob/main/docs/api.md).
+//! Ollama streams by default: `stream` absent means true for chat, generate and pull.
+
+use serde::{de::IgnoredAny, Deserialize};
+
+use super::{require_model, Head};
+use crate::error::GatewayError;
+
+#[derive(Debug, Deserialize)]
+pub struct Message {
+    pub role: String,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub images: Option<Vec<IgnoredAny>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChatRequest {
+    pub model: Option<String>,
+    #[serde(default)]
+    pub messages: Option<Vec<Message>>,
+    pub stream: Option<bool>,
+}
+
+impl ChatRequest {
+    pub fn head(self) -> Result<Head, GatewayError> {
+        Ok(Head {
+            model: require_model(self.model)?,
+            stream: self.stream.unwrap_or(true),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GenerateRequest {
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+    pub images: Option<Vec<String>>,
+    pub stream: Option<bool>,
+}
+
+impl GenerateRequest {
+    pub fn head(self) -> Result<Head, GatewayError> {
+        Ok(Head {
+            model: require_model(self.model)?,
+            stream: self.stream.unwrap_or(true),
+        })
+    }
+}
+
+/// A string or a list of strings, as embedding inputs and prompts may be.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmbedRequest {
+    pub model: Option<String>,
+    pub input: Option<OneOrMany>,
+}
+
+impl EmbedRequest {
+    pub fn head(self) -> Result<Head, GatewayError> {
+        let model = require_model(self.model)?;
+        if self.input.is_none() {
+            return Err(GatewayError::BadRequest("input is required".into()));
+        }
+        Ok(Head {
+            model,
+            stream: false,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmbeddingsRequest {
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+}
+
+impl EmbeddingsRequest {
+    pub fn head(self) -> Result<Head, GatewayError> {
+        Ok(Head {
+            model: require_model(self.model)?,
+            stream: false,
+        })
+    }
+}
+
+/// `/api/show`, `/api/pull`: the model may come as `model` or, from older clients, `name`.
+#[derive(Debug, Deserialize)]
+pub struct ModelRequest {
+    pub model: Option<String>,
+    pub name: Option<String>,
+    pub stream: Option<bool>,
+    pub insecure: Option<bool>,
+}
+
+impl ModelRequest {
+    pub fn head(self) -> Result<Head, GatewayError> {
+        Ok(Head {
+            model: require_model(self.model.or(self.name))?,
+            stream: self.stream.unwrap_or(true),
+        })
+    }
+}
