@@ -47,10 +47,19 @@ pub fn validate(operation: Operation, body: &[u8]) -> Result<Head, GatewayError>
 
 /// Parses JSON, naming the path of a wrongly typed field (`messages[1].role: invalid type…`).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(GatewayError::BadRequest(
-            "request body is empty; expected a JSON object".into(),
-        ));
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(GatewayError::BadRequest(
+                "request body is empty; expected a JSON object".into(),
+            ))
+        }
+        // serde would read a struct from an array of its fields; no API here accepts that.
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(GatewayError::BadRequest(
+                "invalid JSON: the body must be a JSON object".into(),
+            ))
+        }
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
