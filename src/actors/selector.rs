@@ -242,8 +242,9 @@ impl Actor for Selector {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.me = Some(ctx.address());
-        // A mailbox this busy must never apply backpressure to request handlers.
-        ctx.set_mailbox_capacity(usize::MAX);
+        // Every request sends here: a small mailbox (actix's default is 16) would make handlers
+        // wait on each other under load. `do_send` (leases, reports) ignores the bound anyway.
+        ctx.set_mailbox_capacity(1 << 16);
     }
 }
 

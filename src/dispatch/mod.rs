@@ -1,6 +1,7 @@
 //! The request path: assign a node, send, fail over before the first byte, stream the answer
 //! back. Holds no lock and never awaits anything but the selector's reply and the network.
 
+mod completion;
 mod frames;
 mod meter;
 mod relay;
@@ -180,7 +181,7 @@ fn respond(parts: RelayParts) -> HttpResponse {
     let status =
         StatusCode::from_u16(parts.upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = parts.upstream.headers().get(header::CONTENT_TYPE).cloned();
-    let length = content_length(&parts.upstream);
+    let length = relay::content_length(&parts.upstream);
     let framing = parts.framing;
     let node = parts.lease.node().name.to_string();
     let mut builder = HttpResponse::build(status);
@@ -196,14 +197,4 @@ fn respond(parts: RelayParts) -> HttpResponse {
             builder.streaming(relay)
         }
     }
-}
-
-fn content_length(response: &awc::ClientResponse) -> Option<u64> {
-    response
-        .headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }

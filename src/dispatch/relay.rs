@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::time::{Instant, Sleep};
 
-use super::{frames, meter::RequestMeter};
+use super::{completion::Completion, frames, meter::RequestMeter};
 use crate::{
     actors::{Lease, Outcome},
     inbound::Framing,
@@ -36,6 +36,7 @@ pub struct Relay {
     meter: RequestMeter,
     status: u16,
     retries: u32,
+    completion: Completion,
     finished: bool,
 }
 
@@ -55,6 +56,7 @@ impl Relay {
     pub fn new(parts: RelayParts) -> Self {
         let now = Instant::now();
         let status = parts.upstream.status().as_u16();
+        let completion = Completion::new(parts.framing, content_length(&parts.upstream));
         Self {
             first: parts.first,
             node: parts.lease.node().name.clone(),
@@ -69,6 +71,7 @@ impl Relay {
             meter: parts.meter,
             status,
             retries: parts.retries,
+            completion,
             finished: false,
         }
     }
@@ -116,6 +119,7 @@ impl Stream for Relay {
         let this = self.get_mut();
         if let Some(first) = this.first.take() {
             this.last_chunk = Instant::now();
+            this.completion.observe(&first);
             return Poll::Ready(Some(Ok(first)));
         }
         if this.finished {
@@ -124,11 +128,16 @@ impl Stream for Relay {
         match Pin::new(&mut this.upstream).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.last_chunk = Instant::now();
+                this.completion.observe(&chunk);
                 Poll::Ready(Some(Ok(chunk)))
             }
-            Poll::Ready(None) => {
+            // An error answer (4xx) has no end marker to check; it is passed on as it came.
+            Poll::Ready(None) if this.completion.is_complete() || this.status >= 400 => {
                 this.complete();
                 Poll::Ready(None)
+            }
+            Poll::Ready(None) => {
+                this.broken("the connection closed before the answer ended".to_owned())
             }
             Poll::Ready(Some(Err(e))) => this.broken(e.to_string()),
             Poll::Pending => {
@@ -159,4 +168,14 @@ impl Drop for Relay {
                 .finish(&self.node, "client_closed", Some(self.ttfb), self.retries);
         }
     }
+}
+
+pub(super) fn content_length(response: &ClientResponse) -> Option<u64> {
+    response
+        .headers()
+        .get(awc::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }

@@ -65,6 +65,14 @@ pub async fn attempt(
                 after: first_byte,
             })
         }
+        // Every answer Drover relays has a body; none at all means the node hung up (awc
+        // cannot tell a dropped connection from an empty body).
+        Ok(None) if status.is_success() => {
+            return Err(UpstreamError::Broken {
+                node: node.to_owned(),
+                message: "the connection closed before the answer began".to_owned(),
+            })
+        }
         Ok(None) => None,
         Ok(Some(Err(e))) => {
             return Err(UpstreamError::Broken {

@@ -1,10 +1,14 @@
 //! Each candidate in turn, regardless of load: predictable, and fair for equal nodes.
+//! The turn is kept per model: with one shared counter, two models requested alternately
+//! would each always land on the same node.
+
+use std::collections::HashMap;
 
 use super::{Candidate, RequestInfo, Strategy};
 
 #[derive(Debug, Default)]
 pub struct RoundRobin {
-    next: usize,
+    next: HashMap<String, usize>,
 }
 
 impl Strategy for RoundRobin {
@@ -12,12 +16,16 @@ impl Strategy for RoundRobin {
         "round_robin"
     }
 
-    fn select(&mut self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
+    fn select(&mut self, candidates: &[Candidate], request: &RequestInfo<'_>) -> Option<usize> {
         if candidates.is_empty() {
             return None;
         }
-        let i = self.next % candidates.len();
-        self.next = self.next.wrapping_add(1);
+        let next = match self.next.get_mut(request.model) {
+            Some(next) => next,
+            None => self.next.entry(request.model.to_owned()).or_default(),
+        };
+        let i = *next % candidates.len();
+        *next = next.wrapping_add(1);
         Some(i)
     }
 }
@@ -26,6 +34,17 @@ impl Strategy for RoundRobin {
 mod tests {
     use super::*;
     use crate::strategy::testing::{candidates, histogram};
+
+    #[test]
+    fn turns_are_per_model() {
+        let c = candidates(&[0, 0]);
+        let mut rr = RoundRobin::default();
+        let picks: Vec<usize> = ["a", "b", "a", "b"]
+            .iter()
+            .map(|model| rr.select(&c, &RequestInfo { model }).unwrap())
+            .collect();
+        assert_eq!(picks, vec![0, 0, 1, 1]);
+    }
 
     #[test]
     fn each_in_turn() {

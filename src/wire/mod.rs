@@ -30,9 +30,13 @@ pub fn validate(operation: Operation, body: &[u8]) -> Result<Head, GatewayError>
         Operation::OllamaEmbeddings => {
             parse::<ollama::EmbeddingsRequest>(body).and_then(ollama::EmbeddingsRequest::head)
         }
-        Operation::OllamaShow => {
-            parse::<ollama::ModelRequest>(body).and_then(ollama::ModelRequest::head)
-        }
+        // `/api/show` answers whole; only pull streams among the model operations.
+        Operation::OllamaShow => parse::<ollama::ModelRequest>(body)
+            .and_then(ollama::ModelRequest::head)
+            .map(|head| Head {
+                stream: false,
+                ..head
+            }),
         Operation::OpenAiChat => {
             parse::<openai::ChatRequest>(body).and_then(openai::ChatRequest::head)
         }

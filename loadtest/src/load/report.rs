@@ -1,0 +1,331 @@
+//! The result of a run: per-target summaries, the latency each target adds over the first
+//! one, and their rendering as a human table or JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::stats::{fmt_delta_us, fmt_us, Percentiles, Recorder};
+use super::{LoadConfig, Mode};
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub scenario: &'static str,
+    /// `"open"` or `"closed"`.
+    pub mode: &'static str,
+    /// Open loop: scheduled requests per second to each target.
+    pub rate_per_target: Option<f64>,
+    /// Open loop: in-flight cap per target.
+    pub connections: Option<usize>,
+    /// Closed loop: request loops per target.
+    pub concurrency: Option<usize>,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub threads: usize,
+    pub models: Vec<String>,
+    pub targets: Vec<TargetReport>,
+    /// For each target after the first: its percentiles minus the first target's.
+    pub added: Vec<AddedLatency>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetReport {
+    pub target: String,
+    /// Requests scheduled (open) or started (closed) inside the measured window.
+    pub sent: u64,
+    pub ok: u64,
+    /// Failed requests by kind: `connect`, `timeout`, `status NNN`, `incomplete stream`, …
+    pub errors: BTreeMap<String, u64>,
+    /// Answered (ok or not) requests per second of measured time.
+    pub achieved_rps: f64,
+    /// Successful requests per second of measured time.
+    pub ok_rps: f64,
+    /// From scheduled send to the end of the answer, successful requests only.
+    pub latency_us: Percentiles,
+    /// From actual send to the end of the answer.
+    pub service_us: Percentiles,
+    /// How late sends started against their schedule.
+    pub schedule_lag_us: Percentiles,
+    pub stream: Option<StreamReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StreamReport {
+    /// Time to first frame, from the scheduled send.
+    pub ttft_us: Percentiles,
+    /// Gaps between consecutive frames.
+    pub gap_us: Percentiles,
+    /// Frames per answer (not microseconds).
+    pub chunks: Percentiles,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Deltas {
+    pub p50: i64,
+    pub p90: i64,
+    pub p99: i64,
+    pub p999: i64,
+    pub max: i64,
+}
+
+impl Deltas {
+    fn between(base: &Percentiles, other: &Percentiles) -> Deltas {
+        let d = |a: u64, b: u64| {
+            i64::try_from(b).unwrap_or(i64::MAX) - i64::try_from(a).unwrap_or(i64::MAX)
+        };
+        Deltas {
+            p50: d(base.p50, other.p50),
+            p90: d(base.p90, other.p90),
+            p99: d(base.p99, other.p99),
+            p999: d(base.p999, other.p999),
+            max: d(base.max, other.max),
+        }
+    }
+
+    fn columns(&self) -> [i64; 5] {
+        [self.p50, self.p90, self.p99, self.p999, self.max]
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AddedLatency {
+    pub target: String,
+    pub baseline: String,
+    pub latency_us: Deltas,
+    pub service_us: Deltas,
+    pub ttft_us: Option<Deltas>,
+}
+
+impl Report {
+    pub(crate) fn build(cfg: &LoadConfig, recs: &[Recorder]) -> Report {
+        let secs = cfg.duration.as_secs_f64();
+        let stream = cfg.scenario.is_stream();
+        let targets: Vec<TargetReport> = cfg
+            .targets
+            .iter()
+            .zip(recs)
+            .map(|(target, r)| {
+                let answered = r.ok + r.errors_total();
+                TargetReport {
+                    target: target.clone(),
+                    sent: r.sent,
+                    ok: r.ok,
+                    errors: r.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    achieved_rps: answered as f64 / secs,
+                    ok_rps: r.ok as f64 / secs,
+                    latency_us: Percentiles::of(&r.latency),
+                    service_us: Percentiles::of(&r.service),
+                    schedule_lag_us: Percentiles::of(&r.lag),
+                    stream: stream.then(|| StreamReport {
+                        ttft_us: Percentiles::of(&r.ttft),
+                        gap_us: Percentiles::of(&r.gap),
+                        chunks: Percentiles::of(&r.chunks),
+                    }),
+                }
+            })
+            .collect();
+        let added = match targets.split_first() {
+            Some((base, rest)) => rest
+                .iter()
+                .map(|t| AddedLatency {
+                    target: t.target.clone(),
+                    baseline: base.target.clone(),
+                    latency_us: Deltas::between(&base.latency_us, &t.latency_us),
+                    service_us: Deltas::between(&base.service_us, &t.service_us),
+                    ttft_us: match (&base.stream, &t.stream) {
+                        (Some(b), Some(o)) => Some(Deltas::between(&b.ttft_us, &o.ttft_us)),
+                        _ => None,
+                    },
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let (mode, rate_per_target, connections, concurrency) = match cfg.mode {
+            Mode::Open { rate, connections } => ("open", Some(rate), Some(connections), None),
+            Mode::Closed { concurrency } => ("closed", None, None, Some(concurrency)),
+        };
+        Report {
+            scenario: cfg.scenario.name(),
+            mode,
+            rate_per_target,
+            connections,
+            concurrency,
+            duration_s: secs,
+            warmup_s: cfg.warmup.as_secs_f64(),
+            threads: cfg.threads,
+            models: cfg.models.clone(),
+            targets,
+            added,
+        }
+    }
+
+    /// Whether every measured request succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.targets
+            .iter()
+            .all(|t| t.errors.is_empty() && t.ok == t.sent)
+    }
+
+    /// The human-readable table.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let pace = match (self.rate_per_target, self.connections, self.concurrency) {
+            (Some(rate), Some(conns), _) => {
+                format!("open loop, {rate} req/s per target, max {conns} in flight per target")
+            }
+            (_, _, Some(c)) => format!("closed loop, {c} concurrent per target"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "scenario {}: {pace}, {:.1}s measured after {:.1}s warm-up, {} thread(s), models {}",
+            self.scenario,
+            self.duration_s,
+            self.warmup_s,
+            self.threads,
+            self.models.join(",")
+        );
+        let width = self
+            .targets
+            .iter()
+            .map(|t| t.target.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let head = |out: &mut String, title: &str| {
+            let _ = writeln!(
+                out,
+                "\n{title:<width$}  {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "p50", "p90", "p99", "p99.9", "max"
+            );
+        };
+        let row = |out: &mut String, name: &str, cols: [String; 5]| {
+            let _ = writeln!(
+                out,
+                "{name:<width$}  {:>9} {:>9} {:>9} {:>9} {:>9}",
+                cols[0], cols[1], cols[2], cols[3], cols[4]
+            );
+        };
+        let us = |p: &Percentiles| p.columns().map(fmt_us);
+
+        let _ = writeln!(
+            out,
+            "\n{:<width$}  {:>8} {:>8} {:>7} {:>10} {:>10}",
+            "target", "sent", "ok", "errors", "rate/s", "ok/s"
+        );
+        for t in &self.targets {
+            let errors: u64 = t.errors.values().sum();
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:>8} {:>8} {:>7} {:>10.1} {:>10.1}",
+                t.target, t.sent, t.ok, errors, t.achieved_rps, t.ok_rps
+            );
+        }
+        head(&mut out, "latency (from schedule)");
+        for t in &self.targets {
+            row(&mut out, &t.target, us(&t.latency_us));
+        }
+        head(&mut out, "service time (from send)");
+        for t in &self.targets {
+            row(&mut out, &t.target, us(&t.service_us));
+        }
+        if self.targets.iter().any(|t| t.stream.is_some()) {
+            head(&mut out, "time to first chunk");
+            for t in &self.targets {
+                if let Some(s) = &t.stream {
+                    row(&mut out, &t.target, us(&s.ttft_us));
+                }
+            }
+            head(&mut out, "inter-chunk gap");
+            for t in &self.targets {
+                if let Some(s) = &t.stream {
+                    row(&mut out, &t.target, us(&s.gap_us));
+                }
+            }
+            let _ = writeln!(
+                out,
+                "\n{:<width$}  {:>9} {:>9} {:>9} {:>12}",
+                "chunks per answer", "min", "mean", "max", "answers"
+            );
+            for t in &self.targets {
+                if let Some(s) = &t.stream {
+                    let _ = writeln!(
+                        out,
+                        "{:<width$}  {:>9} {:>9.2} {:>9} {:>12}",
+                        t.target, s.chunks.min, s.chunks.mean, s.chunks.max, s.chunks.count
+                    );
+                }
+            }
+        }
+        if !self.added.is_empty() {
+            let first = self.targets.first().map_or("", |t| t.target.as_str());
+            let delta = |d: &Deltas| d.columns().map(fmt_delta_us);
+            let _ = writeln!(out, "\nadded over baseline {first}:");
+            head(&mut out, "added latency");
+            for a in &self.added {
+                row(&mut out, &a.target, delta(&a.latency_us));
+            }
+            head(&mut out, "added service time");
+            for a in &self.added {
+                row(&mut out, &a.target, delta(&a.service_us));
+            }
+            if self.added.iter().any(|a| a.ttft_us.is_some()) {
+                head(&mut out, "added time to first chunk");
+                for a in &self.added {
+                    if let Some(d) = &a.ttft_us {
+                        row(&mut out, &a.target, delta(d));
+                    }
+                }
+            }
+        }
+        let lag_p99 = self
+            .targets
+            .iter()
+            .map(|t| t.schedule_lag_us.p99)
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(out, "\nschedule lag p99 {}", fmt_us(lag_p99));
+        for t in &self.targets {
+            for (kind, n) in &t.errors {
+                let _ = writeln!(out, "error {}: {kind} x{n}", t.target);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_are_signed() {
+        let a = Percentiles {
+            p50: 100,
+            p90: 200,
+            p99: 300,
+            p999: 400,
+            max: 500,
+            ..Percentiles::default()
+        };
+        let b = Percentiles {
+            p50: 150,
+            p90: 180,
+            p99: 300,
+            p999: 1400,
+            max: 501,
+            ..Percentiles::default()
+        };
+        assert_eq!(
+            Deltas::between(&a, &b),
+            Deltas {
+                p50: 50,
+                p90: -20,
+                p99: 0,
+                p999: 1000,
+                max: 1
+            }
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: a real Drover server and real mock nodes, each on its own port and
+//! thread, driven over HTTP. One binary for all, so linking happens once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod failover;
+mod harness;
+mod ops;
+mod pool_views;
+mod process;
+mod queueing;
+mod routing;
+mod streaming;
