@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             if all_ok {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(2)
+                ExitCode::from(3)
             }
         }
         Err(e) => {
@@ -70,7 +70,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the load; `Ok(false)` when some requests failed (exit code 2).
+/// Runs the load; `Ok(false)` when some requests failed (exit code 3; clap uses 2 for
+/// usage errors).
 fn run() -> anyhow::Result<bool> {
     let args = Args::parse();
     let mode = match (args.max, args.rate) {

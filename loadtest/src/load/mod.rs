@@ -106,8 +106,8 @@ impl LoadConfig {
 /// any thread, runtime or not: the generator brings its own threads.
 pub fn run(config: &LoadConfig) -> anyhow::Result<Report> {
     config.validate()?;
-    let recorders = runner::execute(config)?;
-    Ok(Report::build(config, &recorders))
+    let (recorders, threads) = runner::execute(config)?;
+    Ok(Report::build(config, &recorders, threads))
 }
 
 /// Parses `10`, `10s`, `1.5s`, `500ms`, `250us`, `2m` into a duration (bare numbers are

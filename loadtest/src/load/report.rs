@@ -22,6 +22,7 @@ pub struct Report {
     pub concurrency: Option<usize>,
     pub duration_s: f64,
     pub warmup_s: f64,
+    /// Generator threads actually used (never more than the in-flight cap).
     pub threads: usize,
     pub models: Vec<String>,
     pub targets: Vec<TargetReport>,
@@ -70,17 +71,21 @@ pub struct Deltas {
 }
 
 impl Deltas {
-    fn between(base: &Percentiles, other: &Percentiles) -> Deltas {
+    /// `None` when either side has no samples: a difference to nothing means nothing.
+    fn between(base: &Percentiles, other: &Percentiles) -> Option<Deltas> {
+        if base.count == 0 || other.count == 0 {
+            return None;
+        }
         let d = |a: u64, b: u64| {
             i64::try_from(b).unwrap_or(i64::MAX) - i64::try_from(a).unwrap_or(i64::MAX)
         };
-        Deltas {
+        Some(Deltas {
             p50: d(base.p50, other.p50),
             p90: d(base.p90, other.p90),
             p99: d(base.p99, other.p99),
             p999: d(base.p999, other.p999),
             max: d(base.max, other.max),
-        }
+        })
     }
 
     fn columns(&self) -> [i64; 5] {
@@ -92,13 +97,15 @@ impl Deltas {
 pub struct AddedLatency {
     pub target: String,
     pub baseline: String,
-    pub latency_us: Deltas,
-    pub service_us: Deltas,
+    /// `None` when either target has no successful answer.
+    pub latency_us: Option<Deltas>,
+    pub service_us: Option<Deltas>,
+    /// `None` also for non-streamed scenarios.
     pub ttft_us: Option<Deltas>,
 }
 
 impl Report {
-    pub(crate) fn build(cfg: &LoadConfig, recs: &[Recorder]) -> Report {
+    pub(crate) fn build(cfg: &LoadConfig, recs: &[Recorder], threads: usize) -> Report {
         let secs = cfg.duration.as_secs_f64();
         let stream = cfg.scenario.is_stream();
         let targets: Vec<TargetReport> = cfg
@@ -134,7 +141,7 @@ impl Report {
                     latency_us: Deltas::between(&base.latency_us, &t.latency_us),
                     service_us: Deltas::between(&base.service_us, &t.service_us),
                     ttft_us: match (&base.stream, &t.stream) {
-                        (Some(b), Some(o)) => Some(Deltas::between(&b.ttft_us, &o.ttft_us)),
+                        (Some(b), Some(o)) => Deltas::between(&b.ttft_us, &o.ttft_us),
                         _ => None,
                     },
                 })
@@ -153,7 +160,7 @@ impl Report {
             concurrency,
             duration_s: secs,
             warmup_s: cfg.warmup.as_secs_f64(),
-            threads: cfg.threads,
+            threads,
             models: cfg.models.clone(),
             targets,
             added,
@@ -260,7 +267,10 @@ impl Report {
         }
         if !self.added.is_empty() {
             let first = self.targets.first().map_or("", |t| t.target.as_str());
-            let delta = |d: &Deltas| d.columns().map(fmt_delta_us);
+            let delta = |d: &Option<Deltas>| match d {
+                Some(d) => d.columns().map(fmt_delta_us),
+                None => std::array::from_fn(|_| "n/a".to_owned()),
+            };
             let _ = writeln!(out, "\nadded over baseline {first}:");
             head(&mut out, "added latency");
             for a in &self.added {
@@ -270,12 +280,10 @@ impl Report {
             for a in &self.added {
                 row(&mut out, &a.target, delta(&a.service_us));
             }
-            if self.added.iter().any(|a| a.ttft_us.is_some()) {
+            if self.targets.iter().any(|t| t.stream.is_some()) {
                 head(&mut out, "added time to first chunk");
                 for a in &self.added {
-                    if let Some(d) = &a.ttft_us {
-                        row(&mut out, &a.target, delta(d));
-                    }
+                    row(&mut out, &a.target, delta(&a.ttft_us));
                 }
             }
         }
@@ -302,6 +310,7 @@ mod tests {
     #[test]
     fn deltas_are_signed() {
         let a = Percentiles {
+            count: 1,
             p50: 100,
             p90: 200,
             p99: 300,
@@ -310,6 +319,7 @@ mod tests {
             ..Percentiles::default()
         };
         let b = Percentiles {
+            count: 1,
             p50: 150,
             p90: 180,
             p99: 300,
@@ -319,13 +329,14 @@ mod tests {
         };
         assert_eq!(
             Deltas::between(&a, &b),
-            Deltas {
+            Some(Deltas {
                 p50: 50,
                 p90: -20,
                 p99: 0,
                 p999: 1000,
                 max: 1
-            }
+            })
         );
+        assert_eq!(Deltas::between(&a, &Percentiles::default()), None);
     }
 }

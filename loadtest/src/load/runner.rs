@@ -72,7 +72,8 @@ fn endpoint(base: &str, path: &str) -> anyhow::Result<Uri> {
         .with_context(|| format!("invalid target URL {base:?}"))
 }
 
-pub(crate) fn execute(cfg: &LoadConfig) -> anyhow::Result<Vec<Recorder>> {
+/// Runs the load; returns one merged recorder per target and the threads actually used.
+pub(crate) fn execute(cfg: &LoadConfig) -> anyhow::Result<(Vec<Recorder>, usize)> {
     let uris = cfg
         .targets
         .iter()
@@ -146,7 +147,7 @@ pub(crate) fn execute(cfg: &LoadConfig) -> anyhow::Result<Vec<Recorder>> {
             }
         }
     }
-    merged.context("no generator thread ran")
+    Ok((merged.context("no generator thread ran")?, threads))
 }
 
 async fn thread_main(

@@ -1,0 +1,141 @@
+"""The official `ollama` and `openai` Python clients, unchanged, against a real Drover.
+
+Starts two `drover-mock` nodes and `drover serve` over them (binaries from target/), then
+drives every endpoint the clients expose that Drover serves. Run by scripts/test.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import ollama
+import openai
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+PROFILE = os.environ.get("DROVER_TEST_PROFILE", "debug")
+
+
+def binary(name):
+    return os.path.join(TARGET, PROFILE, name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, deadline=15):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} never became ready")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    print(f"ok  {what}")
+
+
+def main():
+    procs = []
+    try:
+        nodes = []
+        for name in ("gpu-a", "gpu-b"):
+            port = free_port()
+            procs.append(subprocess.Popen(
+                [binary("drover-mock"), "--listen", f"127.0.0.1:{port}", "--name", name,
+                 "--models", "llama3:latest,nomic-embed-text:latest", "--loaded", "llama3:latest",
+                 "--tokens", "6"],
+                stdout=subprocess.DEVNULL))
+            nodes.append((name, f"http://127.0.0.1:{port}"))
+        port = free_port()
+        args = [binary("drover"), "serve", "--listen", f"127.0.0.1:{port}"]
+        for name, url in nodes:
+            args += ["--node", f"{name}={url}"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DROVER_")}
+        env["DROVER_HEALTH__INTERVAL"] = "200ms"
+        env["DROVER_LOG__LEVEL"] = "warn"
+        procs.append(subprocess.Popen(args, env=env))
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base + "/readyz")
+        run_ollama(base)
+        run_openai(base)
+        print("all official client checks passed")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+def run_ollama(base):
+    client = ollama.Client(host=base)
+    names = sorted(m.model for m in client.list().models)
+    check(names == ["llama3:latest", "nomic-embed-text:latest"], f"ollama list merged: {names}")
+    check([m.model for m in client.ps().models] == ["llama3:latest"], "ollama ps merged")
+    reply = client.chat(model="llama3", messages=[{"role": "user", "content": "hi"}])
+    check(reply.done and "tok0" in reply.message.content, "ollama chat (whole)")
+    chunks = list(client.chat(model="llama3", messages=[{"role": "user", "content": "hi"}], stream=True))
+    check(len(chunks) == 7 and chunks[-1].done, f"ollama chat stream: {len(chunks)} chunks")
+    gen = list(client.generate(model="llama3", prompt="x", stream=True))
+    check(gen[-1].done and "".join(g.response for g in gen).count("tok") == 6, "ollama generate stream")
+    emb = client.embed(model="nomic-embed-text", input=["a", "b"])
+    check(len(emb.embeddings) == 2, "ollama embed")
+    check(len(client.embeddings(model="nomic-embed-text", prompt="a").embedding) > 0, "ollama embeddings")
+    check(client.show("llama3").details is not None, "ollama show")
+    progress = list(client.pull("fresh-model", stream=True))
+    check(progress[-1].status == "success", f"ollama pull merged: {progress[-1]}")
+    try:
+        client.chat(model="ghost", messages=[{"role": "user", "content": "hi"}])
+        check(False, "unknown model must fail")
+    except ollama.ResponseError as e:
+        check(e.status_code == 404 and "ghost" in e.error, "ollama unknown model is ResponseError 404")
+    with urllib.request.urlopen(base + "/") as r:
+        check(r.read() == b"Ollama is running", "GET / like Ollama")
+
+
+def run_openai(base):
+    client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+    ids = sorted(m.id for m in client.models.list())
+    check("llama3:latest" in ids, f"openai models: {ids}")
+    done = client.chat.completions.create(model="llama3", messages=[{"role": "user", "content": "hi"}])
+    check(done.choices[0].message.content.startswith("["), "openai chat (whole)")
+    stream = client.chat.completions.create(
+        model="llama3", messages=[{"role": "user", "content": "hi"}], stream=True)
+    text = "".join((c.choices[0].delta.content or "") for c in stream if c.choices)
+    check(text.count("tok") == 6, f"openai chat stream: {text!r}")
+    comp = client.completions.create(model="llama3", prompt="x")
+    check(comp.choices[0].text, "openai completions")
+    emb = client.embeddings.create(model="nomic-embed-text", input=["a", "b", "c"])
+    check(len(emb.data) == 3, "openai embeddings")
+    try:
+        client.chat.completions.create(model="ghost", messages=[{"role": "user", "content": "hi"}])
+        check(False, "unknown model must fail")
+    except openai.NotFoundError as e:
+        check("ghost" in str(e), "openai unknown model is NotFoundError")
+    try:
+        client.chat.completions.create(model="llama3", messages=[])
+        check(False, "empty messages must fail")
+    except openai.BadRequestError as e:
+        check("messages" in str(e), "openai bad request is BadRequestError")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print(f"FAIL {e}", file=sys.stderr)
+        sys.exit(1)
