@@ -13,6 +13,7 @@ pub mod inbound;
 pub mod metrics;
 pub mod providers;
 pub mod pull;
+pub mod routing;
 pub mod server;
 pub mod strategy;
 pub mod telemetry;

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::{
     actors::{
-        messages::{GetPool, NodeState, ProbeNow},
+        messages::{NodeState, ProbeNow},
         node::NodeActor,
     },
     config::NodeKind,
@@ -279,11 +279,7 @@ pub async fn run(
     let request: ModelRequest = wire::parse(&body)?;
     let stream = request.stream.unwrap_or(true);
     let model = wire::require_model(request.model.or(request.name))?;
-    let pool = gw
-        .selector
-        .send(GetPool)
-        .await
-        .map_err(|e| GatewayError::Internal(format!("selector unavailable: {e}")))?;
+    let pool = gw.pool().await?;
     let targets: Vec<&NodeState> = match &target {
         PullTarget::Node(name) => {
             let node = pool

@@ -12,14 +12,11 @@ use crate::{actors, api, config::Config, dispatch::Gateway, metrics};
 fn build(config: Config, signals: bool) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
     let config = Arc::new(config);
     let prometheus = metrics::install();
-    let selector = actors::start_pool(&config);
+    let router = actors::start_pool(&config);
     let shared = config.clone();
     let mut server = HttpServer::new(move || {
         App::new()
-            .app_data(web::Data::new(Gateway::new(
-                selector.clone(),
-                shared.clone(),
-            )))
+            .app_data(web::Data::new(Gateway::new(router.clone(), shared.clone())))
             .app_data(web::Data::new(prometheus.clone()))
             .wrap(from_fn(api::request_id::middleware))
             .configure(api::routes)

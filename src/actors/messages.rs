@@ -6,10 +6,11 @@ use actix::Message;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use super::{health::Health, lease::Outcome, Lease, NodeTarget};
+use super::health::Health;
 use crate::{
     config::{NodeConfig, NodeKind, Priority},
     error::GatewayError,
+    routing::{Lease, NodeTarget, Outcome},
 };
 
 /// What a node actor knows about its node; sent to the selector whenever it changes.
@@ -87,11 +88,11 @@ pub struct NodeReport {
     pub status: Arc<NodeStatus>,
 }
 
-/// Request path → Selector: assign a node that serves `model`, avoiding nodes in `exclude`
-/// (those already tried by this request).
+/// Request path → Selector: every candidate for `model` was full; wait for a slot (or take one
+/// freed meanwhile), avoiding nodes in `exclude` (those already tried by this request).
 #[derive(Message)]
 #[rtype(result = "Result<Assignment, GatewayError>")]
-pub struct Acquire {
+pub struct Enqueue {
     pub model: Arc<str>,
     pub exclude: Vec<usize>,
 }
@@ -103,12 +104,10 @@ pub enum Assignment {
     Queued(oneshot::Receiver<Lease>),
 }
 
-/// Lease → Selector: a slot on `node` is free again.
+/// Lease → Selector: a slot was freed while requests wait.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Release {
-    pub node: usize,
-}
+pub struct SlotFreed;
 
 /// Lease → NodeActor: how a request went, for latency and passive health.
 #[derive(Message)]

@@ -1,26 +1,35 @@
 //! The actors that own a replica's pool state. `NodeActor` (one per node) owns everything
-//! about its node and reports changes; `Selector` owns the routing table and in-flight counts
-//! and assigns each request a node. Nobody else writes their state.
+//! about its node and reports changes; `Selector` keeps the reports, publishes the routing
+//! table request handlers pick from, and runs the wait queue. Nobody else writes their state.
 
 pub mod ewma;
 pub mod health;
-pub mod lease;
 pub mod messages;
 pub mod node;
 pub mod selector;
 
-use actix::{Actor, Addr, AsyncContext, Context};
+use std::sync::Arc;
 
-use crate::config::Config;
-pub use lease::{Lease, NodeTarget, Outcome};
+use actix::{Actor, AsyncContext, Context};
+
+use crate::{
+    config::Config,
+    routing::{NodeEntry, NodeTarget, Router},
+    strategy,
+};
+use messages::NodeStatus;
 pub use selector::Selector;
 
-/// Starts one `NodeActor` per configured node and the `Selector` that routes over them, on the
-/// current actix arbiter. Must run inside an actix `System`.
-pub fn start_pool(config: &Config) -> Addr<Selector> {
+/// Starts one `NodeActor` per configured node and the `Selector` over them, on the current
+/// actix arbiter, and returns the `Router` request handlers use. Must run inside a `System`.
+pub fn start_pool(config: &Config) -> Arc<Router> {
     // The selector's address exists before the selector runs, so node actors can hold it.
     let ctx = Context::<Selector>::new();
     let selector_addr = ctx.address();
+    let router = Arc::new(Router::new(
+        strategy::build(config.selector.strategy),
+        selector_addr.clone(),
+    ));
     let nodes = config
         .nodes
         .iter()
@@ -34,8 +43,23 @@ pub fn start_pool(config: &Config) -> Addr<Selector> {
                 selector_addr.clone(),
             )
             .start();
-            (node.clone(), actor)
+            let status = NodeStatus::initial(node);
+            NodeEntry {
+                target: Arc::new(NodeTarget::new(
+                    id,
+                    status.name.clone(),
+                    node.kind,
+                    status.url.clone(),
+                    actor,
+                )),
+                status: Arc::new(status),
+            }
         })
         .collect();
-    ctx.run(Selector::new(config.selector.clone(), nodes))
+    ctx.run(Selector::new(
+        config.selector.clone(),
+        nodes,
+        router.clone(),
+    ));
+    router
 }

@@ -10,7 +10,6 @@ use tokio::time::Instant;
 use super::{
     ewma::Ewma,
     health::{HealthTracker, Transition},
-    lease::Outcome,
     messages::{NodeReport, NodeStatus, ProbeNow, RequestOutcome},
     selector::Selector,
 };
@@ -18,6 +17,7 @@ use crate::{
     config::{HealthConfig, NodeConfig},
     metrics as m,
     providers::{self, ProbeReport},
+    routing::Outcome,
 };
 
 pub struct NodeActor {

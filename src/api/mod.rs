@@ -105,12 +105,3 @@ async fn infer(
     let inbound = Inbound::parse(operation, body, request_id::of(&req)).map_err(fail)?;
     gateway.forward(inbound).await.map_err(fail)
 }
-
-/// Shorthand for the pool snapshot that the merged views read.
-async fn pool(gateway: &Gateway) -> Result<Vec<crate::actors::messages::NodeState>, GatewayError> {
-    gateway
-        .selector
-        .send(crate::actors::messages::GetPool)
-        .await
-        .map_err(|e| GatewayError::Internal(format!("selector unavailable: {e}")))
-}

@@ -2,7 +2,7 @@
 
 use actix_web::{http::header::ContentType, web, HttpRequest, HttpResponse};
 
-use super::{body, error::ApiError, infer, pool};
+use super::{body, error::ApiError, infer};
 use crate::{
     catalog,
     dispatch::Gateway,
@@ -76,17 +76,17 @@ pub async fn pull(
 }
 
 pub async fn tags(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
-    let pool = pool(&gw).await.map_err(fail)?;
+    let pool = gw.pool().await.map_err(fail)?;
     Ok(HttpResponse::Ok().json(catalog::tags(&pool)))
 }
 
 pub async fn ps(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
-    let pool = pool(&gw).await.map_err(fail)?;
+    let pool = gw.pool().await.map_err(fail)?;
     Ok(HttpResponse::Ok().json(catalog::ps(&pool)))
 }
 
 pub async fn version(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
-    let pool = pool(&gw).await.map_err(fail)?;
+    let pool = gw.pool().await.map_err(fail)?;
     let version = catalog::version(&pool).unwrap_or_else(|| "0.0.0".to_owned());
     Ok(HttpResponse::Ok().json(serde_json::json!({ "version": version })))
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{error::ApiError, infer, pool};
+use super::{error::ApiError, infer};
 use crate::{
     catalog,
     dispatch::Gateway,
@@ -34,7 +34,8 @@ pub async fn embeddings(
 }
 
 pub async fn models(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
-    let pool = pool(&gw)
+    let pool = gw
+        .pool()
         .await
         .map_err(|e| ApiError::new(Surface::OpenAi, e))?;
     Ok(HttpResponse::Ok().json(catalog::openai_models(&pool)))

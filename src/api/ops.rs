@@ -4,7 +4,6 @@ use actix_web::{web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
-use super::pool;
 use crate::{actors::health::Health, dispatch::Gateway};
 
 /// 200 while the process serves HTTP at all.
@@ -14,7 +13,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Ready when at least one node is up: before that, every inference request would fail.
 pub async fn readyz(gw: web::Data<Gateway>) -> HttpResponse {
-    let Ok(pool) = pool(&gw).await else {
+    let Ok(pool) = gw.pool().await else {
         return HttpResponse::ServiceUnavailable()
             .json(json!({ "status": "not_ready", "reason": "selector unavailable" }));
     };

@@ -9,26 +9,22 @@ pub mod upstream;
 
 use std::sync::Arc;
 
-use actix::Addr;
 use actix_web::{
     body::SizedStream,
     http::{header, StatusCode},
     HttpResponse,
 };
-use tokio::time::timeout;
 
 pub use meter::RequestMeter;
 use relay::{Relay, RelayParts};
 
 use crate::{
-    actors::{
-        messages::{Acquire, Assignment},
-        Lease, Outcome, Selector,
-    },
+    actors::messages::{GetPool, NodeState},
     config::Config,
     error::{GatewayError, UpstreamError},
     inbound::{Framing, Inbound},
     metrics as m, providers,
+    routing::{Outcome, Router},
 };
 
 /// Response header naming the node that served a request (for operators and tests).
@@ -36,51 +32,27 @@ pub const NODE_HEADER: &str = "x-drover-node";
 
 /// What each HTTP worker needs to serve requests.
 pub struct Gateway {
-    pub selector: Addr<Selector>,
+    pub router: Arc<Router>,
     pub client: awc::Client,
     pub config: Arc<Config>,
 }
 
 impl Gateway {
-    pub fn new(selector: Addr<Selector>, config: Arc<Config>) -> Self {
+    pub fn new(router: Arc<Router>, config: Arc<Config>) -> Self {
         Self {
             client: upstream::client(config.timeouts.connect),
-            selector,
+            router,
             config,
         }
     }
 
-    /// Gets a lease on a node for `model`, waiting in the selector's queue (bounded by the
-    /// queue timeout) when every candidate is at capacity.
-    pub async fn acquire(
-        &self,
-        model: &Arc<str>,
-        exclude: &[usize],
-    ) -> Result<Lease, GatewayError> {
-        let assignment = self
-            .selector
-            .send(Acquire {
-                model: model.clone(),
-                exclude: exclude.to_vec(),
-            })
+    /// Every node's status with its in-flight count, from the selector.
+    pub async fn pool(&self) -> Result<Vec<NodeState>, GatewayError> {
+        self.router
+            .selector()
+            .send(GetPool)
             .await
-            .map_err(|e| GatewayError::Internal(format!("selector unavailable: {e}")))??;
-        match assignment {
-            Assignment::Ready(lease) => Ok(lease),
-            Assignment::Queued(rx) => match timeout(self.config.selector.queue_timeout, rx).await {
-                Ok(Ok(lease)) => Ok(lease),
-                Ok(Err(_)) => Err(GatewayError::Internal(
-                    "selector dropped a waiting request".into(),
-                )),
-                Err(_) => {
-                    metrics::counter!(m::QUEUE_TIMEOUTS).increment(1);
-                    Err(GatewayError::Busy {
-                        model: model.to_string(),
-                        retry_after: std::time::Duration::from_secs(1),
-                    })
-                }
-            },
-        }
+            .map_err(|e| GatewayError::Internal(format!("selector unavailable: {e}")))
     }
 
     /// Serves one inference request end to end.
@@ -117,7 +89,12 @@ impl Gateway {
         let mut tried: Vec<usize> = Vec::new();
         let mut last_error: Option<UpstreamError> = None;
         for attempt in 0..attempts {
-            let lease = match self.acquire(&inbound.model, &tried).await {
+            let queue_timeout = self.config.selector.queue_timeout;
+            let lease = match self
+                .router
+                .acquire(&inbound.model, &tried, queue_timeout)
+                .await
+            {
                 Ok(lease) => lease,
                 // Nodes were tried and none is left: the client wants the real cause.
                 Err(GatewayError::NoHealthyNode(_)) if last_error.is_some() => break,

@@ -17,9 +17,9 @@ use tokio::time::{Instant, Sleep};
 
 use super::{completion::Completion, frames, meter::RequestMeter};
 use crate::{
-    actors::{Lease, Outcome},
     inbound::Framing,
     metrics as m,
+    routing::{Lease, Outcome},
 };
 
 pub struct Relay {

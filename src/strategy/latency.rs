@@ -1,11 +1,13 @@
 //! The node with the lowest EWMA latency; unmeasured nodes first so each gets measured.
 //! Best when nodes differ in speed (GPU generations); ties rotate.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::{latency_key, min_from, Candidate, RequestInfo, Strategy};
 
 #[derive(Debug, Default)]
 pub struct Latency {
-    rotation: usize,
+    rotation: AtomicUsize,
 }
 
 impl Strategy for Latency {
@@ -13,9 +15,9 @@ impl Strategy for Latency {
         "latency"
     }
 
-    fn select(&mut self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
-        self.rotation = self.rotation.wrapping_add(1);
-        min_from(candidates, self.rotation, latency_key)
+    fn select(&self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
+        let start = self.rotation.fetch_add(1, Ordering::Relaxed);
+        min_from(candidates, start, latency_key)
     }
 }
 
@@ -32,8 +34,8 @@ mod tests {
         c[0].latency = Some(Duration::from_millis(5));
         c[1].latency = Some(Duration::from_millis(50));
         c[2].latency = Some(Duration::from_millis(20));
-        assert_eq!(histogram(&mut Latency::default(), &c, 10), vec![10, 0, 0]);
+        assert_eq!(histogram(&Latency::default(), &c, 10), vec![10, 0, 0]);
         c[1].latency = None;
-        assert_eq!(histogram(&mut Latency::default(), &c, 10), vec![0, 10, 0]);
+        assert_eq!(histogram(&Latency::default(), &c, 10), vec![0, 10, 0]);
     }
 }

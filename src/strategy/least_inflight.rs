@@ -1,11 +1,13 @@
 //! The default: the node with the fewest requests in flight, ties broken by lower latency,
 //! then by rotation. Balances slow and fast answers without tuning.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::{latency_key, min_from, Candidate, RequestInfo, Strategy};
 
 #[derive(Debug, Default)]
 pub struct LeastInflight {
-    rotation: usize,
+    rotation: AtomicUsize,
 }
 
 impl Strategy for LeastInflight {
@@ -13,9 +15,9 @@ impl Strategy for LeastInflight {
         "least_inflight"
     }
 
-    fn select(&mut self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
-        self.rotation = self.rotation.wrapping_add(1);
-        min_from(candidates, self.rotation, |c| (c.in_flight, latency_key(c)))
+    fn select(&self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
+        let start = self.rotation.fetch_add(1, Ordering::Relaxed);
+        min_from(candidates, start, |c| (c.in_flight, latency_key(c)))
     }
 }
 
@@ -29,10 +31,7 @@ mod tests {
     #[test]
     fn picks_the_least_loaded() {
         let c = candidates(&[3, 1, 2]);
-        assert_eq!(
-            histogram(&mut LeastInflight::default(), &c, 10),
-            vec![0, 10, 0]
-        );
+        assert_eq!(histogram(&LeastInflight::default(), &c, 10), vec![0, 10, 0]);
     }
 
     #[test]
@@ -41,17 +40,14 @@ mod tests {
         c[0].latency = Some(Duration::from_millis(30));
         c[1].latency = Some(Duration::from_millis(10));
         c[2].latency = Some(Duration::from_millis(20));
-        assert_eq!(
-            histogram(&mut LeastInflight::default(), &c, 10),
-            vec![0, 10, 0]
-        );
+        assert_eq!(histogram(&LeastInflight::default(), &c, 10), vec![0, 10, 0]);
     }
 
     #[test]
     fn full_ties_rotate() {
         let c = candidates(&[0, 0, 0]);
         assert_eq!(
-            histogram(&mut LeastInflight::default(), &c, 30),
+            histogram(&LeastInflight::default(), &c, 30),
             vec![10, 10, 10]
         );
     }

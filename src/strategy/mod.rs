@@ -30,10 +30,12 @@ pub struct RequestInfo<'a> {
     pub model: &'a str,
 }
 
-pub trait Strategy: Send {
+/// Request handlers on every worker thread select at once, so strategies keep their state
+/// in atomics or behind a short lock (never held across an await).
+pub trait Strategy: Send + Sync {
     fn name(&self) -> &'static str;
     /// Index into `candidates` of the chosen node; `None` only for an empty slice.
-    fn select(&mut self, candidates: &[Candidate], request: &RequestInfo<'_>) -> Option<usize>;
+    fn select(&self, candidates: &[Candidate], request: &RequestInfo<'_>) -> Option<usize>;
 }
 
 pub fn build(name: StrategyName) -> Box<dyn Strategy> {
@@ -84,7 +86,7 @@ pub(crate) mod testing {
 
     /// How often each candidate is chosen over `rounds` selections.
     pub fn histogram(
-        strategy: &mut dyn Strategy,
+        strategy: &dyn Strategy,
         candidates: &[Candidate],
         rounds: usize,
     ) -> Vec<usize> {

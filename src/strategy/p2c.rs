@@ -12,7 +12,7 @@ impl Strategy for PowerOfTwo {
         "p2c"
     }
 
-    fn select(&mut self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
+    fn select(&self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
         match candidates.len() {
             0 => None,
             1 => Some(0),
@@ -35,7 +35,7 @@ mod tests {
     fn never_picks_the_most_loaded_of_three() {
         // The most loaded node loses every pairing it is part of.
         let c = candidates(&[0, 1, 5]);
-        let counts = histogram(&mut PowerOfTwo, &c, 3000);
+        let counts = histogram(&PowerOfTwo, &c, 3000);
         assert_eq!(counts[2], 0);
         // Node 0 wins both pairings it appears in (2/3 of draws), node 1 wins one (1/3).
         assert!(counts[0] > 1700 && counts[1] > 800, "{counts:?}");
@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn equal_nodes_share_evenly() {
-        let counts = histogram(&mut PowerOfTwo, &candidates(&[0, 0, 0]), 3000);
+        let counts = histogram(&PowerOfTwo, &candidates(&[0, 0, 0]), 3000);
         assert!(counts.iter().all(|&n| n > 800), "{counts:?}");
     }
 }

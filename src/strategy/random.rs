@@ -10,7 +10,7 @@ impl Strategy for Random {
         "random"
     }
 
-    fn select(&mut self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
+    fn select(&self, candidates: &[Candidate], _: &RequestInfo<'_>) -> Option<usize> {
         (!candidates.is_empty()).then(|| fastrand::usize(..candidates.len()))
     }
 }
@@ -22,7 +22,7 @@ mod tests {
 
     #[test]
     fn spreads_over_all() {
-        let counts = histogram(&mut Random, &candidates(&[0, 0, 0]), 3000);
+        let counts = histogram(&Random, &candidates(&[0, 0, 0]), 3000);
         assert!(counts.iter().all(|&n| n > 800), "{counts:?}");
     }
 }

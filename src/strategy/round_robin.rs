@@ -2,13 +2,16 @@
 //! The turn is kept per model: with one shared counter, two models requested alternately
 //! would each always land on the same node.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+};
 
 use super::{Candidate, RequestInfo, Strategy};
 
 #[derive(Debug, Default)]
 pub struct RoundRobin {
-    next: HashMap<String, usize>,
+    next: Mutex<HashMap<String, usize>>,
 }
 
 impl Strategy for RoundRobin {
@@ -16,13 +19,14 @@ impl Strategy for RoundRobin {
         "round_robin"
     }
 
-    fn select(&mut self, candidates: &[Candidate], request: &RequestInfo<'_>) -> Option<usize> {
+    fn select(&self, candidates: &[Candidate], request: &RequestInfo<'_>) -> Option<usize> {
         if candidates.is_empty() {
             return None;
         }
-        let next = match self.next.get_mut(request.model) {
+        let mut turns = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = match turns.get_mut(request.model) {
             Some(next) => next,
-            None => self.next.entry(request.model.to_owned()).or_default(),
+            None => turns.entry(request.model.to_owned()).or_default(),
         };
         let i = *next % candidates.len();
         *next = next.wrapping_add(1);
@@ -38,7 +42,7 @@ mod tests {
     #[test]
     fn turns_are_per_model() {
         let c = candidates(&[0, 0]);
-        let mut rr = RoundRobin::default();
+        let rr = RoundRobin::default();
         let picks: Vec<usize> = ["a", "b", "a", "b"]
             .iter()
             .map(|model| rr.select(&c, &RequestInfo { model }).unwrap())
@@ -49,10 +53,7 @@ mod tests {
     #[test]
     fn each_in_turn() {
         let c = candidates(&[5, 0, 9]);
-        assert_eq!(
-            histogram(&mut RoundRobin::default(), &c, 30),
-            vec![10, 10, 10]
-        );
+        assert_eq!(histogram(&RoundRobin::default(), &c, 30), vec![10, 10, 10]);
         assert_eq!(
             RoundRobin::default().select(&[], &RequestInfo { model: "m" }),
             None

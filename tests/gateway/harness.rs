@@ -19,9 +19,11 @@ pub struct Setup {
 
 /// A config with fast probes and short timeouts, suited to tests.
 pub fn test_config(nodes: &[&MockUpstream]) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.workers = 2;
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        workers: 2,
+        ..Config::default()
+    };
     config.health.interval = Duration::from_millis(100);
     config.health.timeout = Duration::from_millis(500);
     config.timeouts.connect = Duration::from_millis(500);

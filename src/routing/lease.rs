@@ -1,28 +1,11 @@
-//! A lease is one request's claim on one node. It is counted in flight from the moment the
-//! selector grants it until it is dropped; dropping it tells the selector (slot free) and the
-//! node actor (latency, passive health) without the request path ever waiting on either.
+//! A lease is one request's slot on one node, taken when the node was picked. Dropping it
+//! frees the slot (waking a queued request if any) and tells the node actor how the request
+//! went (latency, passive health), without the request path waiting on anyone.
 
 use std::{sync::Arc, time::Duration};
 
-use actix::Addr;
-
-use super::{
-    messages::{Release, RequestOutcome},
-    node::NodeActor,
-    selector::Selector,
-};
-use crate::config::NodeKind;
-
-/// What the request path needs to reach a node; shared, never copied per request.
-#[derive(Debug)]
-pub struct NodeTarget {
-    pub id: usize,
-    pub name: Arc<str>,
-    pub kind: NodeKind,
-    /// Base URL without a trailing slash.
-    pub base_url: Arc<str>,
-    pub actor: Addr<NodeActor>,
-}
+use super::{table::NodeTarget, Router};
+use crate::actors::messages::RequestOutcome;
 
 /// How the request went on this node, for its health and latency.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,15 +23,16 @@ pub enum Outcome {
 
 pub struct Lease {
     target: Arc<NodeTarget>,
-    selector: Addr<Selector>,
+    router: Arc<Router>,
     outcome: Outcome,
 }
 
 impl Lease {
-    pub(crate) fn new(target: Arc<NodeTarget>, selector: Addr<Selector>) -> Self {
+    /// Wraps a slot already taken on `target`.
+    pub(crate) fn new(target: Arc<NodeTarget>, router: Arc<Router>) -> Self {
         Self {
             target,
-            selector,
+            router,
             outcome: Outcome::Neutral,
         }
     }
@@ -65,9 +49,8 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.selector.do_send(Release {
-            node: self.target.id,
-        });
+        self.target.free_slot();
+        self.router.slot_freed();
         let outcome = std::mem::replace(&mut self.outcome, Outcome::Neutral);
         if outcome != Outcome::Neutral {
             self.target.actor.do_send(RequestOutcome(outcome));

@@ -1,0 +1,217 @@
+//! The routing table the selector publishes, and the pick that runs on it.
+//!
+//! Selection, on top of any strategy:
+//! 1. only nodes that serve the model, are routable (up or suspect) and were not already tried
+//!    by this request;
+//! 2. among those with a free slot, the best tier, in order: up before suspect, active before
+//!    standby, model loaded before not (when `prefer_loaded`); so standby nodes take traffic
+//!    only when every active node is full or unusable;
+//! 3. if no candidate has a free slot, the request waits (see `Router::acquire`).
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc,
+    },
+};
+
+use actix::Addr;
+
+use crate::{
+    actors::{health::Health, messages::NodeStatus, node::NodeActor},
+    config::{NodeKind, Priority},
+    error::GatewayError,
+    strategy::{Candidate, RequestInfo, Strategy},
+};
+
+/// What the request path needs to reach a node; one per node for its whole life, shared.
+#[derive(Debug)]
+pub struct NodeTarget {
+    pub id: usize,
+    pub name: Arc<str>,
+    pub kind: NodeKind,
+    /// Base URL without a trailing slash.
+    pub base_url: Arc<str>,
+    pub actor: Addr<NodeActor>,
+    in_flight: AtomicU32,
+}
+
+impl NodeTarget {
+    pub fn new(
+        id: usize,
+        name: Arc<str>,
+        kind: NodeKind,
+        base_url: Arc<str>,
+        actor: Addr<NodeActor>,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            kind,
+            base_url,
+            actor,
+            in_flight: AtomicU32::new(0),
+        }
+    }
+
+    /// Requests this replica runs on the node right now.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Takes a slot unless the node is at `max`; never overshoots, whatever the concurrency.
+    fn try_take_slot(&self, max: Option<u32>) -> bool {
+        self.in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                max.is_none_or(|max| n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    pub(super) fn free_slot(&self) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+}
+
+/// A node as the table knows it: who it is and its last reported status.
+#[derive(Debug, Clone)]
+pub struct NodeEntry {
+    pub target: Arc<NodeTarget>,
+    pub status: Arc<NodeStatus>,
+}
+
+impl NodeEntry {
+    fn has_slot(&self) -> bool {
+        let max = self.status.max_concurrency;
+        max.is_none_or(|max| self.target.in_flight() < max)
+    }
+
+    /// Lower is better: health, then priority, then whether the model is loaded.
+    fn tier(&self, model: &str, prefer_loaded: bool) -> u8 {
+        let suspect = u8::from(self.status.health != Health::Up);
+        let standby = u8::from(self.status.priority == Priority::Standby);
+        let cold = u8::from(prefer_loaded && !self.status.loaded.iter().any(|m| &**m == model));
+        (suspect << 2) | (standby << 1) | cold
+    }
+
+    fn candidate(&self) -> Candidate {
+        Candidate {
+            id: self.target.id,
+            in_flight: self.target.in_flight(),
+            weight: self.status.weight,
+            latency: self.status.ttfb_ewma_ms.or(self.status.probe_latency_ms),
+        }
+    }
+}
+
+/// The outcome of a pick.
+pub enum Pick {
+    /// A slot on this node is taken; wrap it in a lease.
+    Node(Arc<NodeTarget>),
+    /// Candidates exist but none has a free slot.
+    Full,
+}
+
+/// An immutable view of the pool; a new one is published on every change.
+#[derive(Debug, Default)]
+pub struct RoutingTable {
+    pub nodes: Vec<NodeEntry>,
+    /// Model name → indexes into `nodes` of the nodes that list it.
+    routes: HashMap<Arc<str>, Vec<usize>>,
+    prefer_loaded: bool,
+}
+
+/// Tries before a pick gives up on slots that other threads keep taking first.
+const SLOT_RACES: usize = 4;
+
+thread_local! {
+    /// Candidate scratch space, reused so a pick does not allocate.
+    static CANDIDATES: RefCell<Vec<Candidate>> = const { RefCell::new(Vec::new()) };
+}
+
+impl RoutingTable {
+    pub fn new(nodes: Vec<NodeEntry>, prefer_loaded: bool) -> Self {
+        let mut routes: HashMap<Arc<str>, Vec<usize>> = HashMap::new();
+        for (index, node) in nodes.iter().enumerate() {
+            for model in &node.status.models {
+                routes.entry(model.clone()).or_default().push(index);
+            }
+        }
+        Self {
+            nodes,
+            routes,
+            prefer_loaded,
+        }
+    }
+
+    /// Resolves a client's model name to the name nodes list: exact first, then Ollama's
+    /// implicit `:latest` tag (`llama3` means `llama3:latest`).
+    fn resolve(&self, model: &str) -> Option<(&Arc<str>, &[usize])> {
+        if let Some((name, ids)) = self.routes.get_key_value(model) {
+            return Some((name, ids));
+        }
+        if model.contains(':') {
+            return None;
+        }
+        let tagged = format!("{model}:latest");
+        self.routes
+            .get_key_value(tagged.as_str())
+            .map(|(name, ids)| (name, ids.as_slice()))
+    }
+
+    pub fn pick(
+        &self,
+        strategy: &dyn Strategy,
+        model: &str,
+        exclude: &[usize],
+    ) -> Result<Pick, GatewayError> {
+        let (resolved, ids) = self
+            .resolve(model)
+            .ok_or_else(|| GatewayError::ModelNotFound(model.to_owned()))?;
+        let usable = |&&i: &&usize| {
+            let node = &self.nodes[i];
+            node.status.health.routable() && !exclude.contains(&node.target.id)
+        };
+        if !ids.iter().any(|i| usable(&i)) {
+            return Err(GatewayError::NoHealthyNode(model.to_owned()));
+        }
+        CANDIDATES.with_borrow_mut(|candidates| {
+            for _ in 0..SLOT_RACES {
+                let open = || {
+                    ids.iter()
+                        .filter(usable)
+                        .map(|&i| &self.nodes[i])
+                        .filter(|n| n.has_slot())
+                };
+                let Some(best) = open().map(|n| n.tier(resolved, self.prefer_loaded)).min() else {
+                    return Ok(Pick::Full);
+                };
+                candidates.clear();
+                candidates.extend(
+                    open()
+                        .filter(|n| n.tier(resolved, self.prefer_loaded) == best)
+                        .map(NodeEntry::candidate),
+                );
+                let chosen = strategy
+                    .select(candidates, &RequestInfo { model: resolved })
+                    .and_then(|i| candidates.get(i))
+                    .ok_or_else(|| GatewayError::Internal("strategy chose no candidate".into()))?;
+                let node = self
+                    .nodes
+                    .iter()
+                    .find(|n| n.target.id == chosen.id)
+                    .ok_or_else(|| {
+                        GatewayError::Internal("strategy chose an unknown node".into())
+                    })?;
+                if node.target.try_take_slot(node.status.max_concurrency) {
+                    return Ok(Pick::Node(node.target.clone()));
+                }
+            }
+            Ok(Pick::Full)
+        })
+    }
+}
