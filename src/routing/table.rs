@@ -215,3 +215,138 @@ impl RoutingTable {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix::AsyncContext;
+
+    use super::*;
+    use crate::{
+        config::{NodeConfig, StrategyName},
+        strategy,
+    };
+
+    fn node(
+        id: usize,
+        health: Health,
+        priority: Priority,
+        models: &[&str],
+        loaded: &[&str],
+    ) -> NodeEntry {
+        let config = NodeConfig {
+            name: format!("n{id}"),
+            kind: NodeKind::Ollama,
+            url: format!("http://n{id}"),
+            priority,
+            weight: 1,
+            max_concurrency: Some(2),
+        };
+        let mut status = NodeStatus::initial(&config);
+        status.health = health;
+        status.models = models.iter().map(|m| Arc::from(*m)).collect();
+        status.loaded = loaded.iter().map(|m| Arc::from(*m)).collect();
+        // An address without a running actor: picks never message it.
+        let actor = actix::Context::<NodeActor>::new().address();
+        NodeEntry {
+            target: Arc::new(NodeTarget::new(
+                id,
+                status.name.clone(),
+                NodeKind::Ollama,
+                status.url.clone(),
+                actor,
+            )),
+            status: Arc::new(status),
+        }
+    }
+
+    fn picked(table: &RoutingTable, model: &str, exclude: &[usize]) -> Option<usize> {
+        let rr = strategy::build(StrategyName::RoundRobin);
+        match table.pick(&*rr, model, exclude) {
+            Ok(Pick::Node(t)) => {
+                t.free_slot();
+                Some(t.id)
+            }
+            Ok(Pick::Full) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn tiers_prefer_up_then_active_then_loaded() {
+        let m = "m:latest";
+        let table = RoutingTable::new(
+            vec![
+                node(0, Health::Suspect, Priority::Active, &[m], &[m]),
+                node(1, Health::Up, Priority::Standby, &[m], &[m]),
+                node(2, Health::Up, Priority::Active, &[m], &[]),
+                node(3, Health::Up, Priority::Active, &[m], &[m]),
+            ],
+            true,
+        );
+        assert_eq!(picked(&table, m, &[]), Some(3));
+        assert_eq!(picked(&table, m, &[3]), Some(2));
+        assert_eq!(picked(&table, m, &[3, 2]), Some(1));
+        assert_eq!(picked(&table, m, &[3, 2, 1]), Some(0));
+        assert!(matches!(
+            table.pick(&*strategy::build(StrategyName::Random), m, &[0, 1, 2, 3]),
+            Err(GatewayError::NoHealthyNode(_))
+        ));
+    }
+
+    #[test]
+    fn models_resolve_with_the_implicit_latest_tag_and_unknown_ones_are_404() {
+        let table = RoutingTable::new(
+            vec![node(
+                0,
+                Health::Up,
+                Priority::Active,
+                &["llama3:latest", "gpt-x"],
+                &[],
+            )],
+            true,
+        );
+        assert_eq!(picked(&table, "llama3", &[]), Some(0));
+        assert_eq!(picked(&table, "gpt-x", &[]), Some(0));
+        let rr = strategy::build(StrategyName::RoundRobin);
+        assert!(matches!(
+            table.pick(&*rr, "llama3:8b", &[]),
+            Err(GatewayError::ModelNotFound(_))
+        ));
+        // Down nodes keep their inventory: the model is known, just not servable.
+        let down = RoutingTable::new(
+            vec![node(0, Health::Down, Priority::Active, &["m:latest"], &[])],
+            true,
+        );
+        assert!(matches!(
+            down.pick(&*rr, "m", &[]),
+            Err(GatewayError::NoHealthyNode(_))
+        ));
+    }
+
+    #[test]
+    fn slots_never_exceed_max_concurrency_under_contention() {
+        let table = Arc::new(RoutingTable::new(
+            vec![node(0, Health::Up, Priority::Active, &["m"], &[])],
+            true,
+        ));
+        let taken: Vec<bool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let table = table.clone();
+                    scope.spawn(move || {
+                        let s = strategy::build(StrategyName::LeastInflight);
+                        matches!(table.pick(&*s, "m", &[]), Ok(Pick::Node(_)))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(taken.iter().filter(|t| **t).count(), 2);
+        assert_eq!(table.nodes[0].target.in_flight(), 2);
+        table.nodes[0].target.free_slot();
+        assert!(matches!(
+            table.pick(&*strategy::build(StrategyName::Random), "m", &[]),
+            Ok(Pick::Node(_))
+        ));
+    }
+}
