@@ -33,14 +33,27 @@ pub fn ps(pool: &[NodeState]) -> Value {
     json!({ "models": merge_entries(routable(pool).flat_map(|n| n.status.ps_entries.iter())) })
 }
 
+fn openai_model_object(id: &str) -> Value {
+    json!({ "id": id, "object": "model", "created": 0, "owned_by": "library" })
+}
+
 pub fn openai_models(pool: &[NodeState]) -> Value {
     let mut seen = HashSet::new();
     let data: Vec<Value> = routable(pool)
         .flat_map(|n| n.status.models.iter())
         .filter(|m| seen.insert(Arc::clone(m)))
-        .map(|m| json!({ "id": &**m, "object": "model", "created": 0, "owned_by": "library" }))
+        .map(|m| openai_model_object(m))
         .collect();
     json!({ "object": "list", "data": data })
+}
+
+/// One model as `GET /v1/models/{id}` answers it; a bare name also finds `name:latest`.
+pub fn openai_model(pool: &[NodeState], id: &str) -> Option<Value> {
+    let tagged = format!("{id}:latest");
+    routable(pool)
+        .flat_map(|n| n.status.models.iter())
+        .find(|m| ***m == *id || (!id.contains(':') && ***m == *tagged))
+        .map(|m| openai_model_object(m))
 }
 
 /// The oldest version among routable nodes: clients that adapt to the server's version must

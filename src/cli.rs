@@ -24,7 +24,7 @@ pub struct Cli {
 enum Command {
     /// Run a replica: the gateway on `listen`, routing over the configured nodes.
     Serve(ServeArgs),
-    /// Check a configuration (file + DROVER_* environment) and print it resolved.
+    /// Check a configuration (file + DROVER_* environment) and print it resolved, as JSON.
     CheckConfig(ConfigArgs),
 }
 
@@ -85,12 +85,8 @@ pub fn run() -> anyhow::Result<()> {
         }
         Command::CheckConfig(args) => {
             let config = args.load(None)?;
-            println!("{}", toml_text(&config)?);
+            println!("{}", serde_json::to_string_pretty(&config)?);
             Ok(())
         }
     }
-}
-
-fn toml_text(config: &Config) -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(config)?)
 }

@@ -38,6 +38,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     post(cfg, "/v1/completions", openai::completions);
     post(cfg, "/v1/embeddings", openai::embeddings);
     get(cfg, "/v1/models", openai::models);
+    // Ollama model names may hold a namespace: `user/model:tag`.
+    get(cfg, "/v1/models/{id:.+}", openai::model);
     get(cfg, "/healthz", ops::healthz);
     get(cfg, "/readyz", ops::readyz);
     get(cfg, "/version", ops::version);

@@ -6,6 +6,7 @@ use super::{error::ApiError, infer};
 use crate::{
     catalog,
     dispatch::Gateway,
+    error::GatewayError,
     inbound::{Operation, Surface},
 };
 
@@ -39,4 +40,15 @@ pub async fn models(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
         .await
         .map_err(|e| ApiError::new(Surface::OpenAi, e))?;
     Ok(HttpResponse::Ok().json(catalog::openai_models(&pool)))
+}
+
+pub async fn model(
+    gw: web::Data<Gateway>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let fail = |e| ApiError::new(Surface::OpenAi, e);
+    let pool = gw.pool().await.map_err(fail)?;
+    catalog::openai_model(&pool, &id)
+        .map(|model| HttpResponse::Ok().json(model))
+        .ok_or_else(|| fail(GatewayError::ModelNotFound(id.into_inner())))
 }

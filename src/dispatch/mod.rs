@@ -64,22 +64,18 @@ impl Gateway {
         );
         match self.try_nodes(inbound, meter).await {
             Ok(response) => Ok(response),
-            Err((error, meter, retries)) => {
-                let model_known = !matches!(error, GatewayError::ModelNotFound(_));
-                let meter = if model_known {
-                    meter
-                } else {
-                    RequestMeter {
-                        model: "-".into(),
-                        ..meter
-                    }
-                };
+            Err((error, mut meter, retries)) => {
+                // A model nobody serves was named by the client: never a metric label.
+                if matches!(error, GatewayError::ModelNotFound(_)) {
+                    meter.model = "-".into();
+                }
                 meter.finish("-", error.status().as_str(), None, retries);
                 Err(error)
             }
         }
     }
 
+    /// Tries nodes until one answers; on failure hands the meter back with the error.
     async fn try_nodes(
         &self,
         inbound: Inbound,

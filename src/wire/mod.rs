@@ -16,6 +16,16 @@ pub struct Head {
     pub stream: bool,
 }
 
+impl Head {
+    /// An operation that always answers with one JSON document.
+    pub(crate) fn whole(model: String) -> Self {
+        Self {
+            model,
+            stream: false,
+        }
+    }
+}
+
 pub fn validate(operation: Operation, body: &[u8]) -> Result<Head, GatewayError> {
     match operation {
         Operation::OllamaChat => {
@@ -78,6 +88,11 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
     de.end()
         .map_err(|e| GatewayError::BadRequest(format!("invalid JSON: {e}")))?;
     Ok(value)
+}
+
+/// A field the API requires.
+pub(crate) fn require<T>(value: Option<T>, field: &str) -> Result<T, GatewayError> {
+    value.ok_or_else(|| GatewayError::BadRequest(format!("{field} is required")))
 }
 
 /// A required, non-empty model name.

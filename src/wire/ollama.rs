@@ -3,7 +3,7 @@
 
 use serde::{de::IgnoredAny, Deserialize};
 
-use super::{require_model, Head};
+use super::{require, require_model, Head};
 use crate::error::GatewayError;
 
 #[derive(Debug, Deserialize)]
@@ -66,13 +66,8 @@ pub struct EmbedRequest {
 impl EmbedRequest {
     pub fn head(self) -> Result<Head, GatewayError> {
         let model = require_model(self.model)?;
-        if self.input.is_none() {
-            return Err(GatewayError::BadRequest("input is required".into()));
-        }
-        Ok(Head {
-            model,
-            stream: false,
-        })
+        require(self.input, "input")?;
+        Ok(Head::whole(model))
     }
 }
 
@@ -84,10 +79,7 @@ pub struct EmbeddingsRequest {
 
 impl EmbeddingsRequest {
     pub fn head(self) -> Result<Head, GatewayError> {
-        Ok(Head {
-            model: require_model(self.model)?,
-            stream: false,
-        })
+        Ok(Head::whole(require_model(self.model)?))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{de::IgnoredAny, Deserialize};
 
-use super::{ollama::OneOrMany, require_model, Head};
+use super::{ollama::OneOrMany, require, require_model, Head};
 use crate::error::GatewayError;
 
 #[derive(Debug, Deserialize)]
@@ -56,9 +56,7 @@ pub struct CompletionRequest {
 impl CompletionRequest {
     pub fn head(self) -> Result<Head, GatewayError> {
         let model = require_model(self.model)?;
-        if self.prompt.is_none() {
-            return Err(GatewayError::BadRequest("prompt is required".into()));
-        }
+        require(self.prompt, "prompt")?;
         Ok(Head {
             model,
             stream: self.stream.unwrap_or(false),
@@ -76,13 +74,8 @@ pub struct EmbeddingRequest {
 impl EmbeddingRequest {
     pub fn head(self) -> Result<Head, GatewayError> {
         let model = require_model(self.model)?;
-        if self.input.is_none() {
-            return Err(GatewayError::BadRequest("input is required".into()));
-        }
-        Ok(Head {
-            model,
-            stream: false,
-        })
+        require(self.input, "input")?;
+        Ok(Head::whole(model))
     }
 }
 

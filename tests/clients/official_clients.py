@@ -111,6 +111,12 @@ def run_openai(base):
     client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
     ids = sorted(m.id for m in client.models.list())
     check("llama3:latest" in ids, f"openai models: {ids}")
+    check(client.models.retrieve("llama3").id == "llama3:latest", "openai models.retrieve")
+    try:
+        client.models.retrieve("ghost")
+        check(False, "unknown model must fail")
+    except openai.NotFoundError:
+        check(True, "openai models.retrieve of an unknown model is NotFoundError")
     done = client.chat.completions.create(model="llama3", messages=[{"role": "user", "content": "hi"}])
     check(done.choices[0].message.content.startswith("["), "openai chat (whole)")
     stream = client.chat.completions.create(

@@ -50,6 +50,18 @@ async fn tags_ps_and_models_are_merged_with_each_model_once() {
     let models: Value = res.json().await.unwrap();
     assert_eq!(models["object"], "list");
     assert_eq!(names(&models["data"], "id").len(), 3);
+    let mut res = client().get(s.url("/v1/models/m1")).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["id"], "m1:latest");
+    let mut res = client()
+        .get(s.url("/v1/models/library/none"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["code"],
+        "model_not_found"
+    );
     // A down node's models leave the merged view.
     s.node("a").stop();
     s.wait_health("a", "down").await;
