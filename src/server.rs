@@ -41,6 +41,7 @@ fn build(config: Config, signals: bool) -> anyhow::Result<(actix_web::dev::Serve
 /// Serves until a termination signal; returns once in-flight requests ended or the grace
 /// period ran out.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    raise_open_file_limit();
     actix_rt::System::new().block_on(async move {
         let nodes = config.nodes.len();
         let strategy = config.selector.strategy;
@@ -50,6 +51,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("drover stopped");
         Ok(())
     })
+}
+
+/// Each stream holds two sockets (client and node); the usual soft limit of 1024 open files
+/// would cap a replica near 500 concurrent streams, so raise it to the hard limit.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
 }
 
 /// A replica running on its own thread.

@@ -59,6 +59,12 @@ impl HealthTracker {
         self.state
     }
 
+    /// Whether the next success would change anything: a failure streak is open, or the node
+    /// is not up.
+    pub fn success_matters(&self) -> bool {
+        self.failures > 0 || self.state != Health::Up
+    }
+
     pub fn success(&mut self) -> Option<Transition> {
         self.failures = 0;
         self.successes = self.successes.saturating_add(1);

@@ -10,7 +10,7 @@ use super::health::Health;
 use crate::{
     config::{NodeConfig, NodeKind, Priority},
     error::GatewayError,
-    routing::{Lease, NodeTarget, Outcome},
+    routing::{Lease, NodeTarget},
 };
 
 /// What a node actor knows about its node; sent to the selector whenever it changes.
@@ -109,10 +109,17 @@ pub enum Assignment {
 #[rtype(result = "()")]
 pub struct SlotFreed;
 
-/// Lease → NodeActor: how a request went, for latency and passive health.
+/// Lease → NodeActor: a request outcome that can change the node's health. Latency goes
+/// through `NodeStats` instead; successes come only while the actor wants them.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct RequestOutcome(pub Outcome);
+pub struct RequestOutcome(pub Passive);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Passive {
+    Success,
+    Failure(String),
+}
 
 /// Anyone → NodeActor: probe now instead of at the next tick (after a pull, say).
 #[derive(Message)]

@@ -2,7 +2,6 @@
 //! about its node and reports changes; `Selector` keeps the reports, publishes the routing
 //! table request handlers pick from, and runs the wait queue. Nobody else writes their state.
 
-pub mod ewma;
 pub mod health;
 pub mod messages;
 pub mod node;
@@ -14,7 +13,7 @@ use actix::{Actor, AsyncContext, Context};
 
 use crate::{
     config::Config,
-    routing::{NodeEntry, NodeTarget, Router},
+    routing::{NodeEntry, NodeStats, NodeTarget, Router},
     strategy,
 };
 use messages::NodeStatus;
@@ -35,12 +34,14 @@ pub fn start_pool(config: &Config) -> Arc<Router> {
         .iter()
         .enumerate()
         .map(|(id, node)| {
+            let stats = Arc::new(NodeStats::default());
             let actor = node::NodeActor::new(
                 id,
                 node.clone(),
                 config.health.clone(),
                 config.timeouts.connect,
                 selector_addr.clone(),
+                stats.clone(),
             )
             .start();
             let status = NodeStatus::initial(node);
@@ -51,6 +52,7 @@ pub fn start_pool(config: &Config) -> Arc<Router> {
                     node.kind,
                     status.url.clone(),
                     actor,
+                    stats,
                 )),
                 status: Arc::new(status),
             }

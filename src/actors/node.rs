@@ -8,16 +8,15 @@ use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, WrapFut
 use tokio::time::Instant;
 
 use super::{
-    ewma::Ewma,
     health::{HealthTracker, Transition},
-    messages::{NodeReport, NodeStatus, ProbeNow, RequestOutcome},
+    messages::{NodeReport, NodeStatus, Passive, ProbeNow, RequestOutcome},
     selector::Selector,
 };
 use crate::{
     config::{HealthConfig, NodeConfig},
     metrics as m,
     providers::{self, ProbeReport},
-    routing::Outcome,
+    routing::{stats::AtomicEwma, NodeStats},
 };
 
 pub struct NodeActor {
@@ -28,13 +27,11 @@ pub struct NodeActor {
     selector: Addr<Selector>,
     client: Option<awc::Client>,
     health: HealthTracker,
-    latency: Ewma,
-    ttfb: Ewma,
-    probe_latency: Ewma,
+    /// Request latencies, written by leases on every worker thread.
+    stats: Arc<NodeStats>,
+    probe_latency: AtomicEwma,
     probing: bool,
     status: Arc<NodeStatus>,
-    /// Latency last sent to the selector, to report only changes that matter for routing.
-    reported_latency: Option<Duration>,
 }
 
 impl NodeActor {
@@ -44,6 +41,7 @@ impl NodeActor {
         health_config: HealthConfig,
         connect_timeout: Duration,
         selector: Addr<Selector>,
+        stats: Arc<NodeStats>,
     ) -> Self {
         let status = Arc::new(NodeStatus::initial(&config));
         Self {
@@ -54,12 +52,10 @@ impl NodeActor {
             connect_timeout,
             selector,
             client: None,
-            latency: Ewma::default(),
-            ttfb: Ewma::default(),
-            probe_latency: Ewma::default(),
+            stats,
+            probe_latency: AtomicEwma::default(),
             probing: false,
             status,
-            reported_latency: None,
         }
     }
 
@@ -116,40 +112,18 @@ impl NodeActor {
         self.report();
     }
 
-    fn apply_outcome(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Success { latency, ttfb } => {
-                self.latency.observe(latency);
-                if let Some(ttfb) = ttfb {
-                    self.ttfb.observe(ttfb);
-                }
-                let transition = self.health.success();
-                let changed = transition.is_some() || self.latency_moved();
-                self.note_transition(transition);
-                if changed {
-                    self.report();
-                }
-            }
-            Outcome::Failure { error } => {
+    fn apply_outcome(&mut self, outcome: Passive) {
+        let transition = match outcome {
+            Passive::Success => self.health.success(),
+            Passive::Failure(error) => {
                 Arc::make_mut(&mut self.status).last_error = Some(error);
-                let transition = self.health.failure();
-                self.note_transition(transition);
-                self.report();
+                self.health.failure()
             }
-            Outcome::Neutral => {}
-        }
-    }
-
-    /// Whether latency moved by more than a quarter since the last report: routing by latency
-    /// needs the trend, not every sample, and each report costs the selector a message.
-    fn latency_moved(&self) -> bool {
-        match (self.reported_latency, self.latency.get()) {
-            (None, Some(_)) => true,
-            (Some(old), Some(new)) => {
-                let (old, new) = (old.as_secs_f64(), new.as_secs_f64());
-                (new - old).abs() > old * 0.25
-            }
-            _ => false,
+        };
+        let changed = transition.is_some();
+        self.note_transition(transition);
+        if changed {
+            self.report();
         }
     }
 
@@ -168,16 +142,17 @@ impl NodeActor {
     }
 
     fn report(&mut self) {
+        // Ask leases for the next success only while it could change health.
+        self.stats.set_want_success(self.health.success_matters());
         let status = Arc::make_mut(&mut self.status);
-        status.latency_ewma_ms = self.latency.get();
-        status.ttfb_ewma_ms = self.ttfb.get();
+        status.latency_ewma_ms = self.stats.latency.get();
+        status.ttfb_ewma_ms = self.stats.ttfb.get();
         status.probe_latency_ms = self.probe_latency.get();
-        self.reported_latency = self.latency.get();
         let name = self.config.name.clone();
-        if let Some(l) = self.latency.get() {
+        if let Some(l) = status.latency_ewma_ms {
             metrics::gauge!(m::NODE_LATENCY, "node" => name.clone()).set(l.as_secs_f64());
         }
-        if let Some(t) = self.ttfb.get() {
+        if let Some(t) = status.ttfb_ewma_ms {
             metrics::gauge!(m::NODE_TTFT, "node" => name).set(t.as_secs_f64());
         }
         self.selector.do_send(NodeReport {

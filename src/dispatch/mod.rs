@@ -15,7 +15,7 @@ use actix_web::{
     HttpResponse,
 };
 
-pub use meter::RequestMeter;
+pub use meter::{End, RequestMeter};
 use relay::{Relay, RelayParts};
 
 use crate::{
@@ -69,7 +69,8 @@ impl Gateway {
                 if matches!(error, GatewayError::ModelNotFound(_)) {
                     meter.model = "-".into();
                 }
-                meter.finish("-", error.status().as_str(), None, retries);
+                let none: Arc<str> = Arc::from("-");
+                meter.finish(&none, End::Status(error.status().as_u16()), None, retries);
                 Err(error)
             }
         }
@@ -156,7 +157,7 @@ fn respond(parts: RelayParts) -> HttpResponse {
     let content_type = parts.upstream.headers().get(header::CONTENT_TYPE).cloned();
     let length = relay::content_length(&parts.upstream);
     let framing = parts.framing;
-    let node = parts.lease.node().name.to_string();
+    let node = parts.lease.node().header.clone();
     let mut builder = HttpResponse::build(status);
     if let Some(ct) = content_type {
         builder.insert_header((header::CONTENT_TYPE, ct));

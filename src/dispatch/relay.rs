@@ -15,7 +15,11 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::time::{Instant, Sleep};
 
-use super::{completion::Completion, frames, meter::RequestMeter};
+use super::{
+    completion::Completion,
+    frames,
+    meter::{End, RequestMeter},
+};
 use crate::{
     inbound::Framing,
     metrics as m,
@@ -87,9 +91,12 @@ impl Relay {
                 });
             }
         }
-        let status = self.status.to_string();
-        self.meter
-            .finish(&self.node, &status, Some(self.ttfb), self.retries);
+        self.meter.finish(
+            &self.node,
+            End::Status(self.status),
+            Some(self.ttfb),
+            self.retries,
+        );
     }
 
     /// The node broke off after the client got bytes: tell the client in its format.
@@ -104,7 +111,7 @@ impl Relay {
             });
         }
         self.meter
-            .finish(&self.node, "stream_error", Some(self.ttfb), self.retries);
+            .finish(&self.node, End::StreamError, Some(self.ttfb), self.retries);
         match frames::stream_error(self.framing, &message) {
             Some(frame) => Poll::Ready(Some(Ok(frame))),
             None => Poll::Ready(Some(Err(std::io::Error::other(message)))),
@@ -165,7 +172,7 @@ impl Drop for Relay {
         if !self.finished {
             // The client went away; the lease drops as neutral.
             self.meter
-                .finish(&self.node, "client_closed", Some(self.ttfb), self.retries);
+                .finish(&self.node, End::ClientClosed, Some(self.ttfb), self.retries);
         }
     }
 }

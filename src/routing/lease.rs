@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use super::{table::NodeTarget, Router};
-use crate::actors::messages::RequestOutcome;
+use crate::actors::messages::{Passive, RequestOutcome};
 
 /// How the request went on this node, for its health and latency.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,9 +51,16 @@ impl Drop for Lease {
     fn drop(&mut self) {
         self.target.free_slot();
         self.router.slot_freed();
-        let outcome = std::mem::replace(&mut self.outcome, Outcome::Neutral);
-        if outcome != Outcome::Neutral {
-            self.target.actor.do_send(RequestOutcome(outcome));
+        let report = match std::mem::replace(&mut self.outcome, Outcome::Neutral) {
+            Outcome::Success { latency, ttfb } => {
+                let wanted = self.target.stats.record_success(latency, ttfb);
+                wanted.then_some(Passive::Success)
+            }
+            Outcome::Failure { error } => Some(Passive::Failure(error)),
+            Outcome::Neutral => None,
+        };
+        if let Some(passive) = report {
+            self.target.actor.do_send(RequestOutcome(passive));
         }
     }
 }

@@ -9,6 +9,7 @@
 //! VM); the table read and the CAS cost well under a microsecond. See docs/architecture.md.
 
 mod lease;
+pub mod stats;
 mod table;
 
 use std::sync::{
@@ -21,6 +22,7 @@ use arc_swap::ArcSwap;
 use tokio::time::timeout;
 
 pub use lease::{Lease, Outcome};
+pub use stats::NodeStats;
 pub use table::{NodeEntry, NodeTarget, Pick, RoutingTable};
 
 use crate::{

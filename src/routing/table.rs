@@ -18,7 +18,9 @@ use std::{
 };
 
 use actix::Addr;
+use actix_web::http::header::HeaderValue;
 
+use super::NodeStats;
 use crate::{
     actors::{health::Health, messages::NodeStatus, node::NodeActor},
     config::{NodeKind, Priority},
@@ -35,6 +37,9 @@ pub struct NodeTarget {
     /// Base URL without a trailing slash.
     pub base_url: Arc<str>,
     pub actor: Addr<NodeActor>,
+    /// The `X-Drover-Node` header value, made once.
+    pub header: HeaderValue,
+    pub stats: Arc<NodeStats>,
     in_flight: AtomicU32,
 }
 
@@ -45,13 +50,16 @@ impl NodeTarget {
         kind: NodeKind,
         base_url: Arc<str>,
         actor: Addr<NodeActor>,
+        stats: Arc<NodeStats>,
     ) -> Self {
         Self {
             id,
+            header: HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("-")),
             name,
             kind,
             base_url,
             actor,
+            stats,
             in_flight: AtomicU32::new(0),
         }
     }
@@ -103,7 +111,12 @@ impl NodeEntry {
             id: self.target.id,
             in_flight: self.target.in_flight(),
             weight: self.status.weight,
-            latency: self.status.ttfb_ewma_ms.or(self.status.probe_latency_ms),
+            latency: self
+                .target
+                .stats
+                .ttfb
+                .get()
+                .or(self.status.probe_latency_ms),
         }
     }
 }
@@ -254,6 +267,7 @@ mod tests {
                 NodeKind::Ollama,
                 status.url.clone(),
                 actor,
+                Arc::default(),
             )),
             status: Arc::new(status),
         }
