@@ -109,8 +109,11 @@ pub enum StrategyName {
 #[serde(deny_unknown_fields, default)]
 pub struct SelectorConfig {
     pub strategy: StrategyName,
-    /// Prefer nodes that already hold the model in memory (Ollama `/api/ps`).
+    /// Prefer nodes that already hold the model in memory (Ollama `/api/ps`)...
     pub prefer_loaded: bool,
+    /// ...while they run fewer than this many requests; beyond, cold nodes share the load
+    /// (Ollama runs up to 4 requests at once per model by default).
+    pub loaded_busy: u32,
     /// Requests that may wait for a free slot when every candidate is at `max_concurrency`.
     pub max_queue: usize,
     /// How long a request waits for a slot before it gets 503 with `Retry-After`.
@@ -123,6 +126,7 @@ impl Default for SelectorConfig {
         Self {
             strategy: StrategyName::default(),
             prefer_loaded: true,
+            loaded_busy: 4,
             max_queue: 1024,
             queue_timeout: Duration::from_secs(30),
         }
@@ -275,7 +279,9 @@ pub struct Overrides {
 impl Config {
     /// Loads defaults, then `file` (when given), then `DROVER_*` variables, then `overrides`.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
-        Self::load_with_env(file, overrides, Env::prefixed("DROVER_").split("__"))
+        // DROVER_CONFIG names the file (see the CLI); it is not a key.
+        let env = Env::prefixed("DROVER_").ignore(&["config"]).split("__");
+        Self::load_with_env(file, overrides, env)
     }
 
     fn load_with_env(
@@ -346,9 +352,17 @@ impl Config {
                 message: "must be at least 1".to_owned(),
             });
         }
-        if self.health.interval.is_zero() {
+        let durations = [
+            ("health.interval", self.health.interval),
+            ("health.timeout", self.health.timeout),
+            ("timeouts.connect", self.timeouts.connect),
+            ("timeouts.first_byte", self.timeouts.first_byte),
+            ("timeouts.idle", self.timeouts.idle),
+            ("selector.queue_timeout", self.selector.queue_timeout),
+        ];
+        if let Some((key, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
             return Err(ConfigError::Value {
-                key: "health.interval",
+                key,
                 message: "must be above zero".to_owned(),
             });
         }
@@ -471,6 +485,31 @@ mod tests {
             jail.set_env("DROVER_SELECTOR__NOPE", "1");
             let err = Config::load(None, &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("nope"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn zero_durations_are_rejected_by_name() {
+        let err = Config::from_toml("[timeouts]\nidle = \"0s\"").unwrap_err();
+        assert!(err.to_string().contains("timeouts.idle"), "{err}");
+    }
+
+    #[test]
+    fn drover_config_names_the_file_and_is_not_a_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DROVER_CONFIG", "elsewhere.toml");
+            Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nodes_can_be_given_inline_in_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DROVER_NODES", "[{name=\"a\",url=\"http://127.0.0.1:1\"}]");
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.nodes[0].name, "a");
             Ok(())
         });
     }

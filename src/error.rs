@@ -14,6 +14,8 @@ pub enum GatewayError {
     ModelNotFound(String),
     #[error("no healthy node can serve model \"{0}\"")]
     NoHealthyNode(String),
+    #[error("model \"{model}\" is not known yet: {pending} node(s) have not answered a probe")]
+    InventoryPending { model: String, pending: usize },
     #[error("every node that serves model \"{model}\" is at capacity; retry later")]
     Busy {
         model: String,
@@ -24,7 +26,12 @@ pub enum GatewayError {
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("method {method} is not allowed on {path}")]
-    MethodNotAllowed { method: String, path: String },
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        /// The methods the path takes, for the `Allow` header.
+        allow: &'static str,
+    },
     #[error("no such endpoint: {0}")]
     NotFound(String),
     #[error("node \"{0}\" does not exist")]
@@ -40,9 +47,9 @@ impl GatewayError {
             GatewayError::ModelNotFound(_)
             | GatewayError::NotFound(_)
             | GatewayError::UnknownNode(_) => StatusCode::NOT_FOUND,
-            GatewayError::NoHealthyNode(_) | GatewayError::Busy { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            GatewayError::NoHealthyNode(_)
+            | GatewayError::InventoryPending { .. }
+            | GatewayError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -56,6 +63,7 @@ impl GatewayError {
             GatewayError::BadRequest(_) => "bad_request",
             GatewayError::ModelNotFound(_) => "model_not_found",
             GatewayError::NoHealthyNode(_) => "no_healthy_node",
+            GatewayError::InventoryPending { .. } => "inventory_pending",
             GatewayError::Busy { .. } => "busy",
             GatewayError::UpstreamFailed { .. } => "upstream_failed",
             GatewayError::PayloadTooLarge { .. } => "payload_too_large",
@@ -71,6 +79,7 @@ impl GatewayError {
         match self {
             GatewayError::Busy { retry_after, .. } => Some(retry_after.as_secs().max(1)),
             GatewayError::NoHealthyNode(_) => Some(5),
+            GatewayError::InventoryPending { .. } => Some(2),
             _ => None,
         }
     }
@@ -84,8 +93,14 @@ pub enum UpstreamError {
     Connect { node: String, message: String },
     #[error("node {node}: no answer within {after:?}")]
     Timeout { node: String, after: Duration },
-    #[error("node {node}: answered {status}")]
-    Status { node: String, status: u16 },
+    #[error("node {node}: answered {status}: {message}")]
+    Status {
+        node: String,
+        status: u16,
+        message: String,
+    },
+    #[error("node {node}: answered with an error: {message}")]
+    InBand { node: String, message: String },
     #[error("node {node}: answer broke off: {message}")]
     Broken { node: String, message: String },
 }
@@ -96,7 +111,19 @@ impl UpstreamError {
             UpstreamError::Connect { .. } => "connect",
             UpstreamError::Timeout { .. } => "timeout",
             UpstreamError::Status { .. } => "status_5xx",
+            UpstreamError::InBand { .. } => "in_band_error",
             UpstreamError::Broken { .. } => "broken",
         }
+    }
+
+    /// Whether the node itself looks unwell (unreachable, silent, cut off), as opposed to
+    /// having answered this one request with an error.
+    pub fn is_hard(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Connect { .. }
+                | UpstreamError::Timeout { .. }
+                | UpstreamError::Broken { .. }
+        )
     }
 }

@@ -8,12 +8,13 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use actix::Addr;
 use actix_web::{
     http::{header, StatusCode},
-    HttpRequest, HttpResponse,
+    web, HttpRequest, HttpResponse,
 };
 use bytes::{Bytes, BytesMut};
 use futures_util::{
@@ -42,9 +43,11 @@ pub enum PullEvent {
 }
 
 /// Splits a node's NDJSON body into lines, reporting a broken body or a missing end.
+/// A node silent for `idle` counts as failed, so one hung node cannot hang the whole pull.
 pub fn node_events(
     index: usize,
     body: impl Stream<Item = Result<Bytes, String>> + Unpin + 'static,
+    idle: Duration,
 ) -> LocalBoxStream<'static, (usize, PullEvent)> {
     struct State<S> {
         body: S,
@@ -66,7 +69,11 @@ pub fn node_events(
             if st.done {
                 return None;
             }
-            match st.body.next().await {
+            let next = match tokio::time::timeout(idle, st.body.next()).await {
+                Ok(next) => next,
+                Err(_) => Some(Err(format!("no progress for {idle:?}"))),
+            };
+            match next {
                 Some(Ok(chunk)) => {
                     st.buf.extend_from_slice(&chunk);
                     while let Some(pos) = st.buf.iter().position(|&b| b == b'\n') {
@@ -251,11 +258,10 @@ pub enum PullTarget {
 impl PullTarget {
     /// `?node=NAME` or the `X-Drover-Node` header name one node; otherwise all.
     pub fn from_request(req: &HttpRequest) -> Self {
-        let from_query = req.query_string().split('&').find_map(|pair| {
-            pair.strip_prefix("node=")
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned)
-        });
+        let from_query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.into_inner().remove("node"))
+            .filter(|n| !n.is_empty());
         let from_header = || {
             req.headers()
                 .get(NODE_HEADER)
@@ -314,7 +320,8 @@ pub async fn run(
     for (i, answer) in answers.into_iter().enumerate() {
         streams.push(match answer {
             Ok(response) if response.status().is_success() => {
-                node_events(i, response.map(|chunk| chunk.map_err(|e| e.to_string())))
+                let body = response.map(|chunk| chunk.map_err(|e| e.to_string()));
+                node_events(i, body, gw.config.timeouts.idle)
             }
             Ok(mut response) => {
                 let status = response.status();
@@ -426,12 +433,21 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn a_silent_node_fails_after_the_idle_time() {
+        let body = stream::pending::<Result<Bytes, String>>();
+        let events: Vec<_> = node_events(0, body, Duration::from_millis(20))
+            .collect()
+            .await;
+        assert!(matches!(&events[0].1, PullEvent::Failed(e) if e.contains("no progress")));
+    }
+
+    #[actix_rt::test]
     async fn lines_split_across_chunks() {
         let body = stream::iter(vec![
             Ok(Bytes::from_static(b"{\"status\":\"a\"}\n{\"sta")),
             Ok(Bytes::from_static(b"tus\":\"b\"}\n")),
         ]);
-        let events: Vec<_> = node_events(0, body).collect().await;
+        let events: Vec<_> = node_events(0, body, Duration::from_secs(5)).collect().await;
         assert_eq!(events.len(), 3);
         assert!(matches!(&events[1].1, PullEvent::Line(l) if &l[..] == b"{\"status\":\"b\"}"));
         assert!(matches!(events[2].1, PullEvent::Ended));

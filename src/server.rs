@@ -21,7 +21,8 @@ fn build(config: Config, signals: bool) -> anyhow::Result<(actix_web::dev::Serve
             .wrap(from_fn(api::request_id::middleware))
             .configure(api::routes)
     })
-    .shutdown_timeout(config.limits.shutdown_grace.as_secs())
+    // Whole seconds only: round up, so a grace under a second is not zero.
+    .shutdown_timeout(config.limits.shutdown_grace.as_millis().div_ceil(1000) as u64)
     .bind(config.listen)
     .with_context(|| format!("cannot listen on {}", config.listen))?;
     if config.workers > 0 {

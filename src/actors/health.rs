@@ -89,6 +89,18 @@ impl HealthTracker {
         self.set(next)
     }
 
+    /// The node answered, but with an error (a 5xx, an in-band error): avoid it while others
+    /// can serve, without counting toward down. One failing request must not take a node,
+    /// or a pool whose every node rejects one bad request, out of rotation.
+    pub fn soft_failure(&mut self) -> Option<Transition> {
+        self.successes = 0;
+        let next = match self.state {
+            Health::Up => Health::Suspect,
+            other => other,
+        };
+        self.set(next)
+    }
+
     fn set(&mut self, next: Health) -> Option<Transition> {
         let previous = std::mem::replace(&mut self.state, next);
         (previous != next).then_some((previous, next))
@@ -139,6 +151,19 @@ mod tests {
         h.success();
         h.failure();
         assert_eq!(h.state(), Health::Suspect);
+    }
+
+    #[test]
+    fn soft_failures_make_suspect_but_never_down() {
+        let mut h = HealthTracker::new(2, 2);
+        h.success();
+        assert_eq!(h.soft_failure(), Some((Health::Up, Health::Suspect)));
+        for _ in 0..5 {
+            assert_eq!(h.soft_failure(), None);
+        }
+        assert!(h.success_matters());
+        assert_eq!(h.success(), Some((Health::Suspect, Health::Up)));
+        assert!(!h.success_matters());
     }
 
     #[test]

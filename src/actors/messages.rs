@@ -24,6 +24,8 @@ pub struct NodeStatus {
     pub max_concurrency: Option<u32>,
     pub health: Health,
     pub version: Option<String>,
+    /// Whether a probe ever answered: until then `models` says nothing.
+    pub inventory_known: bool,
     /// Model names the node serves (Ollama `/api/tags`).
     pub models: Vec<Arc<str>>,
     /// Model names loaded in memory (Ollama `/api/ps`).
@@ -55,6 +57,7 @@ impl NodeStatus {
             max_concurrency: config.max_concurrency,
             health: Health::Unknown,
             version: None,
+            inventory_known: false,
             models: Vec::new(),
             loaded: Vec::new(),
             tag_entries: Arc::from(Vec::new()),
@@ -118,7 +121,7 @@ pub struct RequestOutcome(pub Passive);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Passive {
     Success,
-    Failure(String),
+    Failure { error: String, hard: bool },
 }
 
 /// Anyone → NodeActor: probe now instead of at the next tick (after a pull, say).

@@ -86,6 +86,7 @@ impl NodeActor {
                 self.probe_latency.observe(took);
                 let status = Arc::make_mut(&mut self.status);
                 status.version = report.version;
+                status.inventory_known = true;
                 status.models = report
                     .models
                     .iter()
@@ -115,9 +116,13 @@ impl NodeActor {
     fn apply_outcome(&mut self, outcome: Passive) {
         let transition = match outcome {
             Passive::Success => self.health.success(),
-            Passive::Failure(error) => {
+            Passive::Failure { error, hard } => {
                 Arc::make_mut(&mut self.status).last_error = Some(error);
-                self.health.failure()
+                if hard {
+                    self.health.failure()
+                } else {
+                    self.health.soft_failure()
+                }
             }
         };
         let changed = transition.is_some();

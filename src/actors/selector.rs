@@ -42,10 +42,13 @@ impl Selector {
     }
 
     fn publish(&self) {
-        self.router.publish(RoutingTable::new(
-            self.nodes.clone(),
-            self.config.prefer_loaded,
-        ));
+        let loaded_busy = if self.config.prefer_loaded {
+            self.config.loaded_busy
+        } else {
+            0
+        };
+        self.router
+            .publish(RoutingTable::new(self.nodes.clone(), loaded_busy));
     }
 
     fn dequeue(&mut self, i: usize) -> Option<Waiter> {
@@ -65,8 +68,8 @@ impl Selector {
             }
             let waiter = &self.waiters[i];
             match self.router.pick(&waiter.model, &waiter.exclude) {
-                Ok(Pick::Node(target)) => {
-                    let lease = Lease::new(target, self.router.clone());
+                Ok(Pick::Node { target, model }) => {
+                    let lease = Lease::new(target, model, self.router.clone());
                     if let Some(waiter) = self.dequeue(i) {
                         // A waiter that timed out meanwhile drops the lease, freeing the slot.
                         let _ = waiter.reply.send(lease);
@@ -74,6 +77,15 @@ impl Selector {
                 }
                 _ => i += 1,
             }
+        }
+    }
+
+    fn drop_abandoned(&mut self) {
+        let before = self.waiters.len();
+        self.waiters.retain(|w| !w.reply.is_closed());
+        let gone = before - self.waiters.len();
+        if gone > 0 {
+            self.router.waiting().fetch_sub(gone, Ordering::SeqCst);
         }
     }
 
@@ -103,6 +115,8 @@ impl Handler<Enqueue> for Selector {
     type Result = Result<Assignment, GatewayError>;
 
     fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) -> Self::Result {
+        // Waiters that gave up must not hold places in the bounded queue.
+        self.drop_abandoned();
         // Count the waiter before looking again: a lease freed from now on sees it and wakes
         // us; one freed before is visible to this pick.
         self.router.waiting().fetch_add(1, Ordering::SeqCst);
@@ -112,9 +126,13 @@ impl Handler<Enqueue> for Selector {
             router.waiting().fetch_sub(1, Ordering::SeqCst);
         };
         match pick {
-            Ok(Pick::Node(target)) => {
+            Ok(Pick::Node { target, model }) => {
                 give_up(&self.router);
-                Ok(Assignment::Ready(Lease::new(target, self.router.clone())))
+                Ok(Assignment::Ready(Lease::new(
+                    target,
+                    model,
+                    self.router.clone(),
+                )))
             }
             Ok(Pick::Full) if waiter_count < self.config.max_queue => {
                 let (reply, rx) = oneshot::channel();

@@ -54,6 +54,9 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.error.retry_after() {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
+        if let GatewayError::MethodNotAllowed { allow, .. } = &self.error {
+            response.insert_header((header::ALLOW, *allow));
+        }
         response.json(body)
     }
 }
@@ -68,7 +71,9 @@ fn openai_type(error: &GatewayError) -> &'static str {
 fn openai_code(error: &GatewayError) -> Option<&'static str> {
     match error {
         GatewayError::ModelNotFound(_) => Some("model_not_found"),
-        GatewayError::Busy { .. } | GatewayError::NoHealthyNode(_) => Some("overloaded"),
+        GatewayError::Busy { .. }
+        | GatewayError::NoHealthyNode(_)
+        | GatewayError::InventoryPending { .. } => Some("overloaded"),
         GatewayError::PayloadTooLarge { .. } => Some("request_too_large"),
         _ => None,
     }

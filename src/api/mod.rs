@@ -10,8 +10,10 @@ pub mod request_id;
 
 use actix_web::{web, HttpRequest, HttpResponse, Route};
 
+use std::sync::Arc;
+
 use crate::{
-    dispatch::Gateway,
+    dispatch::{End, Gateway, RequestMeter},
     error::GatewayError,
     inbound::{Inbound, Operation},
 };
@@ -23,7 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/")
             .route(web::get().to(ollama::root))
             .route(web::head().to(ollama::root))
-            .default_service(wrong_method()),
+            .default_service(wrong_method("GET, HEAD")),
     );
     post(cfg, "/api/chat", ollama::chat);
     post(cfg, "/api/generate", ollama::generate);
@@ -56,7 +58,7 @@ where
     cfg.service(
         web::resource(path)
             .route(web::post().to(handler))
-            .default_service(wrong_method()),
+            .default_service(wrong_method("POST")),
     );
 }
 
@@ -71,15 +73,16 @@ where
         web::resource(path)
             .route(web::get().to(handler.clone()))
             .route(web::head().to(handler))
-            .default_service(wrong_method()),
+            .default_service(wrong_method("GET, HEAD")),
     );
 }
 
-fn wrong_method() -> Route {
-    web::to(|req: HttpRequest| async move {
+fn wrong_method(allow: &'static str) -> Route {
+    web::to(move |req: HttpRequest| async move {
         let error = GatewayError::MethodNotAllowed {
             method: req.method().to_string(),
             path: req.path().to_owned(),
+            allow,
         };
         Err::<HttpResponse, _>(ApiError::for_path(req.path(), error))
     })
@@ -100,10 +103,24 @@ async fn infer(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let surface = operation.surface();
-    let fail = |e| ApiError::new(surface, e);
+    let request_id = request_id::of(&req);
+    // A request refused before routing is still counted, and logged, as such.
+    let refuse = |error: GatewayError| {
+        let meter = RequestMeter::new(operation.path(), Arc::from("-"), request_id.clone());
+        meter.finish(
+            &Arc::from("-"),
+            End::Status(error.status().as_u16()),
+            None,
+            0,
+        );
+        ApiError::new(surface, error)
+    };
     let body = body::read(&req, payload, gateway.config.limits.max_body_bytes)
         .await
-        .map_err(fail)?;
-    let inbound = Inbound::parse(operation, body, request_id::of(&req)).map_err(fail)?;
-    gateway.forward(inbound).await.map_err(fail)
+        .map_err(refuse)?;
+    let inbound = Inbound::parse(operation, body, request_id.clone()).map_err(refuse)?;
+    gateway
+        .forward(inbound)
+        .await
+        .map_err(|e| ApiError::new(surface, e))
 }

@@ -1,24 +1,43 @@
-//! Knowing whether an answer really ended. awc reports a connection that drops in the middle
-//! of a chunked body exactly like a finished body (its payload stream just ends), so a dead
-//! node would look like a clean, short answer. Each format has an end marker we can check
-//! cheaply instead: Ollama's last line says `"done":true` (or carries an `"error"`), an OpenAI
-//! stream ends with `data: [DONE]`, and a whole answer has its Content-Length.
+//! Knowing whether an answer really ended, and how. awc reports a connection that drops in
+//! the middle of a chunked body exactly like a finished body (its payload stream just ends),
+//! so a dead node would look like a clean, short answer. Each format says where it ends:
+//! - Ollama NDJSON: the last line is an object whose top-level `done` is true, or an
+//!   `error` line (an in-band failure: an end, but not a success);
+//! - OpenAI SSE: the last event is `data: [DONE]` on a line of its own;
+//! - a whole JSON answer: its Content-Length, or else the closing brace of the top-level
+//!   value (tracked byte by byte, strings and escapes included).
+//!
+//! Chunks are inspected as they pass; only a line split across chunks is carried over.
 
-use memchr::memmem;
+use serde::{de::IgnoredAny, Deserialize};
 
 use crate::inbound::Framing;
 
-/// Bytes kept from the previous chunk, so a marker split across two chunks is still seen.
-const CARRY: usize = 16;
+/// A line longer than this is not an end marker; it is not kept whole.
+const MAX_LINE: usize = 64 * 1024;
+
+/// How an answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The format's end marker came last.
+    Done,
+    /// The node ended the answer with an error of its own (Ollama `{"error": ...}` line).
+    InBandError,
+    /// The answer stopped before its end marker.
+    Cut,
+}
 
 #[derive(Debug)]
 pub struct Completion {
     framing: Framing,
     expected_len: Option<u64>,
     seen_len: u64,
-    saw_end: bool,
-    tail: [u8; CARRY],
-    tail_len: usize,
+    /// What the last complete, non-blank line said.
+    last_line: Ending,
+    /// A line begun in an earlier chunk.
+    partial: Vec<u8>,
+    partial_overflow: bool,
+    json: JsonDepth,
 }
 
 impl Completion {
@@ -27,55 +46,175 @@ impl Completion {
             framing,
             expected_len,
             seen_len: 0,
-            saw_end: false,
-            tail: [0; CARRY],
-            tail_len: 0,
+            last_line: Ending::Cut,
+            partial: Vec::new(),
+            partial_overflow: false,
+            json: JsonDepth::default(),
         }
     }
 
     pub fn observe(&mut self, chunk: &[u8]) {
         self.seen_len += chunk.len() as u64;
-        let markers: &[&[u8]] = match self.framing {
-            Framing::Json => return,
-            Framing::Ndjson => &[b"\"done\":true", b"\"done\": true", b"{\"error\""],
-            Framing::Sse => &[b"data: [DONE]", b"data:[DONE]"],
-        };
-        if !self.saw_end {
-            self.saw_end = markers
-                .iter()
-                .any(|m| memmem::find(chunk, m).is_some() || self.spans_boundary(chunk, m));
-        }
-        let keep = chunk.len().min(CARRY);
-        if keep == CARRY {
-            self.tail.copy_from_slice(&chunk[chunk.len() - CARRY..]);
-        } else {
-            // Shift the old tail left and append the short chunk.
-            let old = (self.tail_len + keep)
-                .saturating_sub(CARRY)
-                .min(self.tail_len);
-            self.tail.copy_within(old..self.tail_len, 0);
-            let start = self.tail_len - old;
-            self.tail[start..start + keep].copy_from_slice(chunk);
-            self.tail_len = start + keep;
-            return;
-        }
-        self.tail_len = CARRY;
-    }
-
-    fn spans_boundary(&self, chunk: &[u8], marker: &[u8]) -> bool {
-        let mut joined = [0u8; 2 * CARRY];
-        let head = chunk.len().min(CARRY);
-        joined[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
-        joined[self.tail_len..self.tail_len + head].copy_from_slice(&chunk[..head]);
-        memmem::find(&joined[..self.tail_len + head], marker).is_some()
-    }
-
-    /// Whether what was seen is a whole answer.
-    pub fn is_complete(&self) -> bool {
         match self.framing {
-            Framing::Json => self.expected_len.is_none_or(|n| n == self.seen_len),
-            Framing::Ndjson | Framing::Sse => self.saw_end,
+            Framing::Json if self.expected_len.is_none() => self.json.feed(chunk),
+            Framing::Json => {}
+            Framing::Ndjson | Framing::Sse => self.feed_lines(chunk),
         }
+    }
+
+    fn feed_lines(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while let Some(pos) = memchr::memchr(b'\n', rest) {
+            let (line, tail) = rest.split_at(pos);
+            rest = &tail[1..];
+            if self.partial.is_empty() && !self.partial_overflow {
+                self.finish_line(line);
+            } else {
+                let mut whole = std::mem::take(&mut self.partial);
+                whole.extend_from_slice(line);
+                if std::mem::take(&mut self.partial_overflow) {
+                    self.last_line = Ending::Cut;
+                } else {
+                    self.finish_line(&whole);
+                }
+                whole.clear();
+                self.partial = whole;
+            }
+        }
+        if !rest.is_empty() {
+            if self.partial.len() + rest.len() > MAX_LINE {
+                self.partial.clear();
+                self.partial_overflow = true;
+            } else if !self.partial_overflow {
+                self.partial.extend_from_slice(rest);
+            }
+        }
+    }
+
+    fn finish_line(&mut self, line: &[u8]) {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return; // SSE event separators, blank NDJSON lines
+        }
+        self.last_line = match self.framing {
+            Framing::Ndjson => ndjson_line(line),
+            Framing::Sse if line == b"data: [DONE]" || line == b"data:[DONE]" => Ending::Done,
+            // Other SSE lines (events, comments, `event:` fields) are not the end.
+            _ => Ending::Cut,
+        };
+    }
+
+    /// How the answer ended, once the node's body has ended.
+    pub fn ending(&self) -> Ending {
+        match self.framing {
+            Framing::Json => match self.expected_len {
+                Some(n) if n == self.seen_len => Ending::Done,
+                Some(_) => Ending::Cut,
+                None if self.json.closed() => Ending::Done,
+                None => Ending::Cut,
+            },
+            Framing::Ndjson | Framing::Sse => {
+                let trailing = self.partial.trim_ascii();
+                if trailing.is_empty() && !self.partial_overflow {
+                    self.last_line
+                } else if self.framing == Framing::Ndjson && !self.partial_overflow {
+                    // A last line without its newline still counts if it is whole.
+                    ndjson_line(trailing)
+                } else {
+                    Ending::Cut
+                }
+            }
+        }
+    }
+}
+
+/// The top-level fields that end an Ollama stream; the rest of the line is skipped.
+#[derive(Deserialize)]
+struct EndFields {
+    done: Option<bool>,
+    error: Option<IgnoredAny>,
+}
+
+fn ndjson_line(line: &[u8]) -> Ending {
+    // Token lines are the bulk: only lines that could be an end are parsed at all.
+    let maybe_end = memchr::memmem::find(line, b"\"done\"").is_some()
+        || memchr::memmem::find(line, b"\"error\"").is_some();
+    if !maybe_end {
+        return Ending::Cut;
+    }
+    match serde_json::from_slice::<EndFields>(line) {
+        Ok(EndFields { error: Some(_), .. }) => Ending::InBandError,
+        Ok(EndFields {
+            done: Some(true), ..
+        }) => Ending::Done,
+        _ => Ending::Cut,
+    }
+}
+
+/// The message of an Ollama in-band error, when `chunk` starts with such a line.
+pub fn in_band_error(chunk: &[u8]) -> Option<String> {
+    let line = chunk.split(|&b| b == b'\n').next()?.trim_ascii();
+    if ndjson_line(line) != Ending::InBandError {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct ErrorLine {
+        error: serde_json::Value,
+    }
+    let parsed: ErrorLine = serde_json::from_slice(line).ok()?;
+    Some(match parsed.error {
+        serde_json::Value::String(message) => message,
+        other => other.to_string(),
+    })
+}
+
+/// Tracks the nesting of a JSON document as bytes pass, to see its top-level value close.
+#[derive(Debug, Default)]
+struct JsonDepth {
+    depth: u32,
+    started: bool,
+    in_string: bool,
+    escaped: bool,
+    closed: bool,
+    /// Anything after the top-level value other than whitespace.
+    trailing: bool,
+}
+
+impl JsonDepth {
+    fn feed(&mut self, chunk: &[u8]) {
+        for &b in chunk {
+            if self.closed {
+                self.trailing |= !b.is_ascii_whitespace();
+                continue;
+            }
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    self.started = true;
+                }
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 && self.started {
+                        self.closed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.closed && !self.trailing
     }
 }
 
@@ -83,55 +222,104 @@ impl Completion {
 mod tests {
     use super::*;
 
-    fn complete(framing: Framing, len: Option<u64>, chunks: &[&[u8]]) -> bool {
+    fn ending(framing: Framing, len: Option<u64>, chunks: &[&[u8]]) -> Ending {
         let mut c = Completion::new(framing, len);
         for chunk in chunks {
             c.observe(chunk);
         }
-        c.is_complete()
+        c.ending()
+    }
+
+    const TOKEN: &[u8] = b"{\"message\":{\"content\":\"hi\"},\"done\":false}\n";
+
+    #[test]
+    fn ollama_streams_end_with_a_top_level_done_or_error() {
+        assert_eq!(ending(Framing::Ndjson, None, &[TOKEN, TOKEN]), Ending::Cut);
+        let last = b"{\"model\":\"m\",\"done\":true,\"eval_count\":2}\n";
+        assert_eq!(ending(Framing::Ndjson, None, &[TOKEN, last]), Ending::Done);
+        assert_eq!(
+            ending(Framing::Ndjson, None, &[b"{\"error\":\"boom\"}\n"]),
+            Ending::InBandError
+        );
+        // Split over chunks, even mid-token.
+        assert_eq!(
+            ending(
+                Framing::Ndjson,
+                None,
+                &[TOKEN, b"{\"model\":\"m\",\"do", b"ne\":t", b"rue}\n"]
+            ),
+            Ending::Done
+        );
+        // Without the final newline.
+        assert_eq!(
+            ending(Framing::Ndjson, None, &[TOKEN, b"{\"done\":true}"]),
+            Ending::Done
+        );
     }
 
     #[test]
-    fn ollama_streams_end_with_done_or_error() {
-        let token: &[u8] = b"{\"done\":false}\n";
-        assert!(!complete(Framing::Ndjson, None, &[token, token]));
-        assert!(complete(
-            Framing::Ndjson,
-            None,
-            &[token, b"{\"model\":\"m\",\"done\":true}\n"]
-        ));
-        assert!(complete(
-            Framing::Ndjson,
-            None,
-            &[b"{\"error\":\"boom\"}\n"]
-        ));
-        // The marker split over two chunks, even tiny ones.
-        assert!(complete(
-            Framing::Ndjson,
-            None,
-            &[token, b"{\"model\":\"m\",\"do", b"ne\":t", b"rue}\n"]
-        ));
+    fn nested_done_or_error_fields_are_not_the_end() {
+        let tool = b"{\"message\":{\"tool_calls\":[{\"function\":{\"arguments\":{\"done\":true}}}]},\"done\":false}\n";
+        assert_eq!(ending(Framing::Ndjson, None, &[tool]), Ending::Cut);
+        let text = b"{\"message\":{\"content\":\"{\\\"error\\\": 1}\"},\"done\":false}\n";
+        assert_eq!(ending(Framing::Ndjson, None, &[text]), Ending::Cut);
+        // The end must come last: a done line followed by more is not complete.
+        assert_eq!(
+            ending(Framing::Ndjson, None, &[b"{\"done\":true}\n", TOKEN]),
+            Ending::Cut
+        );
     }
 
     #[test]
-    fn openai_streams_end_with_done_event() {
-        assert!(!complete(Framing::Sse, None, &[b"data: {}\n\n"]));
-        assert!(complete(
-            Framing::Sse,
-            None,
-            &[b"data: {}\n\n", b"data: [DONE]\n\n"]
-        ));
-        assert!(complete(
-            Framing::Sse,
-            None,
-            &[b"data: {}\n\ndata: [DO", b"NE]\n\n"]
-        ));
+    fn openai_streams_end_with_a_done_event_line() {
+        assert_eq!(ending(Framing::Sse, None, &[b"data: {}\n\n"]), Ending::Cut);
+        assert_eq!(
+            ending(Framing::Sse, None, &[b"data: {}\n\n", b"data: [DONE]\n\n"]),
+            Ending::Done
+        );
+        assert_eq!(
+            ending(Framing::Sse, None, &[b"data: {}\n\ndata: [DO", b"NE]\n\n"]),
+            Ending::Done
+        );
+        // The words inside generated text are not the marker.
+        let inside = b"data: {\"choices\":[{\"delta\":{\"content\":\"data: [DONE]\"}}]}\n\n";
+        assert_eq!(ending(Framing::Sse, None, &[inside]), Ending::Cut);
     }
 
     #[test]
-    fn whole_answers_need_their_declared_length() {
-        assert!(complete(Framing::Json, Some(4), &[b"{}", b"{}"]));
-        assert!(!complete(Framing::Json, Some(5), &[b"{}", b"{}"]));
-        assert!(complete(Framing::Json, None, &[b"{"]));
+    fn whole_answers_need_their_length_or_their_closing_brace() {
+        assert_eq!(
+            ending(Framing::Json, Some(4), &[b"{}", b"{}"]),
+            Ending::Done
+        );
+        assert_eq!(ending(Framing::Json, Some(5), &[b"{}", b"{}"]), Ending::Cut);
+        assert_eq!(
+            ending(
+                Framing::Json,
+                None,
+                &[b"{\"a\":[1,{\"b\":\"}]\\\"\"}", b"]}\n"]
+            ),
+            Ending::Done
+        );
+        assert_eq!(ending(Framing::Json, None, &[b"{\"a\":[1,2]"]), Ending::Cut);
+        assert_eq!(ending(Framing::Json, None, &[b"{\"a\":\"}"]), Ending::Cut);
+    }
+
+    #[test]
+    fn in_band_errors_are_read_from_the_first_line() {
+        assert_eq!(
+            in_band_error(b"{\"error\":\"no memory\"}\n"),
+            Some("no memory".into())
+        );
+        assert_eq!(in_band_error(TOKEN), None);
+    }
+
+    #[test]
+    fn overlong_partial_lines_are_never_an_end() {
+        let mut c = Completion::new(Framing::Ndjson, None);
+        c.observe(b"{\"done\":true,\"pad\":\"");
+        c.observe(&vec![b'x'; MAX_LINE + 1]);
+        c.observe(b"\"}\n");
+        assert_eq!(c.ending(), Ending::Cut);
     }
 }

@@ -66,7 +66,10 @@ impl Gateway {
             Ok(response) => Ok(response),
             Err((error, mut meter, retries)) => {
                 // A model nobody serves was named by the client: never a metric label.
-                if matches!(error, GatewayError::ModelNotFound(_)) {
+                if matches!(
+                    error,
+                    GatewayError::ModelNotFound(_) | GatewayError::InventoryPending { .. }
+                ) {
                     meter.model = "-".into();
                 }
                 let none: Arc<str> = Arc::from("-");
@@ -80,7 +83,7 @@ impl Gateway {
     async fn try_nodes(
         &self,
         inbound: Inbound,
-        meter: RequestMeter,
+        mut meter: RequestMeter,
     ) -> Result<HttpResponse, (GatewayError, RequestMeter, u32)> {
         let attempts = self.config.failover.attempts;
         let mut tried: Vec<usize> = Vec::new();
@@ -98,6 +101,10 @@ impl Gateway {
                 Err(e) => return Err((e, meter, attempt)),
             };
             tried.push(lease.node().id);
+            // Label metrics with the name nodes list, so `llama3` and `llama3:latest` are one.
+            if meter.model != *lease.model() {
+                meter.model = lease.model().clone();
+            }
             let call = match providers::plan(lease.node().kind, &inbound) {
                 Ok(call) => call,
                 Err(e) => return Err((e, meter, attempt)),
@@ -110,6 +117,7 @@ impl Gateway {
                 &url,
                 call.body,
                 self.config.timeouts.first_byte,
+                inbound.framing(),
             )
             .await
             {
@@ -134,6 +142,7 @@ impl Gateway {
                     let mut lease = lease;
                     lease.set_outcome(Outcome::Failure {
                         error: error.to_string(),
+                        hard: error.is_hard(),
                     });
                     drop(lease);
                     last_error = Some(error);

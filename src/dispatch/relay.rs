@@ -16,7 +16,7 @@ use futures_util::Stream;
 use tokio::time::{Instant, Sleep};
 
 use super::{
-    completion::Completion,
+    completion::{Completion, Ending},
     frames,
     meter::{End, RequestMeter},
 };
@@ -80,23 +80,32 @@ impl Relay {
         }
     }
 
-    fn complete(&mut self) {
+    /// The answer ended as its format says it should: with its end marker, or with the
+    /// node's own in-band error line (already passed on to the client).
+    fn complete(&mut self, ending: Ending) {
         self.finished = true;
+        let in_band_error = ending == Ending::InBandError;
         if let Some(mut lease) = self.lease.take() {
-            // A 4xx is the client's mistake, not the node's: neutral for health.
-            if self.status < 400 {
+            if in_band_error {
+                lease.set_outcome(Outcome::Failure {
+                    error: format!("node {} ended an answer with an error", self.node),
+                    hard: false,
+                });
+            } else if self.status < 400 {
+                // A 4xx is the client's mistake, not the node's: neutral for health.
                 lease.set_outcome(Outcome::Success {
                     latency: self.latency,
                     ttfb: Some(self.ttfb),
                 });
             }
         }
-        self.meter.finish(
-            &self.node,
-            End::Status(self.status),
-            Some(self.ttfb),
-            self.retries,
-        );
+        let end = if in_band_error {
+            End::StreamError
+        } else {
+            End::Status(self.status)
+        };
+        self.meter
+            .finish(&self.node, end, Some(self.ttfb), self.retries);
     }
 
     /// The node broke off after the client got bytes: tell the client in its format.
@@ -108,6 +117,7 @@ impl Relay {
         if let Some(mut lease) = self.lease.take() {
             lease.set_outcome(Outcome::Failure {
                 error: message.clone(),
+                hard: true,
             });
         }
         self.meter
@@ -139,13 +149,17 @@ impl Stream for Relay {
                 Poll::Ready(Some(Ok(chunk)))
             }
             // An error answer (4xx) has no end marker to check; it is passed on as it came.
-            Poll::Ready(None) if this.completion.is_complete() || this.status >= 400 => {
-                this.complete();
+            Poll::Ready(None) if this.status >= 400 => {
+                this.complete(Ending::Done);
                 Poll::Ready(None)
             }
-            Poll::Ready(None) => {
-                this.broken("the connection closed before the answer ended".to_owned())
-            }
+            Poll::Ready(None) => match this.completion.ending() {
+                Ending::Cut => this.broken("the connection closed before the answer ended".into()),
+                ending => {
+                    this.complete(ending);
+                    Poll::Ready(None)
+                }
+            },
             Poll::Ready(Some(Err(e))) => this.broken(e.to_string()),
             Poll::Pending => {
                 // The timer is re-armed lazily, only when it fires, rather than on every chunk.

@@ -8,7 +8,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::time::{timeout, Instant};
 
-use crate::error::UpstreamError;
+use super::completion;
+use crate::{error::UpstreamError, inbound::Framing};
+
+/// Most of a node's error body read to learn its message.
+const ERROR_BODY_LIMIT: usize = 16 * 1024;
 
 /// The request path's HTTP client: one per worker thread (awc clients are not `Send`).
 pub fn client(connect_timeout: Duration) -> awc::Client {
@@ -40,6 +44,7 @@ pub async fn attempt(
     url: &str,
     body: Bytes,
     first_byte: Duration,
+    framing: Framing,
 ) -> Result<Answer, UpstreamError> {
     let sent = Instant::now();
     let mut response = client
@@ -55,6 +60,7 @@ pub async fn attempt(
         return Err(UpstreamError::Status {
             node: node.to_owned(),
             status: status.as_u16(),
+            message: error_message(&mut response).await,
         });
     }
     let remaining = first_byte.saturating_sub(latency);
@@ -80,7 +86,19 @@ pub async fn attempt(
                 message: e.to_string(),
             })
         }
-        Ok(Some(Ok(chunk))) => Some(chunk),
+        Ok(Some(Ok(chunk))) => {
+            // Ollama reports some failures (a model that will not load) as a 200 whose first
+            // line is an error: nothing reached the client yet, so another node may try.
+            if framing == Framing::Ndjson && status.is_success() {
+                if let Some(message) = completion::in_band_error(&chunk) {
+                    return Err(UpstreamError::InBand {
+                        node: node.to_owned(),
+                        message,
+                    });
+                }
+            }
+            Some(chunk)
+        }
     };
     Ok(Answer {
         response,
@@ -103,4 +121,35 @@ fn send_error(node: &str, e: SendRequestError, after: Duration) -> UpstreamError
             message: other.to_string(),
         },
     }
+}
+
+/// The node's own error message from a 5xx body (Ollama `{"error": "..."}`, OpenAI
+/// `{"error": {"message": ...}}`, or the start of whatever text it sent), read briefly.
+async fn error_message(response: &mut ClientResponse) -> String {
+    let body = match timeout(
+        Duration::from_secs(2),
+        response.body().limit(ERROR_BODY_LIMIT),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body,
+        _ => return "no readable error body".to_owned(),
+    };
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let from_json = parsed.as_ref().and_then(|v| {
+        let error = v.get("error")?;
+        error
+            .as_str()
+            .or_else(|| error.get("message").and_then(serde_json::Value::as_str))
+            .map(str::to_owned)
+    });
+    from_json.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(&body);
+        let text = text.trim();
+        match text.char_indices().nth(200) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None if text.is_empty() => "empty error body".to_owned(),
+            None => text.to_owned(),
+        }
+    })
 }

@@ -15,23 +15,27 @@ pub enum Outcome {
         latency: Duration,
         ttfb: Option<Duration>,
     },
-    /// The node failed (connection, timeout, 5xx, broken stream): it turns suspect at once.
-    Failure { error: String },
+    /// The node failed: it turns suspect at once. `hard` failures (no connection, timeout,
+    /// broken answer) also count toward `down_after`; soft ones (a 5xx, an in-band error) say
+    /// the node answered, so they only steer traffic away until it succeeds again.
+    Failure { error: String, hard: bool },
     /// The client went away or the answer was the client's fault: says nothing about the node.
     Neutral,
 }
 
 pub struct Lease {
     target: Arc<NodeTarget>,
+    model: Arc<str>,
     router: Arc<Router>,
     outcome: Outcome,
 }
 
 impl Lease {
     /// Wraps a slot already taken on `target`.
-    pub(crate) fn new(target: Arc<NodeTarget>, router: Arc<Router>) -> Self {
+    pub(crate) fn new(target: Arc<NodeTarget>, model: Arc<str>, router: Arc<Router>) -> Self {
         Self {
             target,
+            model,
             router,
             outcome: Outcome::Neutral,
         }
@@ -39,6 +43,11 @@ impl Lease {
 
     pub fn node(&self) -> &NodeTarget {
         &self.target
+    }
+
+    /// The model as the node lists it.
+    pub fn model(&self) -> &Arc<str> {
+        &self.model
     }
 
     /// Records the outcome reported when the lease is dropped; the last call wins.
@@ -56,7 +65,7 @@ impl Drop for Lease {
                 let wanted = self.target.stats.record_success(latency, ttfb);
                 wanted.then_some(Passive::Success)
             }
-            Outcome::Failure { error } => Some(Passive::Failure(error)),
+            Outcome::Failure { error, hard } => Some(Passive::Failure { error, hard }),
             Outcome::Neutral => None,
         };
         if let Some(passive) = report {

@@ -85,8 +85,8 @@ impl Router {
         exclude: &[usize],
         queue_timeout: std::time::Duration,
     ) -> Result<Lease, GatewayError> {
-        if let Pick::Node(target) = self.pick(model, exclude)? {
-            return Ok(Lease::new(target, self.clone()));
+        if let Pick::Node { target, model } = self.pick(model, exclude)? {
+            return Ok(Lease::new(target, model, self.clone()));
         }
         let assignment = self
             .selector

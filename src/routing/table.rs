@@ -98,12 +98,15 @@ impl NodeEntry {
         max.is_none_or(|max| self.target.in_flight() < max)
     }
 
-    /// Lower is better: health, then priority, then whether the model is loaded.
-    fn tier(&self, model: &str, prefer_loaded: bool) -> u8 {
+    /// Lower is better: health, then priority, then whether the model is loaded. A node with
+    /// the model loaded is preferred only while it runs fewer than `loaded_busy` requests, so
+    /// a loaded node cannot draw all traffic while cold nodes idle (and never warm up).
+    fn tier(&self, model: &str, loaded_busy: u32) -> u8 {
         let suspect = u8::from(self.status.health != Health::Up);
         let standby = u8::from(self.status.priority == Priority::Standby);
-        let cold = u8::from(prefer_loaded && !self.status.loaded.iter().any(|m| &**m == model));
-        (suspect << 2) | (standby << 1) | cold
+        let warm = self.target.in_flight() < loaded_busy
+            && self.status.loaded.iter().any(|m| &**m == model);
+        (suspect << 2) | (standby << 1) | u8::from(!warm)
     }
 
     fn candidate(&self) -> Candidate {
@@ -123,8 +126,12 @@ impl NodeEntry {
 
 /// The outcome of a pick.
 pub enum Pick {
-    /// A slot on this node is taken; wrap it in a lease.
-    Node(Arc<NodeTarget>),
+    /// A slot on this node is taken; wrap it in a lease. `model` is the name the nodes list
+    /// (`llama3` resolved to `llama3:latest`).
+    Node {
+        target: Arc<NodeTarget>,
+        model: Arc<str>,
+    },
     /// Candidates exist but none has a free slot.
     Full,
 }
@@ -135,7 +142,8 @@ pub struct RoutingTable {
     pub nodes: Vec<NodeEntry>,
     /// Model name → indexes into `nodes` of the nodes that list it.
     routes: HashMap<Arc<str>, Vec<usize>>,
-    prefer_loaded: bool,
+    /// In-flight count below which a node with the model loaded is preferred (0: never).
+    loaded_busy: u32,
 }
 
 /// Tries before a pick gives up on slots that other threads keep taking first.
@@ -147,7 +155,7 @@ thread_local! {
 }
 
 impl RoutingTable {
-    pub fn new(nodes: Vec<NodeEntry>, prefer_loaded: bool) -> Self {
+    pub fn new(nodes: Vec<NodeEntry>, loaded_busy: u32) -> Self {
         let mut routes: HashMap<Arc<str>, Vec<usize>> = HashMap::new();
         for (index, node) in nodes.iter().enumerate() {
             for model in &node.status.models {
@@ -157,7 +165,7 @@ impl RoutingTable {
         Self {
             nodes,
             routes,
-            prefer_loaded,
+            loaded_busy,
         }
     }
 
@@ -182,9 +190,22 @@ impl RoutingTable {
         model: &str,
         exclude: &[usize],
     ) -> Result<Pick, GatewayError> {
-        let (resolved, ids) = self
-            .resolve(model)
-            .ok_or_else(|| GatewayError::ModelNotFound(model.to_owned()))?;
+        let Some((resolved, ids)) = self.resolve(model) else {
+            // A node that never answered a probe may well serve the model: say "not yet".
+            let pending = self
+                .nodes
+                .iter()
+                .filter(|n| !n.status.inventory_known)
+                .count();
+            return Err(if pending > 0 {
+                GatewayError::InventoryPending {
+                    model: model.to_owned(),
+                    pending,
+                }
+            } else {
+                GatewayError::ModelNotFound(model.to_owned())
+            });
+        };
         let usable = |&&i: &&usize| {
             let node = &self.nodes[i];
             node.status.health.routable() && !exclude.contains(&node.target.id)
@@ -200,13 +221,13 @@ impl RoutingTable {
                         .map(|&i| &self.nodes[i])
                         .filter(|n| n.has_slot())
                 };
-                let Some(best) = open().map(|n| n.tier(resolved, self.prefer_loaded)).min() else {
+                let Some(best) = open().map(|n| n.tier(resolved, self.loaded_busy)).min() else {
                     return Ok(Pick::Full);
                 };
                 candidates.clear();
                 candidates.extend(
                     open()
-                        .filter(|n| n.tier(resolved, self.prefer_loaded) == best)
+                        .filter(|n| n.tier(resolved, self.loaded_busy) == best)
                         .map(NodeEntry::candidate),
                 );
                 let chosen = strategy
@@ -221,7 +242,10 @@ impl RoutingTable {
                         GatewayError::Internal("strategy chose an unknown node".into())
                     })?;
                 if node.target.try_take_slot(node.status.max_concurrency) {
-                    return Ok(Pick::Node(node.target.clone()));
+                    return Ok(Pick::Node {
+                        target: node.target.clone(),
+                        model: resolved.clone(),
+                    });
                 }
             }
             Ok(Pick::Full)
@@ -256,6 +280,7 @@ mod tests {
         };
         let mut status = NodeStatus::initial(&config);
         status.health = health;
+        status.inventory_known = true;
         status.models = models.iter().map(|m| Arc::from(*m)).collect();
         status.loaded = loaded.iter().map(|m| Arc::from(*m)).collect();
         // An address without a running actor: picks never message it.
@@ -276,7 +301,7 @@ mod tests {
     fn picked(table: &RoutingTable, model: &str, exclude: &[usize]) -> Option<usize> {
         let rr = strategy::build(StrategyName::RoundRobin);
         match table.pick(&*rr, model, exclude) {
-            Ok(Pick::Node(t)) => {
+            Ok(Pick::Node { target: t, .. }) => {
                 t.free_slot();
                 Some(t.id)
             }
@@ -295,7 +320,7 @@ mod tests {
                 node(2, Health::Up, Priority::Active, &[m], &[]),
                 node(3, Health::Up, Priority::Active, &[m], &[m]),
             ],
-            true,
+            4,
         );
         assert_eq!(picked(&table, m, &[]), Some(3));
         assert_eq!(picked(&table, m, &[3]), Some(2));
@@ -317,7 +342,7 @@ mod tests {
                 &["llama3:latest", "gpt-x"],
                 &[],
             )],
-            true,
+            4,
         );
         assert_eq!(picked(&table, "llama3", &[]), Some(0));
         assert_eq!(picked(&table, "gpt-x", &[]), Some(0));
@@ -329,7 +354,7 @@ mod tests {
         // Down nodes keep their inventory: the model is known, just not servable.
         let down = RoutingTable::new(
             vec![node(0, Health::Down, Priority::Active, &["m:latest"], &[])],
-            true,
+            4,
         );
         assert!(matches!(
             down.pick(&*rr, "m", &[]),
@@ -338,10 +363,53 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_model_is_pending_while_a_node_has_never_answered() {
+        let mut silent = node(1, Health::Unknown, Priority::Active, &[], &[]);
+        Arc::make_mut(&mut silent.status).inventory_known = false;
+        let table = RoutingTable::new(
+            vec![
+                node(0, Health::Up, Priority::Active, &["a:latest"], &[]),
+                silent,
+            ],
+            4,
+        );
+        let rr = strategy::build(StrategyName::RoundRobin);
+        assert!(matches!(
+            table.pick(&*rr, "b", &[]),
+            Err(GatewayError::InventoryPending { pending: 1, .. })
+        ));
+        assert_eq!(picked(&table, "a", &[]), Some(0));
+    }
+
+    #[test]
+    fn a_busy_loaded_node_stops_drawing_all_traffic() {
+        let m = "m:latest";
+        let table = RoutingTable::new(
+            vec![
+                node(0, Health::Up, Priority::Active, &[m], &[m]),
+                node(1, Health::Up, Priority::Active, &[m], &[]),
+            ],
+            1,
+        );
+        let s = strategy::build(StrategyName::LeastInflight);
+        let Ok(Pick::Node { target: first, .. }) = table.pick(&*s, m, &[]) else {
+            panic!()
+        };
+        assert_eq!(first.id, 0, "the loaded node first");
+        let Ok(Pick::Node { target: second, .. }) = table.pick(&*s, m, &[]) else {
+            panic!()
+        };
+        assert_eq!(
+            second.id, 1,
+            "a loaded node at loaded_busy no longer outranks a cold one"
+        );
+    }
+
+    #[test]
     fn slots_never_exceed_max_concurrency_under_contention() {
         let table = Arc::new(RoutingTable::new(
             vec![node(0, Health::Up, Priority::Active, &["m"], &[])],
-            true,
+            4,
         ));
         let taken: Vec<bool> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..8)
@@ -349,7 +417,7 @@ mod tests {
                     let table = table.clone();
                     scope.spawn(move || {
                         let s = strategy::build(StrategyName::LeastInflight);
-                        matches!(table.pick(&*s, "m", &[]), Ok(Pick::Node(_)))
+                        matches!(table.pick(&*s, "m", &[]), Ok(Pick::Node { .. }))
                     })
                 })
                 .collect();
@@ -360,7 +428,7 @@ mod tests {
         table.nodes[0].target.free_slot();
         assert!(matches!(
             table.pick(&*strategy::build(StrategyName::Random), "m", &[]),
-            Ok(Pick::Node(_))
+            Ok(Pick::Node { .. })
         ));
     }
 }

@@ -142,3 +142,40 @@ async fn with_every_node_down_the_answer_is_503() {
         .unwrap()
         .contains("no healthy node"));
 }
+
+#[actix_rt::test]
+async fn the_nodes_own_error_message_reaches_the_client() {
+    let s = start(&[("a", &["m:latest"])], |c| c.failover.attempts = 1).await;
+    s.node("a").set_failure(Failure::Status(500));
+    let reply = s.chat("m").await;
+    assert_eq!(reply.status, 502);
+    let error = reply.json()["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("mock failure"), "{error}");
+}
+
+/// A 5xx says the node answered: it is avoided for a while but never taken out of rotation,
+/// so a burst of failing requests cannot empty the pool.
+#[actix_rt::test]
+async fn answered_errors_never_take_nodes_down() {
+    let s = start(TRIO, |c| c.health.interval = Duration::from_secs(60)).await;
+    for n in &s.nodes {
+        n.set_failure(Failure::Status(500));
+    }
+    for _ in 0..4 {
+        assert_eq!(s.chat("m").await.status, 502);
+    }
+    for n in &s.nodes {
+        n.set_failure(Failure::None);
+    }
+    // No probe runs in between (60 s): the nodes are suspect, still routable, and recover
+    // on their first success.
+    assert_eq!(s.chat("m").await.status, 200);
+    s.wait_until(|ready| {
+        ready["nodes"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|h| h == "up")
+    })
+    .await;
+}

@@ -68,7 +68,7 @@ async fn metrics_count_requests_by_api_model_node_and_status() {
     let served = text.lines().find(|l| {
         l.starts_with("drover_requests_total")
             && l.contains("node=\"metrics-node\"")
-            && l.contains("model=\"metric-model\"")
+            && l.contains("model=\"metric-model:latest\"")
             && l.contains("status=\"200\"")
             && l.contains("api=\"/api/chat\"")
     });
@@ -78,4 +78,22 @@ async fn metrics_count_requests_by_api_model_node_and_status() {
     assert!(text.contains("drover_node_in_flight{node=\"metrics-node\"} 0"));
     // An unknown model is counted without its (client-chosen) name as a label.
     assert!(!text.contains("metric-ghost"));
+    assert!(text.lines().any(|l| l.starts_with("drover_requests_total")
+        && l.contains("model=\"-\"")
+        && l.contains("status=\"404\"")));
+    // Requests refused before routing are counted too.
+    let res = client()
+        .post(s.url("/api/chat"))
+        .send_body("{")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let mut res = client().get(s.url("/metrics")).send().await.unwrap();
+    let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("drover_requests_total")
+            && l.contains("api=\"/api/chat\"")
+            && l.contains("status=\"400\"")),
+        "{text}"
+    );
 }

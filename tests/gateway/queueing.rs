@@ -100,3 +100,41 @@ async fn the_wait_queue_is_bounded() {
     );
     assert_eq!(replies.iter().filter(|r| r.status == 503).count(), 1);
 }
+
+#[actix_rt::test]
+async fn waiters_that_gave_up_do_not_hold_queue_places() {
+    let s = start(&[("only", &["m:latest"])], |c| {
+        c.nodes[0].max_concurrency = Some(1);
+        c.selector.max_queue = 1;
+        c.selector.queue_timeout = Duration::from_millis(400);
+        // No probe reports in between: they would sweep abandoned waiters anyway.
+        c.health.interval = Duration::from_secs(60);
+    })
+    .await;
+    // Timeline (ms): 0 first takes the slot until 1000; 50 second waits, gives up at 450;
+    // 800 third waits, gets the slot at 1000 (200 ms into its 400 ms wait).
+    s.node("only").set_latency(Duration::from_millis(1000));
+    let first = s.chat("m");
+    let later = async {
+        // This one waits and times out...
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+        let timed_out = s.chat("m").await;
+        // ...then this one must get the queue place, not a 503 for a queue full of ghosts.
+        actix_rt::time::sleep(Duration::from_millis(350)).await;
+        let s2 = start_waiting(&s).await;
+        (timed_out, s2)
+    };
+    let (first, (timed_out, waited)) = futures_util::future::join(first, later).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(timed_out.status, 503);
+    assert_eq!(waited.status, 200, "{}", waited.text());
+}
+
+/// A request sent while the slot is still busy, with a queue timeout long enough to wait.
+async fn start_waiting(s: &crate::harness::Setup) -> crate::harness::Reply {
+    s.post(
+        "/api/chat",
+        serde_json::json!({"model": "m", "stream": false, "messages": []}),
+    )
+    .await
+}

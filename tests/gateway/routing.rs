@@ -192,3 +192,51 @@ async fn loaded_models_are_preferred() {
     }
     assert_eq!(served_by(&replies, &["cold", "warm"]), vec![0, 10]);
 }
+
+#[actix_rt::test]
+async fn a_node_that_never_answered_makes_unknown_models_503_not_404() {
+    let live = drover_loadtest::mock::MockUpstream::start(
+        drover_loadtest::mock::MockConfig::named("live", &["m:latest"]),
+    )
+    .unwrap();
+    let mut config = crate::harness::test_config(&[&live]);
+    config.nodes.push(drover::config::NodeConfig {
+        name: "silent".into(),
+        kind: drover::config::NodeKind::Ollama,
+        url: "http://127.0.0.1:9".into(),
+        priority: drover::config::Priority::Active,
+        weight: 1,
+        max_concurrency: None,
+    });
+    let drover = drover::server::spawn(config).unwrap();
+    let s = crate::harness::Setup {
+        nodes: vec![live],
+        drover,
+    };
+    s.wait_health("live", "up").await;
+    assert_eq!(s.chat("m").await.status, 200);
+    let reply = s.chat("other").await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(reply.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("not known yet"));
+}
+
+#[actix_rt::test]
+async fn a_node_s_own_4xx_passes_through_and_leaves_it_healthy() {
+    let s = start(&[("a", &["m:latest"])], |c| {
+        c.health.interval = Duration::from_secs(60)
+    })
+    .await;
+    // The node drops the model; Drover only learns at the next probe, a minute away.
+    s.node("a").set_models(&[]);
+    let reply = s.chat("m").await;
+    assert_eq!(reply.status, 404);
+    assert!(reply.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("try pulling it first"));
+    s.wait_health("a", "up").await;
+}

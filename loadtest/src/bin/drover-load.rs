@@ -1,5 +1,5 @@
-//! `drover-load`: open-loop load generator for Drover and its upstreams. See the crate
-//! README for how the numbers are measured.
+//! `drover-load`: open-loop load generator for Drover and its upstreams, with a long-streams
+//! mode. See the crate README for how the numbers are measured.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,6 +34,23 @@ struct Args {
     /// Closed loop: concurrent request loops per target.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Long-streams mode instead: hold this many streams open at once per target (streamed
+    /// scenarios only), started over --ramp; targets run one after another, and each
+    /// stream ends when its answer does (or at --timeout).
+    #[arg(long, conflicts_with_all = ["rate", "max", "warmup", "duration"])]
+    streams: Option<usize>,
+    /// Streams mode: time over which the streams are started.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    ramp: Duration,
+    /// Process id whose memory (RSS) to sample while the run lasts, one per --target in
+    /// the same order (0: none for that target).
+    #[arg(long = "pid")]
+    pids: Vec<u32>,
+    /// Streamed scenarios: the exact number of frames every answer must carry (NDJSON
+    /// lines including the final `done:true` one; SSE `data:` events excluding `[DONE]`).
+    /// Any other count is a `chunk count` error.
+    #[arg(long)]
+    expect_chunks: Option<u64>,
     /// Measured time (e.g. 10, 10s, 500ms, 2m).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     duration: Duration,
@@ -74,15 +91,21 @@ fn main() -> ExitCode {
 /// usage errors).
 fn run() -> anyhow::Result<bool> {
     let args = Args::parse();
-    let mode = match (args.max, args.rate) {
-        (true, _) => Mode::Closed {
+    let mode = match (args.streams, args.max, args.rate) {
+        (Some(streams), _, _) => Mode::Streams {
+            streams,
+            ramp: args.ramp,
+        },
+        (None, true, _) => Mode::Closed {
             concurrency: args.concurrency,
         },
-        (false, Some(rate)) => Mode::Open {
+        (None, false, Some(rate)) => Mode::Open {
             rate,
             connections: args.connections,
         },
-        (false, None) => anyhow::bail!("give --rate N for open loop, or --max for closed loop"),
+        (None, false, None) => anyhow::bail!(
+            "give --rate N for open loop, --max for closed loop, or --streams N for long streams"
+        ),
     };
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
@@ -97,6 +120,12 @@ fn run() -> anyhow::Result<bool> {
         threads,
         timeout: args.timeout,
         prompt: args.prompt,
+        pids: args
+            .pids
+            .into_iter()
+            .map(|p| (p != 0).then_some(p))
+            .collect(),
+        expect_chunks: args.expect_chunks,
     };
     let report = load::run(&config)?;
     if args.json {

@@ -1,12 +1,14 @@
 //! The generator proper: threads, pacing, one request's exchange and its bookkeeping.
 //!
 //! Every thread owns an actix `System` (a current-thread runtime), an `awc` client and one
-//! [`Recorder`] per target, so the hot path has no locks and no cross-thread traffic.
-//! Rounds (one request to each target) are dealt to threads round-robin.
+//! [`Recorder`] per target, so the hot path has no locks; the only cross-thread traffic is
+//! one atomic in-flight counter per target. Rounds (one request to each target) are dealt
+//! to threads round-robin; in streams mode, streams are.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, Notify, Semaphore};
 
+use super::rss::{RssTrack, RssWatch};
 use super::scenario::{contains, Scenario, StreamScanner};
 use super::stats::{micros, ErrorKind, Recorder};
 use super::{LoadConfig, Mode};
@@ -25,7 +28,7 @@ use super::{LoadConfig, Mode};
 /// Gives the threads time to build their runtimes before the first scheduled send.
 const START_DELAY: Duration = Duration::from_millis(100);
 
-/// Everything the threads share, read-only.
+/// Everything the threads share: read-only but for the in-flight counters.
 struct Plan {
     uris: Vec<Uri>,
     bodies: Vec<Bytes>,
@@ -33,18 +36,23 @@ struct Plan {
     mode: Mode,
     threads: usize,
     timeout: Duration,
+    expect_chunks: Option<u64>,
     /// First scheduled send.
     start: Instant,
     /// Results of requests scheduled before this are discarded (warm-up).
     measure_from: Instant,
-    /// End of the schedule.
+    /// End of the schedule (of the ramp, in streams mode).
     end: Instant,
+    /// Requests between send and end of answer, per target, all threads together.
+    in_flight: Vec<AtomicU64>,
+    /// The most of them at once: in streams mode, the evidence that the streams really
+    /// were open together rather than one after another.
+    peak_in_flight: Vec<AtomicU64>,
 }
 
-/// What a successful streamed answer looked like.
+/// What a complete streamed answer looked like (gaps went straight to the histogram).
 struct StreamSeen {
     ttft: Duration,
-    gaps: Vec<u64>,
     chunks: u64,
 }
 
@@ -61,6 +69,48 @@ struct Ctx {
     idle: Notify,
 }
 
+/// One target's results.
+pub(crate) struct TargetRun {
+    pub rec: Recorder,
+    pub peak_in_flight: u64,
+    /// From the first scheduled send to the last answer of the run that measured it.
+    pub elapsed: Duration,
+    /// Memory of the target's process, when one was given.
+    pub rss: Option<RssTrack>,
+}
+
+/// The results of a whole run.
+pub(crate) struct Run {
+    pub targets: Vec<TargetRun>,
+    /// Generator threads actually used.
+    pub threads: usize,
+}
+
+/// What one batch of targets measured together came to.
+struct Phase {
+    recorders: Vec<Recorder>,
+    peaks: Vec<u64>,
+    threads: usize,
+    elapsed: Duration,
+}
+
+impl Phase {
+    fn into_targets(self, rss: Vec<Option<RssTrack>>) -> Vec<TargetRun> {
+        let elapsed = self.elapsed;
+        let mut rss = rss.into_iter();
+        self.recorders
+            .into_iter()
+            .zip(self.peaks)
+            .map(|(rec, peak_in_flight)| TargetRun {
+                rec,
+                peak_in_flight,
+                elapsed,
+                rss: rss.next().flatten(),
+            })
+            .collect()
+    }
+}
+
 /// This thread's share of `total`, spreading the remainder over the first threads.
 fn share(total: usize, threads: usize, idx: usize) -> usize {
     total / threads + usize::from(idx < total % threads)
@@ -72,26 +122,68 @@ fn endpoint(base: &str, path: &str) -> anyhow::Result<Uri> {
         .with_context(|| format!("invalid target URL {base:?}"))
 }
 
-/// Runs the load; returns one merged recorder per target and the threads actually used.
-pub(crate) fn execute(cfg: &LoadConfig) -> anyhow::Result<(Vec<Recorder>, usize)> {
+/// Runs the load and returns each target's results, in target order.
+pub(crate) fn execute(cfg: &LoadConfig) -> anyhow::Result<Run> {
     let uris = cfg
         .targets
         .iter()
         .map(|t| endpoint(t, cfg.scenario.path()))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let bodies = cfg
+    let bodies: Vec<Bytes> = cfg
         .models
         .iter()
         .map(|m| cfg.scenario.body(m, &cfg.prompt))
         .collect();
+    if let Mode::Streams { .. } = cfg.mode {
+        // One target at a time, each with its own sampler, so a target's start and end
+        // RSS frame its own streams only.
+        let mut targets = Vec::with_capacity(uris.len());
+        let mut threads = 1;
+        for (i, uri) in uris.into_iter().enumerate() {
+            let watch = RssWatch::start(&[cfg.pid(i)])?;
+            let phase = phase(cfg, vec![uri], bodies.clone())?;
+            threads = phase.threads;
+            targets.extend(phase.into_targets(watch.finish()));
+        }
+        return Ok(Run { targets, threads });
+    }
+    let pids: Vec<Option<u32>> = (0..uris.len()).map(|i| cfg.pid(i)).collect();
+    let watch = RssWatch::start(&pids)?;
+    let phase = phase(cfg, uris, bodies)?;
+    Ok(Run {
+        threads: phase.threads,
+        targets: phase.into_targets(watch.finish()),
+    })
+}
+
+/// What a generator thread does besides answering.
+enum Work {
+    /// Start the jobs the pacing thread hands over.
+    Paced(mpsc::UnboundedReceiver<Job>),
+    /// Run request loops until the end.
+    Closed,
+    /// Open this thread's share of the streams along the ramp.
+    Streams,
+}
+
+/// Measures `uris` together: spawns the threads, paces them, merges their recorders.
+fn phase(cfg: &LoadConfig, uris: Vec<Uri>, bodies: Vec<Bytes>) -> anyhow::Result<Phase> {
     // More threads than allowed in-flight requests would only sit idle.
     let cap = match cfg.mode {
         Mode::Open { connections, .. } => connections,
         Mode::Closed { concurrency } => concurrency,
+        Mode::Streams { streams, .. } => streams,
     };
     let threads = cfg.threads.clamp(1, cap.max(1));
     let start = Instant::now() + START_DELAY;
-    let measure_from = start + cfg.warmup;
+    let (measure_from, end) = match cfg.mode {
+        Mode::Streams { ramp, .. } => (start, start + ramp),
+        Mode::Open { .. } | Mode::Closed { .. } => {
+            let from = start + cfg.warmup;
+            (from, from + cfg.duration)
+        }
+    };
+    let targets = uris.len();
     let plan = Arc::new(Plan {
         uris,
         bodies,
@@ -99,32 +191,35 @@ pub(crate) fn execute(cfg: &LoadConfig) -> anyhow::Result<(Vec<Recorder>, usize)
         mode: cfg.mode,
         threads,
         timeout: cfg.timeout,
+        expect_chunks: cfg.expect_chunks,
         start,
         measure_from,
-        end: measure_from + cfg.duration,
+        end,
+        in_flight: (0..targets).map(|_| AtomicU64::new(0)).collect(),
+        peak_in_flight: (0..targets).map(|_| AtomicU64::new(0)).collect(),
     });
     // Open loop: this thread paces the schedule and deals jobs to the generator threads.
     let mut senders = Vec::new();
-    let mut receivers = Vec::new();
+    let mut works = Vec::new();
     for _ in 0..threads {
-        let (tx, rx) = match cfg.mode {
+        works.push(match cfg.mode {
             Mode::Open { .. } => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                (Some(tx), Some(rx))
+                senders.push(tx);
+                Work::Paced(rx)
             }
-            Mode::Closed { .. } => (None, None),
-        };
-        senders.extend(tx);
-        receivers.push(rx);
+            Mode::Closed { .. } => Work::Closed,
+            Mode::Streams { .. } => Work::Streams,
+        });
     }
-    let handles = receivers
+    let handles = works
         .into_iter()
         .enumerate()
-        .map(|(idx, jobs)| {
+        .map(|(idx, work)| {
             let plan = Arc::clone(&plan);
             std::thread::Builder::new()
                 .name(format!("load-{idx}"))
-                .spawn(move || actix_rt::System::new().block_on(thread_main(plan, idx, jobs)))
+                .spawn(move || actix_rt::System::new().block_on(thread_main(plan, idx, work)))
                 .context("cannot spawn generator thread")
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -147,24 +242,36 @@ pub(crate) fn execute(cfg: &LoadConfig) -> anyhow::Result<(Vec<Recorder>, usize)
             }
         }
     }
-    Ok((merged.context("no generator thread ran")?, threads))
+    Ok(Phase {
+        recorders: merged.context("no generator thread ran")?,
+        peaks: plan
+            .peak_in_flight
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .collect(),
+        threads,
+        elapsed: Instant::now().saturating_duration_since(start),
+    })
 }
 
-async fn thread_main(
-    plan: Arc<Plan>,
-    idx: usize,
-    jobs: Option<mpsc::UnboundedReceiver<Job>>,
-) -> anyhow::Result<Vec<Recorder>> {
+async fn thread_main(plan: Arc<Plan>, idx: usize, work: Work) -> anyhow::Result<Vec<Recorder>> {
     let per_target = match plan.mode {
         Mode::Open { connections, .. } => share(connections, plan.threads, idx),
         Mode::Closed { concurrency } => share(concurrency, plan.threads, idx),
+        Mode::Streams { streams, .. } => share(streams, plan.threads, idx),
     }
     .max(1);
     let targets = plan.uris.len();
+    // Streams mode holds every stream on its own connection at once: no pool cap (0 is
+    // "unlimited" to awc), the descriptor limit is the only bound.
+    let limit = match plan.mode {
+        Mode::Streams { .. } => 0,
+        Mode::Open { .. } | Mode::Closed { .. } => per_target * targets,
+    };
     let client = awc::Client::builder()
         .connector(
             awc::Connector::new()
-                .limit(per_target * targets)
+                .limit(limit)
                 .timeout(Duration::from_secs(5)),
         )
         // Our own deadline (below) fires first and is classified uniformly.
@@ -182,9 +289,10 @@ async fn thread_main(
         idle: Notify::new(),
         plan,
     });
-    match jobs {
-        Some(jobs) => open_loop(&ctx, jobs).await,
-        None => closed_loop(&ctx, per_target).await,
+    match work {
+        Work::Paced(jobs) => open_loop(&ctx, jobs).await,
+        Work::Closed => closed_loop(&ctx, per_target).await,
+        Work::Streams => ramp(&ctx, idx).await,
     }
     while ctx.pending.get() > 0 {
         ctx.idle.notified().await;
@@ -281,10 +389,13 @@ async fn scheduled(ctx: Rc<Ctx>, target: usize, model: usize, at: Instant) {
     if at >= ctx.plan.measure_from {
         let mut rec = ctx.recorders[target].borrow_mut();
         match outcome {
-            Some((started, outcome)) => record(&mut rec, at, started, done, outcome),
+            Some((started, outcome)) => {
+                let expect = ctx.plan.expect_chunks;
+                record(&mut rec, model, at, started, done, outcome, expect);
+            }
             None => {
                 rec.sent += 1;
-                rec.error(Cow::Borrowed("internal"));
+                rec.error(model, Cow::Borrowed("internal"));
             }
         }
     }
@@ -316,10 +427,12 @@ async fn closed_worker(ctx: Rc<Ctx>, target: usize, first_model: usize) {
         if started >= ctx.plan.measure_from {
             record(
                 &mut ctx.recorders[target].borrow_mut(),
+                model,
                 started,
                 started,
                 done,
                 outcome,
+                ctx.plan.expect_chunks,
             );
         }
         if refused {
@@ -331,10 +444,68 @@ async fn closed_worker(ctx: Rc<Ctx>, target: usize, first_model: usize) {
     finish(&ctx);
 }
 
-fn record(rec: &mut Recorder, at: Instant, started: Instant, done: Instant, outcome: Outcome) {
+/// Streams mode: opens stream `k` of the target's `streams` at `start + ramp * k /
+/// streams`, this thread taking every `threads`-th one. Streams are spawned as they fall
+/// due rather than all up front, so a long ramp holds no idle tasks.
+async fn ramp(ctx: &Rc<Ctx>, idx: usize) {
+    let plan = &ctx.plan;
+    let Mode::Streams { streams, ramp } = plan.mode else {
+        return;
+    };
+    let models = plan.bodies.len();
+    for k in (idx..streams).step_by(plan.threads.max(1)) {
+        let at = plan.start + ramp.mul_f64(k as f64 / streams as f64);
+        sleep_until(at).await;
+        begin(ctx);
+        actix_rt::spawn(long_stream(Rc::clone(ctx), k % models, at));
+    }
+}
+
+/// One stream of streams mode, against the phase's only target.
+async fn long_stream(ctx: Rc<Ctx>, model: usize, at: Instant) {
+    let started = Instant::now();
+    let outcome = exchange(&ctx, 0, model, at).await;
+    let done = Instant::now();
+    let expect = ctx.plan.expect_chunks;
+    record(
+        &mut ctx.recorders[0].borrow_mut(),
+        model,
+        at,
+        started,
+        done,
+        outcome,
+        expect,
+    );
+    finish(&ctx);
+}
+
+/// Books one answered request. A complete stream whose frame count is not `expect` is a
+/// `chunk count` error: the gateway lost or invented frames while still closing the
+/// stream properly, which no other check would notice.
+fn record(
+    rec: &mut Recorder,
+    model: usize,
+    at: Instant,
+    started: Instant,
+    done: Instant,
+    outcome: Outcome,
+    expect: Option<u64>,
+) {
     rec.sent += 1;
     rec.lag
         .saturating_record(micros(started.saturating_duration_since(at)));
+    if let (Ok(Some(seen)), Some(want)) = (&outcome, expect) {
+        if seen.chunks != want {
+            if seen.chunks < want {
+                rec.lost_chunks += want - seen.chunks;
+            } else {
+                rec.extra_chunks += seen.chunks - want;
+            }
+            rec.chunks.saturating_record(seen.chunks);
+            rec.error(model, Cow::Borrowed("chunk count"));
+            return;
+        }
+    }
     match outcome {
         Ok(stream) => {
             rec.ok += 1;
@@ -345,12 +516,9 @@ fn record(rec: &mut Recorder, at: Instant, started: Instant, done: Instant, outc
             if let Some(s) = stream {
                 rec.ttft.saturating_record(micros(s.ttft));
                 rec.chunks.saturating_record(s.chunks);
-                for g in s.gaps {
-                    rec.gap.saturating_record(g);
-                }
             }
         }
-        Err(kind) => rec.error(kind),
+        Err(kind) => rec.error(model, kind),
     }
 }
 
@@ -367,10 +535,20 @@ fn classify(e: &SendRequestError) -> ErrorKind {
 /// One request/response under the deadline. `origin` is when the request was due; the
 /// time to first frame is measured from it.
 async fn exchange(ctx: &Ctx, target: usize, model: usize, origin: Instant) -> Outcome {
-    match tokio::time::timeout(ctx.plan.timeout, exchange_inner(ctx, target, model, origin)).await {
+    let plan = &ctx.plan;
+    let now = plan.in_flight[target].fetch_add(1, Ordering::Relaxed) + 1;
+    plan.peak_in_flight[target].fetch_max(now, Ordering::Relaxed);
+    let outcome = match tokio::time::timeout(
+        plan.timeout,
+        exchange_inner(ctx, target, model, origin),
+    )
+    .await
+    {
         Ok(outcome) => outcome,
         Err(_) => Err(Cow::Borrowed("timeout")),
-    }
+    };
+    plan.in_flight[target].fetch_sub(1, Ordering::Relaxed);
+    outcome
 }
 
 async fn exchange_inner(ctx: &Ctx, target: usize, model: usize, origin: Instant) -> Outcome {
@@ -399,10 +577,11 @@ async fn exchange_inner(ctx: &Ctx, target: usize, model: usize, origin: Instant)
         }
         return Ok(None);
     }
+    // Warm-up answers are read like the others but leave no trace.
+    let measured = origin >= plan.measure_from;
     let mut scanner = StreamScanner::new(plan.scenario);
     let mut first: Option<Instant> = None;
     let mut last: Option<Instant> = None;
-    let mut gaps = Vec::new();
     while let Some(item) = res.next().await {
         let data = item.map_err(|_| Cow::Borrowed("incomplete stream"))?;
         let frames = scanner.feed(&data);
@@ -410,18 +589,26 @@ async fn exchange_inner(ctx: &Ctx, target: usize, model: usize, origin: Instant)
             continue;
         }
         let now = Instant::now();
-        match last {
-            None => first = Some(now),
-            Some(prev) => gaps.push(micros(now.saturating_duration_since(prev))),
+        if measured {
+            let mut rec = ctx.recorders[target].borrow_mut();
+            rec.frame_reads += 1;
+            if let Some(prev) = last {
+                rec.gap
+                    .saturating_record(micros(now.saturating_duration_since(prev)));
+            }
+            if frames > 1 {
+                // Several whole frames in one read: sent apart, they would have arrived
+                // apart, so something on the way buffered them. They count as gaps of 0.
+                rec.coalesced_reads += 1;
+                rec.gap.saturating_record_n(0, frames - 1);
+            }
         }
-        // Frames that arrived in the same read came together.
-        gaps.extend(std::iter::repeat_n(0, (frames - 1) as usize));
+        first.get_or_insert(now);
         last = Some(now);
     }
     match first {
         Some(first) if scanner.complete() => Ok(Some(StreamSeen {
             ttft: first.saturating_duration_since(origin),
-            gaps,
             chunks: scanner.chunks,
         })),
         _ => Err(Cow::Borrowed("incomplete stream")),

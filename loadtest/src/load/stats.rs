@@ -33,13 +33,23 @@ pub struct Recorder {
     pub lag: Histogram<u64>,
     /// Time to first streamed frame, from the scheduled time.
     pub ttft: Histogram<u64>,
-    /// Gaps between consecutive streamed frames.
+    /// Gaps between consecutive streamed frames, recorded as they arrive (failed streams
+    /// included) so no per-stream list is kept: thousands of long streams stay cheap.
     pub gap: Histogram<u64>,
     /// Frames per streamed answer.
     pub chunks: Histogram<u64>,
     pub sent: u64,
     pub ok: u64,
     pub errors: BTreeMap<ErrorKind, u64>,
+    /// The same failures split by model index, so a routing mistake (say a 404 for one
+    /// model only) points at the model.
+    pub errors_by_model: BTreeMap<usize, BTreeMap<ErrorKind, u64>>,
+    /// Frames missing from, or in excess of, answers whose count was not the expected one.
+    pub lost_chunks: u64,
+    pub extra_chunks: u64,
+    /// Body reads that completed at least one frame, and those that completed several.
+    pub frame_reads: u64,
+    pub coalesced_reads: u64,
 }
 
 impl Recorder {
@@ -54,10 +64,22 @@ impl Recorder {
             sent: 0,
             ok: 0,
             errors: BTreeMap::new(),
+            errors_by_model: BTreeMap::new(),
+            lost_chunks: 0,
+            extra_chunks: 0,
+            frame_reads: 0,
+            coalesced_reads: 0,
         })
     }
 
-    pub fn error(&mut self, kind: ErrorKind) {
+    /// Counts a failed request for `model` (an index into the run's models).
+    pub fn error(&mut self, model: usize, kind: ErrorKind) {
+        *self
+            .errors_by_model
+            .entry(model)
+            .or_default()
+            .entry(kind.clone())
+            .or_insert(0) += 1;
         *self.errors.entry(kind).or_insert(0) += 1;
     }
 
@@ -81,6 +103,16 @@ impl Recorder {
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_insert(0) += v;
         }
+        for (model, kinds) in &other.errors_by_model {
+            let mine = self.errors_by_model.entry(*model).or_default();
+            for (k, v) in kinds {
+                *mine.entry(k.clone()).or_insert(0) += v;
+            }
+        }
+        self.lost_chunks += other.lost_chunks;
+        self.extra_chunks += other.extra_chunks;
+        self.frame_reads += other.frame_reads;
+        self.coalesced_reads += other.coalesced_reads;
         Ok(())
     }
 }
@@ -151,10 +183,11 @@ mod tests {
             a.latency.record(v).unwrap();
         }
         b.latency.record(1_000_000).unwrap();
-        a.error("timeout".into());
-        b.error("timeout".into());
-        b.error(Cow::Owned("status 503".to_owned()));
+        a.error(0, "timeout".into());
+        b.error(1, "timeout".into());
+        b.error(1, Cow::Owned("status 503".to_owned()));
         b.sent = 3;
+        b.coalesced_reads = 2;
         a.merge(&b).unwrap();
         let p = Percentiles::of(&a.latency);
         assert_eq!(p.count, 101);
@@ -163,6 +196,10 @@ mod tests {
         assert_eq!(a.errors["timeout"], 2);
         assert_eq!(a.errors_total(), 3);
         assert_eq!(a.sent, 3);
+        assert_eq!(a.coalesced_reads, 2);
+        assert_eq!(a.errors_by_model[&0]["timeout"], 1);
+        assert_eq!(a.errors_by_model[&1]["timeout"], 1);
+        assert_eq!(a.errors_by_model[&1]["status 503"], 1);
         assert_eq!(Percentiles::of(&a.gap), Percentiles::default());
     }
 
