@@ -5,6 +5,7 @@
 mod bad_input;
 mod failover;
 mod harness;
+mod load_smoke;
 mod ops;
 mod pool_views;
 mod process;
