@@ -21,6 +21,9 @@ fn build(config: Config, signals: bool) -> anyhow::Result<(actix_web::dev::Serve
             .wrap(from_fn(api::request_id::middleware))
             .configure(api::routes)
     })
+    // Streamed tokens are small writes: without TCP_NODELAY, Nagle's algorithm holds each one
+    // until the client ACKs the previous, and delayed ACKs make that ~40 ms per stall.
+    .tcp_nodelay(true)
     // Whole seconds only: round up, so a grace under a second is not zero.
     .shutdown_timeout(config.limits.shutdown_grace.as_millis().div_ceil(1000) as u64)
     .bind(config.listen)
