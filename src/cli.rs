@@ -26,6 +26,8 @@ enum Command {
     Serve(ServeArgs),
     /// Check a configuration (file + DROVER_* environment) and print it resolved, as JSON.
     CheckConfig(ConfigArgs),
+    /// Create or update the database schema (`database_url`), then exit.
+    Migrate(ConfigArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +84,18 @@ pub fn run() -> anyhow::Result<()> {
                 );
             }
             server::run(config)
+        }
+        Command::Migrate(args) => {
+            let config = args.load(None)?;
+            let applied = actix_rt::System::new()
+                .block_on(crate::store::migrate_only(&config.database_url))?;
+            if applied.is_empty() {
+                println!("the database schema is up to date");
+            }
+            for version in applied {
+                println!("applied {version}");
+            }
+            Ok(())
         }
         Command::CheckConfig(args) => {
             let config = args.load(None)?;

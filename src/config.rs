@@ -26,6 +26,12 @@ pub struct Config {
     pub timeouts: TimeoutConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    /// `sqlite://PATH` (default, a file beside where Drover runs) or `postgres://…`
+    /// (a fleet); env `DROVER_DATABASE_URL`.
+    pub database_url: String,
+    /// This replica's name in request records; empty: `<hostname>:<port>`.
+    pub replica: String,
+    pub request_log: RequestLogConfig,
 }
 
 impl Default for Config {
@@ -40,6 +46,51 @@ impl Default for Config {
             timeouts: TimeoutConfig::default(),
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
+            database_url: "sqlite://drover.db".to_owned(),
+            replica: String::new(),
+            request_log: RequestLogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The replica name records carry.
+    pub fn replica_name(&self) -> String {
+        if !self.replica.is_empty() {
+            return self.replica.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "drover".to_owned());
+        format!("{host}:{}", self.listen.port())
+    }
+}
+
+/// The record of every request, written by the `LogWriter`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestLogConfig {
+    pub enabled: bool,
+    /// Records in flight between request handlers and the writer; beyond, records are dropped
+    /// (counted) rather than slowing requests.
+    pub queue: usize,
+    /// Records the writer keeps while the database is unreachable; beyond, the oldest go.
+    pub buffer: usize,
+    /// How long shutdown waits for the database to take the last records.
+    #[serde(with = "humantime_serde")]
+    pub flush_timeout: Duration,
+}
+
+impl Default for RequestLogConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            queue: 16_384,
+            buffer: 200_000,
+            flush_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -84,6 +84,8 @@ pub struct Inbound {
     pub stream: bool,
     pub body: Bytes,
     pub request_id: Arc<str>,
+    /// The client's address, for the request record.
+    pub client: Option<String>,
 }
 
 impl Inbound {
@@ -92,6 +94,7 @@ impl Inbound {
         operation: Operation,
         body: Bytes,
         request_id: Arc<str>,
+        client: Option<String>,
     ) -> Result<Self, GatewayError> {
         let head = wire::validate(operation, &body)?;
         Ok(Inbound {
@@ -100,6 +103,7 @@ impl Inbound {
             stream: head.stream,
             body,
             request_id,
+            client,
         })
     }
 

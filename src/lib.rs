@@ -15,6 +15,7 @@ pub mod providers;
 pub mod pull;
 pub mod routing;
 pub mod server;
+pub mod store;
 pub mod strategy;
 pub mod telemetry;
 pub mod wire;

@@ -18,6 +18,9 @@ pub const NODE_LATENCY: &str = "drover_node_latency_ewma_seconds";
 pub const NODE_TTFT: &str = "drover_node_ttft_ewma_seconds";
 pub const NODE_HEALTH_TRANSITIONS: &str = "drover_node_health_transitions_total";
 pub const PROBES: &str = "drover_probes_total";
+pub const LOG_WRITTEN: &str = "drover_request_log_written_total";
+pub const LOG_DROPPED: &str = "drover_request_log_dropped_total";
+pub const LOG_WRITE_ERRORS: &str = "drover_request_log_write_errors_total";
 
 /// Latency buckets from 1 ms to 5 min: LLM answers span that whole range.
 const BUCKETS: &[f64] = &[
@@ -88,4 +91,13 @@ fn describe() {
         "Health changes by node, from and to"
     );
     describe_counter!(PROBES, "Active probes by node and result");
+    describe_counter!(LOG_WRITTEN, "Request records written to the database");
+    describe_counter!(
+        LOG_DROPPED,
+        "Request records lost, by reason (queue_full, buffer_full, shutdown)"
+    );
+    describe_counter!(
+        LOG_WRITE_ERRORS,
+        "Failed batch writes of request records, by kind"
+    );
 }

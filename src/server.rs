@@ -7,16 +7,58 @@ use std::{net::SocketAddr, sync::Arc, thread::JoinHandle};
 use actix_web::{dev::ServerHandle, middleware::from_fn, web, App, HttpServer};
 use anyhow::Context;
 
-use crate::{actors, api, config::Config, dispatch::Gateway, metrics};
+use crate::{
+    actors::{self, log_writer},
+    api,
+    config::Config,
+    dispatch::{Gateway, RecordSink},
+    metrics,
+    store::Store,
+};
 
-fn build(config: Config, signals: bool) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+struct Built {
+    server: actix_web::dev::Server,
+    addr: SocketAddr,
+    log: Option<log_writer::LogHandle>,
+    flush_wait: std::time::Duration,
+}
+
+impl Built {
+    /// Serves until the server stops, then flushes the request log.
+    async fn serve(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some(log) = self.log {
+            log.close(self.flush_wait).await;
+        }
+        result
+    }
+}
+
+async fn build(config: Config, signals: bool) -> anyhow::Result<Built> {
     let config = Arc::new(config);
     let prometheus = metrics::install();
+    let (records, log) = if config.request_log.enabled {
+        let store = Store::open(&config.database_url).await.with_context(|| {
+            format!("cannot open the database {}", redact(&config.database_url))
+        })?;
+        let (sender, handle) = log_writer::start(store, config.request_log.clone());
+        let sink = RecordSink {
+            sender,
+            replica: config.replica_name().into(),
+        };
+        (Some(sink), Some(handle))
+    } else {
+        (None, None)
+    };
     let router = actors::start_pool(&config);
     let shared = config.clone();
     let mut server = HttpServer::new(move || {
         App::new()
-            .app_data(web::Data::new(Gateway::new(router.clone(), shared.clone())))
+            .app_data(web::Data::new(Gateway::new(
+                router.clone(),
+                shared.clone(),
+                records.clone(),
+            )))
             .app_data(web::Data::new(prometheus.clone()))
             .wrap(from_fn(api::request_id::middleware))
             .configure(api::routes)
@@ -39,7 +81,24 @@ fn build(config: Config, signals: bool) -> anyhow::Result<(actix_web::dev::Serve
         .first()
         .copied()
         .context("the server bound no address")?;
-    Ok((server.run(), addr))
+    Ok(Built {
+        server: server.run(),
+        addr,
+        log,
+        flush_wait: config.request_log.flush_timeout + std::time::Duration::from_secs(1),
+    })
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Serves until a termination signal; returns once in-flight requests ended or the grace
@@ -49,9 +108,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     actix_rt::System::new().block_on(async move {
         let nodes = config.nodes.len();
         let strategy = config.selector.strategy;
-        let (server, addr) = build(config, true)?;
+        let built = build(config, true).await?;
+        let addr = built.addr;
         tracing::info!(%addr, nodes, ?strategy, version = env!("CARGO_PKG_VERSION"), "drover listening");
-        server.await.context("server failed")?;
+        built.serve().await.context("server failed")?;
         tracing::info!("drover stopped");
         Ok(())
     })
@@ -105,10 +165,10 @@ pub fn spawn(config: Config) -> anyhow::Result<RunningServer> {
         .name("drover-server".into())
         .spawn(move || {
             actix_rt::System::new().block_on(async move {
-                match build(config, false) {
-                    Ok((server, addr)) => {
-                        let _ = tx.send(Ok((addr, server.handle())));
-                        let _ = server.await;
+                match build(config, false).await {
+                    Ok(built) => {
+                        let _ = tx.send(Ok((built.addr, built.server.handle())));
+                        let _ = built.serve().await;
                     }
                     Err(e) => {
                         let _ = tx.send(Err(e));

@@ -3,6 +3,7 @@
 //! table request handlers pick from, and runs the wait queue. Nobody else writes their state.
 
 pub mod health;
+pub mod log_writer;
 pub mod messages;
 pub mod node;
 pub mod selector;

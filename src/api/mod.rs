@@ -13,7 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse, Route};
 use std::sync::Arc;
 
 use crate::{
-    dispatch::{End, Gateway, RequestMeter},
+    dispatch::{End, Gateway},
     error::GatewayError,
     inbound::{Inbound, Operation},
 };
@@ -104,21 +104,26 @@ async fn infer(
 ) -> Result<HttpResponse, ApiError> {
     let surface = operation.surface();
     let request_id = request_id::of(&req);
-    // A request refused before routing is still counted, and logged, as such.
+    let client = req.peer_addr().map(|a| a.ip().to_string());
+    // A request refused before routing is still counted, logged and recorded as such.
     let refuse = |error: GatewayError| {
-        let meter = RequestMeter::new(operation.path(), Arc::from("-"), request_id.clone());
-        meter.finish(
-            &Arc::from("-"),
-            End::Status(error.status().as_u16()),
-            None,
-            0,
+        let none: Arc<str> = Arc::from("-");
+        let mut meter = gateway.meter(
+            operation.path(),
+            none.clone(),
+            request_id.clone(),
+            false,
+            client.clone(),
         );
+        meter.error_kind = Some(error.kind());
+        meter.finish(&none, End::Status(error.status().as_u16()), None, 0);
         ApiError::new(surface, error)
     };
     let body = body::read(&req, payload, gateway.config.limits.max_body_bytes)
         .await
         .map_err(refuse)?;
-    let inbound = Inbound::parse(operation, body, request_id.clone()).map_err(refuse)?;
+    let inbound =
+        Inbound::parse(operation, body, request_id.clone(), client.clone()).map_err(refuse)?;
     gateway
         .forward(inbound)
         .await

@@ -1,41 +1,54 @@
-//! One request's measurements, written once when it ends (metrics and the access log line).
+//! One request's measurements, written once when it ends: metrics, the access log line, and
+//! the request record for the `LogWriter`.
 //!
 //! Metric handles are cached per worker thread by (api, model, node, end): building label
 //! strings and hashing them into the registry on every request was a visible share of the
 //! request path's allocations.
 
-use std::{cell::RefCell, collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use metrics::{Counter, Histogram};
 use tokio::time::Instant;
 
-use crate::metrics as m;
+use crate::{actors::log_writer::LogSender, metrics as m, store::records::RequestRecord};
 
-/// How a request ended, as the `status` label says it.
+/// How a request ended, with the HTTP status the client got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum End {
-    /// The HTTP status the client got.
+    /// The answer ended as its format says.
     Status(u16),
     /// The answer broke off after the first byte.
-    StreamError,
+    StreamError(u16),
     /// The client went away before the end.
-    ClientClosed,
+    ClientClosed(u16),
 }
 
 impl End {
-    fn label(self) -> String {
+    fn status(self) -> u16 {
         match self {
-            End::Status(code) => code.to_string(),
-            End::StreamError => "stream_error".to_owned(),
-            End::ClientClosed => "client_closed".to_owned(),
+            End::Status(s) | End::StreamError(s) | End::ClientClosed(s) => s,
         }
     }
 
-    fn as_log(self) -> &'static str {
+    /// The `status` metric label.
+    fn label(self) -> String {
         match self {
-            End::Status(_) => "status",
-            End::StreamError => "stream_error",
-            End::ClientClosed => "client_closed",
+            End::Status(code) => code.to_string(),
+            End::StreamError(_) => "stream_error".to_owned(),
+            End::ClientClosed(_) => "client_closed".to_owned(),
+        }
+    }
+
+    fn error_kind(self) -> Option<&'static str> {
+        match self {
+            End::Status(_) => None,
+            End::StreamError(_) => Some("stream_error"),
+            End::ClientClosed(_) => Some("client_closed"),
         }
     }
 }
@@ -79,20 +92,52 @@ fn with_handles(key: Key, record: impl FnOnce(&Handles)) {
     });
 }
 
+/// Where request records go, with this replica's name.
+#[derive(Clone)]
+pub struct RecordSink {
+    pub sender: LogSender,
+    pub replica: Arc<str>,
+}
+
 pub struct RequestMeter {
     pub api: &'static str,
+    /// The model as the client named it.
+    pub requested: Arc<str>,
+    /// The metric label: the resolved name once a node is chosen, `-` for unknown models.
     pub model: Arc<str>,
+    /// The name nodes list, once resolved.
+    pub resolved: Option<Arc<str>>,
     pub request_id: Arc<str>,
+    pub stream: bool,
+    pub client: Option<String>,
+    /// Why the request failed, when it did before any answer (`GatewayError::kind`).
+    pub error_kind: Option<&'static str>,
     pub started: Instant,
+    started_wall: SystemTime,
+    sink: Option<RecordSink>,
 }
 
 impl RequestMeter {
-    pub fn new(api: &'static str, model: Arc<str>, request_id: Arc<str>) -> Self {
+    pub fn new(
+        api: &'static str,
+        requested: Arc<str>,
+        request_id: Arc<str>,
+        stream: bool,
+        client: Option<String>,
+        sink: Option<RecordSink>,
+    ) -> Self {
         Self {
             api,
-            model,
+            model: requested.clone(),
+            requested,
+            resolved: None,
             request_id,
+            stream,
+            client,
+            error_kind: None,
             started: Instant::now(),
+            started_wall: SystemTime::now(),
+            sink,
         }
     }
 
@@ -106,21 +151,43 @@ impl RequestMeter {
                 h.ttfb.record(ttfb.as_secs_f64());
             }
         });
-        let status = match end {
-            End::Status(code) => Some(code),
-            _ => None,
-        };
+        let error_kind = self.error_kind.or(end.error_kind());
         tracing::info!(
             request_id = %self.request_id,
             api = self.api,
             model = %self.model,
             node = %node,
-            end = end.as_log(),
-            status,
+            status = end.status(),
+            error = error_kind,
             retries,
             duration_ms = elapsed.as_secs_f64() * 1e3,
             ttfb_ms = ttfb.map(|t| t.as_secs_f64() * 1e3),
             "request finished"
         );
+        if let Some(sink) = &self.sink {
+            sink.sender.send(RequestRecord {
+                id: format!("{:032x}", fastrand::u128(..)),
+                request_id: self.request_id.to_string(),
+                ts_ms: self
+                    .started_wall
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+                replica: sink.replica.to_string(),
+                api: self.api.to_owned(),
+                key_id: None,
+                model_requested: self.requested.to_string(),
+                model_resolved: self.resolved.as_ref().map(|m| m.to_string()),
+                node: (&**node != "-").then(|| node.to_string()),
+                status: i32::from(end.status()),
+                error_kind: error_kind.map(str::to_owned),
+                stream: self.stream,
+                latency_ms: elapsed.as_secs_f64() * 1e3,
+                ttft_ms: ttfb.map(|t| t.as_secs_f64() * 1e3),
+                prompt_tokens: None,
+                completion_tokens: None,
+                retries: retries as i32,
+                client_addr: self.client.clone(),
+            });
+        }
     }
 }

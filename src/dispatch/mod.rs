@@ -15,7 +15,7 @@ use actix_web::{
     HttpResponse,
 };
 
-pub use meter::{End, RequestMeter};
+pub use meter::{End, RecordSink, RequestMeter};
 use relay::{Relay, RelayParts};
 
 use crate::{
@@ -35,15 +35,30 @@ pub struct Gateway {
     pub router: Arc<Router>,
     pub client: awc::Client,
     pub config: Arc<Config>,
+    /// Where request records go; `None` when the request log is off.
+    pub records: Option<RecordSink>,
 }
 
 impl Gateway {
-    pub fn new(router: Arc<Router>, config: Arc<Config>) -> Self {
+    pub fn new(router: Arc<Router>, config: Arc<Config>, records: Option<RecordSink>) -> Self {
         Self {
             client: upstream::client(config.timeouts.connect),
             router,
             config,
+            records,
         }
+    }
+
+    /// A meter for a request of `api` about `model`.
+    pub fn meter(
+        &self,
+        api: &'static str,
+        model: Arc<str>,
+        request_id: Arc<str>,
+        stream: bool,
+        client: Option<String>,
+    ) -> RequestMeter {
+        RequestMeter::new(api, model, request_id, stream, client, self.records.clone())
     }
 
     /// Every node's status with its in-flight count, from the selector.
@@ -57,10 +72,12 @@ impl Gateway {
 
     /// Serves one inference request end to end.
     pub async fn forward(&self, inbound: Inbound) -> Result<HttpResponse, GatewayError> {
-        let meter = RequestMeter::new(
+        let meter = self.meter(
             inbound.operation.path(),
             inbound.model.clone(),
             inbound.request_id.clone(),
+            inbound.stream,
+            inbound.client.clone(),
         );
         match self.try_nodes(inbound, meter).await {
             Ok(response) => Ok(response),
@@ -72,6 +89,7 @@ impl Gateway {
                 ) {
                     meter.model = "-".into();
                 }
+                meter.error_kind = Some(error.kind());
                 let none: Arc<str> = Arc::from("-");
                 meter.finish(&none, End::Status(error.status().as_u16()), None, retries);
                 Err(error)
@@ -105,6 +123,7 @@ impl Gateway {
             if meter.model != *lease.model() {
                 meter.model = lease.model().clone();
             }
+            meter.resolved = Some(lease.model().clone());
             let call = match providers::plan(lease.node().kind, &inbound) {
                 Ok(call) => call,
                 Err(e) => return Err((e, meter, attempt)),

@@ -100,7 +100,7 @@ impl Relay {
             }
         }
         let end = if in_band_error {
-            End::StreamError
+            End::StreamError(self.status)
         } else {
             End::Status(self.status)
         };
@@ -120,8 +120,12 @@ impl Relay {
                 hard: true,
             });
         }
-        self.meter
-            .finish(&self.node, End::StreamError, Some(self.ttfb), self.retries);
+        self.meter.finish(
+            &self.node,
+            End::StreamError(self.status),
+            Some(self.ttfb),
+            self.retries,
+        );
         match frames::stream_error(self.framing, &message) {
             Some(frame) => Poll::Ready(Some(Ok(frame))),
             None => Poll::Ready(Some(Err(std::io::Error::other(message)))),
@@ -185,8 +189,12 @@ impl Drop for Relay {
     fn drop(&mut self) {
         if !self.finished {
             // The client went away; the lease drops as neutral.
-            self.meter
-                .finish(&self.node, End::ClientClosed, Some(self.ttfb), self.retries);
+            self.meter.finish(
+                &self.node,
+                End::ClientClosed(self.status),
+                Some(self.ttfb),
+                self.retries,
+            );
         }
     }
 }

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -68,6 +69,8 @@ def main():
         env = {k: v for k, v in os.environ.items() if not k.startswith("DROVER_")}
         env["DROVER_HEALTH__INTERVAL"] = "200ms"
         env["DROVER_LOG__LEVEL"] = "warn"
+        db_dir = tempfile.mkdtemp(prefix="drover-clients-")
+        env["DROVER_DATABASE_URL"] = f"sqlite://{db_dir}/drover.db"
         procs.append(subprocess.Popen(args, env=env))
         base = f"http://127.0.0.1:{port}"
         wait_ready(base + "/readyz")

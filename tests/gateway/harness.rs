@@ -30,6 +30,8 @@ pub fn test_config(nodes: &[&MockUpstream]) -> Config {
     config.timeouts.first_byte = Duration::from_secs(5);
     config.timeouts.idle = Duration::from_secs(5);
     config.limits.shutdown_grace = Duration::from_secs(1);
+    // Request records have tests of their own (tests/gateway/records.rs).
+    config.request_log.enabled = false;
     config.nodes = nodes
         .iter()
         .map(|n| NodeConfig {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod databases;
 mod failover;
 mod harness;
 mod load_smoke;
@@ -10,5 +11,6 @@ mod ops;
 mod pool_views;
 mod process;
 mod queueing;
+mod records;
 mod routing;
 mod streaming;

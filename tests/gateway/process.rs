@@ -79,7 +79,12 @@ async fn sigterm_lets_in_flight_streams_finish_then_exits() {
     mock.set_tokens(8);
     mock.set_token_delay(Duration::from_millis(150));
     let port = free_port();
+    let db = tempfile::tempdir().unwrap();
     let child = drover()
+        .env(
+            "DROVER_DATABASE_URL",
+            format!("sqlite://{}/drover.db", db.path().display()),
+        )
         .args(["serve", "--log-format", "json", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--node")

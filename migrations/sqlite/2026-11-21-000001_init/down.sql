@@ -1,0 +1,9 @@
+DROP TABLE media_resources;
+DROP TABLE request_contents;
+DROP TABLE request_logs;
+DROP TABLE api_keys;
+DROP TABLE users;
+DROP TABLE config_history;
+DROP TABLE settings;
+DROP TABLE routes;
+DROP TABLE nodes;
