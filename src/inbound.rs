@@ -2,7 +2,7 @@
 //! the model asked for, whether the answer streams, and the body exactly as received (so a
 //! same-format upstream gets it byte for byte).
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use bytes::Bytes;
 
@@ -85,7 +85,7 @@ pub struct Inbound {
     pub body: Bytes,
     pub request_id: Arc<str>,
     /// The client's address, for the request record.
-    pub client: Option<String>,
+    pub client: Option<IpAddr>,
 }
 
 impl Inbound {
@@ -94,7 +94,7 @@ impl Inbound {
         operation: Operation,
         body: Bytes,
         request_id: Arc<str>,
-        client: Option<String>,
+        client: Option<IpAddr>,
     ) -> Result<Self, GatewayError> {
         let head = wire::validate(operation, &body)?;
         Ok(Inbound {

@@ -104,7 +104,7 @@ async fn infer(
 ) -> Result<HttpResponse, ApiError> {
     let surface = operation.surface();
     let request_id = request_id::of(&req);
-    let client = req.peer_addr().map(|a| a.ip().to_string());
+    let client = req.peer_addr().map(|a| a.ip());
     // A request refused before routing is still counted, logged and recorded as such.
     let refuse = |error: GatewayError| {
         let none: Arc<str> = Arc::from("-");
@@ -113,7 +113,7 @@ async fn infer(
             none.clone(),
             request_id.clone(),
             false,
-            client.clone(),
+            client,
         );
         meter.error_kind = Some(error.kind());
         meter.finish(&none, End::Status(error.status().as_u16()), None, 0);
@@ -122,8 +122,7 @@ async fn infer(
     let body = body::read(&req, payload, gateway.config.limits.max_body_bytes)
         .await
         .map_err(refuse)?;
-    let inbound =
-        Inbound::parse(operation, body, request_id.clone(), client.clone()).map_err(refuse)?;
+    let inbound = Inbound::parse(operation, body, request_id.clone(), client).map_err(refuse)?;
     gateway
         .forward(inbound)
         .await

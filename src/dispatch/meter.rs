@@ -8,6 +8,7 @@
 use std::{
     cell::RefCell,
     collections::HashMap,
+    net::IpAddr,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -109,7 +110,7 @@ pub struct RequestMeter {
     pub resolved: Option<Arc<str>>,
     pub request_id: Arc<str>,
     pub stream: bool,
-    pub client: Option<String>,
+    pub client: Option<IpAddr>,
     /// Why the request failed, when it did before any answer (`GatewayError::kind`).
     pub error_kind: Option<&'static str>,
     pub started: Instant,
@@ -123,7 +124,7 @@ impl RequestMeter {
         requested: Arc<str>,
         request_id: Arc<str>,
         stream: bool,
-        client: Option<String>,
+        client: Option<IpAddr>,
         sink: Option<RecordSink>,
     ) -> Self {
         Self {
@@ -186,7 +187,7 @@ impl RequestMeter {
                 prompt_tokens: None,
                 completion_tokens: None,
                 retries: retries as i32,
-                client_addr: self.client.clone(),
+                client_addr: self.client.map(|ip| ip.to_string()),
             });
         }
     }

@@ -7,7 +7,7 @@ mod meter;
 mod relay;
 pub mod upstream;
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use actix_web::{
     body::SizedStream,
@@ -56,7 +56,7 @@ impl Gateway {
         model: Arc<str>,
         request_id: Arc<str>,
         stream: bool,
-        client: Option<String>,
+        client: Option<IpAddr>,
     ) -> RequestMeter {
         RequestMeter::new(api, model, request_id, stream, client, self.records.clone())
     }
@@ -77,7 +77,7 @@ impl Gateway {
             inbound.model.clone(),
             inbound.request_id.clone(),
             inbound.stream,
-            inbound.client.clone(),
+            inbound.client,
         );
         match self.try_nodes(inbound, meter).await {
             Ok(response) => Ok(response),

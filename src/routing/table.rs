@@ -149,9 +149,12 @@ pub struct RoutingTable {
 /// Tries before a pick gives up on slots that other threads keep taking first.
 const SLOT_RACES: usize = 4;
 
+/// Scratch space for a pick: open candidates with their tier, then the best tier's.
+type Scratch = (Vec<(u8, Candidate)>, Vec<Candidate>);
+
 thread_local! {
-    /// Candidate scratch space, reused so a pick does not allocate.
-    static CANDIDATES: RefCell<Vec<Candidate>> = const { RefCell::new(Vec::new()) };
+    /// Reused so a pick does not allocate.
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 impl RoutingTable {
@@ -213,27 +216,29 @@ impl RoutingTable {
         if !ids.iter().any(|i| usable(&i)) {
             return Err(GatewayError::NoHealthyNode(model.to_owned()));
         }
-        CANDIDATES.with_borrow_mut(|candidates| {
+        SCRATCH.with_borrow_mut(|(open, best_tier)| {
             for _ in 0..SLOT_RACES {
-                let open = || {
+                // One pass, one snapshot: counts read twice could change in between (other
+                // threads take slots), leaving a tier with no candidate left in it.
+                open.clear();
+                open.extend(
                     ids.iter()
                         .filter(usable)
                         .map(|&i| &self.nodes[i])
                         .filter(|n| n.has_slot())
-                };
-                let Some(best) = open().map(|n| n.tier(resolved, self.loaded_busy)).min() else {
+                        .map(|n| (n.tier(resolved, self.loaded_busy), n.candidate())),
+                );
+                let Some(best) = open.iter().map(|(tier, _)| *tier).min() else {
                     return Ok(Pick::Full);
                 };
-                candidates.clear();
-                candidates.extend(
-                    open()
-                        .filter(|n| n.tier(resolved, self.loaded_busy) == best)
-                        .map(NodeEntry::candidate),
-                );
-                let chosen = strategy
-                    .select(candidates, &RequestInfo { model: resolved })
-                    .and_then(|i| candidates.get(i))
-                    .ok_or_else(|| GatewayError::Internal("strategy chose no candidate".into()))?;
+                best_tier.clear();
+                best_tier.extend(open.iter().filter(|(t, _)| *t == best).map(|(_, c)| *c));
+                let Some(chosen) = strategy
+                    .select(best_tier, &RequestInfo { model: resolved })
+                    .and_then(|i| best_tier.get(i))
+                else {
+                    return Ok(Pick::Full);
+                };
                 let node = self
                     .nodes
                     .iter()

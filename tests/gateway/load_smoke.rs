@@ -30,7 +30,11 @@ fn config(url: String, scenario: Scenario) -> LoadConfig {
 
 #[actix_rt::test]
 async fn hundreds_of_mixed_requests_through_drover_are_all_answered_whole() {
-    let s = start(MIX, |_| {}).await;
+    // Round robin, so every node takes part (least_inflight may rightly serve all from c).
+    let s = start(MIX, |c| {
+        c.selector.strategy = drover::config::StrategyName::RoundRobin
+    })
+    .await;
     for n in &s.nodes {
         n.set_tokens(12);
     }

@@ -123,3 +123,50 @@ async fn refused_requests_are_recorded_too() {
     );
     assert_eq!(record.api, "/api/chat");
 }
+
+/// PostgreSQL stopped for 10 s under load: no inference request fails, and every record is
+/// in the database once it is back.
+#[actix_rt::test]
+async fn postgres_down_for_ten_seconds_loses_no_request_and_no_record() {
+    use drover_loadtest::load::{self, LoadConfig, Mode};
+
+    use crate::databases::PrivatePostgres;
+
+    let pg = PrivatePostgres::start();
+    let url = pg.url();
+    let s = start(&[("a", &["m:latest"])], |c| {
+        c.request_log.enabled = true;
+        c.database_url = url.clone();
+    })
+    .await;
+    let mut config = LoadConfig::new(vec![s.drover.url()]);
+    config.models = vec!["m:latest".into()];
+    config.mode = Mode::Open {
+        rate: 100.0,
+        connections: 64,
+    };
+    config.duration = Duration::from_secs(16);
+    config.threads = 1;
+    let load = actix_rt::task::spawn_blocking(move || load::run(&config));
+    actix_rt::time::sleep(Duration::from_secs(3)).await;
+    pg.stop();
+    actix_rt::time::sleep(Duration::from_secs(10)).await;
+    pg.restart();
+    let report = load.await.unwrap().unwrap();
+    let target = &report.targets[0];
+    assert!(target.sent >= 1400, "only {} sent", target.sent);
+    assert_eq!(target.ok, target.sent, "errors: {:?}", target.errors);
+    let store = Store::open(&url).await.unwrap();
+    let mut count = 0;
+    for _ in 0..300 {
+        count = store.count_records().await.unwrap();
+        if count >= target.sent as i64 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count, target.sent as i64,
+        "records missing after the outage"
+    );
+}
