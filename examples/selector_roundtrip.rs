@@ -100,7 +100,7 @@ fn main() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let router = start_pool(&config);
+            let router = start_pool(&config, &config.nodes);
             loop {
                 let pool = router.selector().send(GetPool).await.unwrap();
                 if pool.iter().all(|n| n.status.health.routable()) {

@@ -32,6 +32,16 @@ pub struct Config {
     /// This replica's name in request records; empty: `<hostname>:<port>`.
     pub replica: String,
     pub request_log: RequestLogConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Bearer token of the admin API (`/admin/api/`); empty: the admin API is off.
+    /// Env `DROVER_AUTH__ADMIN_TOKEN`.
+    #[serde(skip_serializing)]
+    pub admin_token: String,
 }
 
 impl Default for Config {
@@ -49,6 +59,7 @@ impl Default for Config {
             database_url: "sqlite://drover.db".to_owned(),
             replica: String::new(),
             request_log: RequestLogConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -133,6 +144,26 @@ pub struct NodeConfig {
     /// Most requests this node may run at once (across the replica); unbounded when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+}
+
+impl NodeConfig {
+    /// Checks what serde cannot; the error names the field.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.name.is_empty() || self.name.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err((
+                "name",
+                format!("{:?} must be non-empty, without spaces or '/'", self.name),
+            ));
+        }
+        validate_url(&self.url).map_err(|m| ("url", m))?;
+        if self.weight == 0 {
+            return Err(("weight", "must be at least 1".to_owned()));
+        }
+        if self.max_concurrency == Some(0) {
+            return Err(("max_concurrency", "must be at least 1".to_owned()));
+        }
+        Ok(())
+    }
 }
 
 fn default_kind() -> NodeKind {
@@ -380,22 +411,11 @@ impl Config {
                 field,
                 message,
             };
-            if node.name.is_empty() || node.name.chars().any(|c| c.is_whitespace() || c == '/') {
-                return Err(err(
-                    "name",
-                    format!("{:?} must be non-empty, without spaces or '/'", node.name),
-                ));
-            }
             if !seen.insert(node.name.as_str()) {
                 return Err(err("name", format!("duplicate node name {:?}", node.name)));
             }
-            validate_url(&node.url).map_err(|m| err("url", m))?;
-            if node.weight == 0 {
-                return Err(err("weight", "must be at least 1".to_owned()));
-            }
-            if node.max_concurrency == Some(0) {
-                return Err(err("max_concurrency", "must be at least 1".to_owned()));
-            }
+            node.check()
+                .map_err(|(field, message)| err(field, message))?;
         }
         if self.failover.attempts == 0 {
             return Err(ConfigError::Value {

@@ -8,12 +8,12 @@ use actix_web::{dev::ServerHandle, middleware::from_fn, web, App, HttpServer};
 use anyhow::Context;
 
 use crate::{
-    actors::{self, log_writer},
+    actors::{self, log_writer, messages::SetDrained},
     api,
-    config::Config,
+    config::{Config, NodeConfig},
     dispatch::{Gateway, RecordSink},
     metrics,
-    store::Store,
+    store::{nodes::NodeRow, Store},
 };
 
 struct Built {
@@ -37,11 +37,12 @@ impl Built {
 async fn build(config: Config, signals: bool) -> anyhow::Result<Built> {
     let config = Arc::new(config);
     let prometheus = metrics::install();
+    let store = Store::open(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
+    let (nodes, drained) = seed_and_load_nodes(&store, &config).await?;
     let (records, log) = if config.request_log.enabled {
-        let store = Store::open(&config.database_url).await.with_context(|| {
-            format!("cannot open the database {}", redact(&config.database_url))
-        })?;
-        let (sender, handle) = log_writer::start(store, config.request_log.clone());
+        let (sender, handle) = log_writer::start(store.clone(), config.request_log.clone());
         let sink = RecordSink {
             sender,
             replica: config.replica_name().into(),
@@ -50,7 +51,14 @@ async fn build(config: Config, signals: bool) -> anyhow::Result<Built> {
     } else {
         (None, None)
     };
-    let router = actors::start_pool(&config);
+    let router = actors::start_pool(&config, &nodes);
+    for name in drained {
+        router.selector().do_send(SetDrained {
+            name,
+            drained: true,
+        });
+    }
+    let admin = web::Data::new(api::admin::Admin::new(store, router.clone(), &config.auth));
     let shared = config.clone();
     let mut server = HttpServer::new(move || {
         App::new()
@@ -60,6 +68,7 @@ async fn build(config: Config, signals: bool) -> anyhow::Result<Built> {
                 records.clone(),
             )))
             .app_data(web::Data::new(prometheus.clone()))
+            .app_data(admin.clone())
             .wrap(from_fn(api::request_id::middleware))
             .configure(api::routes)
     })
@@ -87,6 +96,41 @@ async fn build(config: Config, signals: bool) -> anyhow::Result<Built> {
         log,
         flush_wait: config.request_log.flush_timeout + std::time::Duration::from_secs(1),
     })
+}
+
+/// The nodes to start with. The config file and `--node` seed an empty database; after that
+/// the database is the truth (the admin API edits it), and nodes the file names that the
+/// database lacks are ignored with a warning.
+async fn seed_and_load_nodes(
+    store: &Store,
+    config: &Config,
+) -> anyhow::Result<(Vec<NodeConfig>, Vec<String>)> {
+    let mut rows = store.list_nodes().await?;
+    if rows.is_empty() {
+        for node in &config.nodes {
+            store
+                .put_node(&NodeRow::from_config(node, false), "config")
+                .await?;
+        }
+        rows = store.list_nodes().await?;
+    } else {
+        for node in &config.nodes {
+            if !rows.iter().any(|r| r.name == node.name) {
+                tracing::warn!(node = %node.name, "node from the config is not in the database, \
+                    which is the truth once seeded: add it through the admin API");
+            }
+        }
+    }
+    let nodes = rows
+        .iter()
+        .map(NodeRow::to_config)
+        .collect::<Result<Vec<_>, _>>()?;
+    let drained = rows
+        .iter()
+        .filter(|r| r.drained)
+        .map(|r| r.name.clone())
+        .collect();
+    Ok((nodes, drained))
 }
 
 /// A database URL without its password, for messages.

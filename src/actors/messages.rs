@@ -139,6 +139,31 @@ pub struct NodeState {
     #[serde(flatten)]
     pub status: Arc<NodeStatus>,
     pub in_flight: u32,
+    pub drained: bool,
     #[serde(skip)]
     pub target: Arc<NodeTarget>,
 }
+
+/// Admin → Selector: add a node, or replace the one with the same name (its running
+/// requests finish on the old actor).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpsertNode(pub NodeConfig);
+
+/// Admin → Selector: remove a node; running requests finish.
+#[derive(Message)]
+#[rtype(result = "Result<(), GatewayError>")]
+pub struct RemoveNode(pub String);
+
+/// Admin → Selector: drain a node (no new requests) or put it back.
+#[derive(Message)]
+#[rtype(result = "Result<(), GatewayError>")]
+pub struct SetDrained {
+    pub name: String,
+    pub drained: bool,
+}
+
+/// Selector → NodeActor: the node left the pool.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopNode;

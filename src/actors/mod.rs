@@ -8,21 +8,59 @@ pub mod messages;
 pub mod node;
 pub mod selector;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use actix::{Actor, AsyncContext, Context};
+use actix::{Actor, Addr, AsyncContext, Context};
 
 use crate::{
-    config::Config,
+    config::{Config, HealthConfig, NodeConfig},
     routing::{NodeEntry, NodeStats, NodeTarget, Router},
     strategy,
 };
 use messages::NodeStatus;
 pub use selector::Selector;
 
-/// Starts one `NodeActor` per configured node and the `Selector` over them, on the current
-/// actix arbiter, and returns the `Router` request handlers use. Must run inside a `System`.
-pub fn start_pool(config: &Config) -> Arc<Router> {
+/// Starts node actors: what that takes besides each node's own config. The selector keeps
+/// one, to add nodes while running.
+#[derive(Clone)]
+pub struct NodeSpawner {
+    health: HealthConfig,
+    connect_timeout: Duration,
+    selector: Addr<Selector>,
+}
+
+impl NodeSpawner {
+    /// Starts the actor of node `config` under routing id `id`.
+    pub fn spawn(&self, id: usize, config: &NodeConfig) -> NodeEntry {
+        let stats = Arc::new(NodeStats::default());
+        let actor = node::NodeActor::new(
+            id,
+            config.clone(),
+            self.health.clone(),
+            self.connect_timeout,
+            self.selector.clone(),
+            stats.clone(),
+        )
+        .start();
+        let status = NodeStatus::initial(config);
+        NodeEntry {
+            target: Arc::new(NodeTarget::new(
+                id,
+                status.name.clone(),
+                config.kind,
+                status.url.clone(),
+                actor,
+                stats,
+            )),
+            status: Arc::new(status),
+            drained: false,
+        }
+    }
+}
+
+/// Starts one `NodeActor` per node and the `Selector` over them, on the current actix
+/// arbiter, and returns the `Router` request handlers use. Must run inside a `System`.
+pub fn start_pool(config: &Config, nodes: &[NodeConfig]) -> Arc<Router> {
     // The selector's address exists before the selector runs, so node actors can hold it.
     let ctx = Context::<Selector>::new();
     let selector_addr = ctx.address();
@@ -30,39 +68,21 @@ pub fn start_pool(config: &Config) -> Arc<Router> {
         strategy::build(config.selector.strategy),
         selector_addr.clone(),
     ));
-    let nodes = config
-        .nodes
+    let spawner = NodeSpawner {
+        health: config.health.clone(),
+        connect_timeout: config.timeouts.connect,
+        selector: selector_addr,
+    };
+    let entries = nodes
         .iter()
         .enumerate()
-        .map(|(id, node)| {
-            let stats = Arc::new(NodeStats::default());
-            let actor = node::NodeActor::new(
-                id,
-                node.clone(),
-                config.health.clone(),
-                config.timeouts.connect,
-                selector_addr.clone(),
-                stats.clone(),
-            )
-            .start();
-            let status = NodeStatus::initial(node);
-            NodeEntry {
-                target: Arc::new(NodeTarget::new(
-                    id,
-                    status.name.clone(),
-                    node.kind,
-                    status.url.clone(),
-                    actor,
-                    stats,
-                )),
-                status: Arc::new(status),
-            }
-        })
+        .map(|(id, node)| spawner.spawn(id, node))
         .collect();
     ctx.run(Selector::new(
         config.selector.clone(),
-        nodes,
+        entries,
         router.clone(),
+        spawner,
     ));
     router
 }

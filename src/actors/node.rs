@@ -4,12 +4,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, WrapFuture};
+use actix::{
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, WrapFuture,
+};
 use tokio::time::Instant;
 
 use super::{
     health::{HealthTracker, Transition},
-    messages::{NodeReport, NodeStatus, Passive, ProbeNow, RequestOutcome},
+    messages::{NodeReport, NodeStatus, Passive, ProbeNow, RequestOutcome, StopNode},
     selector::Selector,
 };
 use crate::{
@@ -192,5 +194,13 @@ impl Handler<ProbeNow> for NodeActor {
 
     fn handle(&mut self, _: ProbeNow, ctx: &mut Self::Context) {
         self.probe(ctx);
+    }
+}
+
+impl Handler<StopNode> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StopNode, ctx: &mut Self::Context) {
+        ctx.stop();
     }
 }

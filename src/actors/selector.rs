@@ -8,7 +8,13 @@ use std::{collections::VecDeque, sync::atomic::Ordering, sync::Arc, time::Durati
 use actix::{Actor, AsyncContext, Context, Handler, MessageResult};
 use tokio::sync::oneshot;
 
-use super::messages::{Assignment, Enqueue, GetPool, NodeReport, NodeState, SlotFreed};
+use super::{
+    messages::{
+        Assignment, Enqueue, GetPool, NodeReport, NodeState, RemoveNode, SetDrained, SlotFreed,
+        StopNode, UpsertNode,
+    },
+    NodeSpawner,
+};
 use crate::{
     config::SelectorConfig,
     error::GatewayError,
@@ -27,15 +33,26 @@ pub struct Selector {
     nodes: Vec<NodeEntry>,
     router: Arc<Router>,
     waiters: VecDeque<Waiter>,
+    spawner: NodeSpawner,
+    /// Routing ids are never reused, so a lease on a removed node frees only its own slot.
+    next_id: usize,
 }
 
 impl Selector {
-    pub fn new(config: SelectorConfig, nodes: Vec<NodeEntry>, router: Arc<Router>) -> Self {
+    pub fn new(
+        config: SelectorConfig,
+        nodes: Vec<NodeEntry>,
+        router: Arc<Router>,
+        spawner: NodeSpawner,
+    ) -> Self {
+        let next_id = nodes.iter().map(|n| n.target.id + 1).max().unwrap_or(0);
         let selector = Self {
             config,
             nodes,
             router,
             waiters: VecDeque::new(),
+            spawner,
+            next_id,
         };
         selector.publish();
         selector
@@ -194,9 +211,66 @@ impl Handler<GetPool> for Selector {
                 .map(|n| NodeState {
                     status: n.status.clone(),
                     in_flight: n.target.in_flight(),
+                    drained: n.drained,
                     target: n.target.clone(),
                 })
                 .collect(),
         )
+    }
+}
+
+impl Handler<UpsertNode> for Selector {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpsertNode, _: &mut Self::Context) {
+        let entry = self.spawner.spawn(self.next_id, &msg.0);
+        self.next_id += 1;
+        match self
+            .nodes
+            .iter_mut()
+            .find(|n| *n.target.name == *msg.0.name)
+        {
+            Some(old) => {
+                old.target.actor.do_send(StopNode);
+                let drained = old.drained;
+                *old = NodeEntry { drained, ..entry };
+            }
+            None => self.nodes.push(entry),
+        }
+        self.publish();
+    }
+}
+
+impl Handler<RemoveNode> for Selector {
+    type Result = Result<(), GatewayError>;
+
+    fn handle(&mut self, msg: RemoveNode, _: &mut Self::Context) -> Self::Result {
+        let i = self
+            .nodes
+            .iter()
+            .position(|n| *n.target.name == *msg.0)
+            .ok_or_else(|| GatewayError::UnknownNode(msg.0.clone()))?;
+        let removed = self.nodes.remove(i);
+        removed.target.actor.do_send(StopNode);
+        self.publish();
+        Ok(())
+    }
+}
+
+impl Handler<SetDrained> for Selector {
+    type Result = Result<(), GatewayError>;
+
+    fn handle(&mut self, msg: SetDrained, _: &mut Self::Context) -> Self::Result {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| *n.target.name == *msg.name)
+            .ok_or_else(|| GatewayError::UnknownNode(msg.name.clone()))?;
+        node.drained = msg.drained;
+        self.publish();
+        if !msg.drained && !self.waiters.is_empty() {
+            self.serve_waiters();
+        }
+        Ok(())
     }
 }

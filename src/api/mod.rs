@@ -1,6 +1,7 @@
 //! The HTTP edge: one route table for every surface. Handlers extract, call one function of
 //! the domain, and return its result; errors take the client API's shape in `error`.
 
+pub mod admin;
 mod body;
 pub mod error;
 mod ollama;
@@ -46,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     get(cfg, "/readyz", ops::readyz);
     get(cfg, "/version", ops::version);
     get(cfg, "/metrics", ops::metrics);
+    admin::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

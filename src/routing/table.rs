@@ -90,6 +90,8 @@ impl NodeTarget {
 pub struct NodeEntry {
     pub target: Arc<NodeTarget>,
     pub status: Arc<NodeStatus>,
+    /// Set by an operator: takes no new requests; those running finish.
+    pub drained: bool,
 }
 
 impl NodeEntry {
@@ -211,7 +213,7 @@ impl RoutingTable {
         };
         let usable = |&&i: &&usize| {
             let node = &self.nodes[i];
-            node.status.health.routable() && !exclude.contains(&node.target.id)
+            node.status.health.routable() && !node.drained && !exclude.contains(&node.target.id)
         };
         if !ids.iter().any(|i| usable(&i)) {
             return Err(GatewayError::NoHealthyNode(model.to_owned()));
@@ -300,6 +302,7 @@ mod tests {
                 Arc::default(),
             )),
             status: Arc::new(status),
+            drained: false,
         }
     }
 
@@ -365,6 +368,18 @@ mod tests {
             down.pick(&*rr, "m", &[]),
             Err(GatewayError::NoHealthyNode(_))
         ));
+    }
+
+    #[test]
+    fn drained_nodes_take_no_new_requests() {
+        let m = "m:latest";
+        let mut drained = node(0, Health::Up, Priority::Active, &[m], &[]);
+        drained.drained = true;
+        let table = RoutingTable::new(
+            vec![drained, node(1, Health::Up, Priority::Standby, &[m], &[])],
+            4,
+        );
+        assert_eq!(picked(&table, m, &[]), Some(1));
     }
 
     #[test]

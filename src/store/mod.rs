@@ -5,6 +5,7 @@
 //! names and run at start and with `drover migrate`.
 
 mod migrate;
+pub mod nodes;
 pub mod records;
 pub mod schema;
 

@@ -15,6 +15,8 @@ use serde_json::Value;
 pub struct Setup {
     pub nodes: Vec<MockUpstream>,
     pub drover: RunningServer,
+    /// The SQLite file's folder, when the test did not name a database itself.
+    pub _db: Option<tempfile::TempDir>,
 }
 
 /// A config with fast probes and short timeouts, suited to tests.
@@ -58,9 +60,15 @@ pub async fn start(nodes: &[(&str, &[&str])], tweak: impl FnOnce(&mut Config)) -
 
 pub async fn start_over(nodes: Vec<MockUpstream>, tweak: impl FnOnce(&mut Config)) -> Setup {
     let mut config = test_config(&nodes.iter().collect::<Vec<_>>());
+    let db = tempfile::tempdir().unwrap();
+    config.database_url = format!("sqlite://{}/drover.db", db.path().display());
     tweak(&mut config);
     let drover = spawn(config).unwrap();
-    let setup = Setup { nodes, drover };
+    let setup = Setup {
+        nodes,
+        drover,
+        _db: Some(db),
+    };
     let count = setup.nodes.len();
     setup.wait_until(|ready| ready["nodes_up"] == count).await;
     setup

@@ -208,10 +208,13 @@ async fn a_node_that_never_answered_makes_unknown_models_503_not_404() {
         weight: 1,
         max_concurrency: None,
     });
+    let db = tempfile::tempdir().unwrap();
+    config.database_url = format!("sqlite://{}/drover.db", db.path().display());
     let drover = drover::server::spawn(config).unwrap();
     let s = crate::harness::Setup {
         nodes: vec![live],
         drover,
+        _db: Some(db),
     };
     s.wait_health("live", "up").await;
     assert_eq!(s.chat("m").await.status, 200);

@@ -1,0 +1,183 @@
+//! Nodes in the database. The config file (and `--node`) seed an empty table at start; after
+//! that the table is the truth, edited through the admin API, every change kept in
+//! `config_history`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use super::{
+    db_run,
+    schema::{config_history, nodes},
+    Store, StoreError,
+};
+use crate::config::{NodeConfig, NodeKind, Priority};
+
+#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize)]
+#[diesel(table_name = nodes, treat_none_as_default_value = false)]
+pub struct NodeRow {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub priority: String,
+    pub weight: i32,
+    pub max_concurrency: Option<i32>,
+    #[serde(skip)]
+    pub api_key: Option<String>,
+    pub drained: bool,
+    pub updated_ms: i64,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl NodeRow {
+    pub fn from_config(node: &NodeConfig, drained: bool) -> NodeRow {
+        NodeRow {
+            name: node.name.clone(),
+            kind: node.kind.as_str().to_owned(),
+            url: node.url.trim_end_matches('/').to_owned(),
+            priority: match node.priority {
+                Priority::Active => "active",
+                Priority::Standby => "standby",
+            }
+            .to_owned(),
+            weight: i32::try_from(node.weight).unwrap_or(i32::MAX),
+            max_concurrency: node
+                .max_concurrency
+                .map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+            api_key: None,
+            drained,
+            updated_ms: now_ms(),
+        }
+    }
+
+    pub fn to_config(&self) -> Result<NodeConfig, StoreError> {
+        let bad = |what: &str| {
+            StoreError::Connect(format!(
+                "node {:?} has an invalid {what} in the database",
+                self.name
+            ))
+        };
+        Ok(NodeConfig {
+            name: self.name.clone(),
+            kind: match self.kind.as_str() {
+                "ollama" => NodeKind::Ollama,
+                _ => return Err(bad("kind")),
+            },
+            url: self.url.clone(),
+            priority: match self.priority.as_str() {
+                "active" => Priority::Active,
+                "standby" => Priority::Standby,
+                _ => return Err(bad("priority")),
+            },
+            weight: u32::try_from(self.weight).map_err(|_| bad("weight"))?,
+            max_concurrency: self
+                .max_concurrency
+                .map(|m| u32::try_from(m).map_err(|_| bad("max_concurrency")))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = config_history, treat_none_as_default_value = false)]
+struct HistoryRow {
+    ts_ms: i64,
+    actor: String,
+    entity: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+impl Store {
+    pub async fn list_nodes(&self) -> Result<Vec<NodeRow>, StoreError> {
+        db_run!(self, |conn| nodes::table
+            .order(nodes::name)
+            .select(NodeRow::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::from))
+    }
+
+    pub async fn get_node(&self, name: &str) -> Result<Option<NodeRow>, StoreError> {
+        db_run!(self, |conn| nodes::table
+            .find(name)
+            .select(NodeRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::from))
+    }
+
+    /// Writes `row` (insert or replace) and records the change.
+    pub async fn put_node(&self, row: &NodeRow, actor: &str) -> Result<(), StoreError> {
+        let before = self.get_node(&row.name).await?;
+        db_run!(self, |conn| diesel::insert_into(nodes::table)
+            .values(row)
+            .on_conflict(nodes::name)
+            .do_update()
+            .set(row)
+            .execute(conn)
+            .await
+            .map_err(StoreError::from))?;
+        self.record_change(
+            actor,
+            &format!("node:{}", row.name),
+            before.as_ref(),
+            Some(row),
+        )
+        .await
+    }
+
+    /// Deletes a node; false when there was none.
+    pub async fn delete_node(&self, name: &str, actor: &str) -> Result<bool, StoreError> {
+        let Some(before) = self.get_node(name).await? else {
+            return Ok(false);
+        };
+        db_run!(self, |conn| diesel::delete(nodes::table.find(name))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from))?;
+        self.record_change(actor, &format!("node:{name}"), Some(&before), None)
+            .await?;
+        Ok(true)
+    }
+
+    async fn record_change<T: Serialize>(
+        &self,
+        actor: &str,
+        entity: &str,
+        before: Option<&T>,
+        after: Option<&T>,
+    ) -> Result<(), StoreError> {
+        let json = |v: Option<&T>| v.and_then(|v| serde_json::to_string(v).ok());
+        let row = HistoryRow {
+            ts_ms: now_ms(),
+            actor: actor.to_owned(),
+            entity: entity.to_owned(),
+            before: json(before),
+            after: json(after),
+        };
+        db_run!(self, |conn| diesel::insert_into(config_history::table)
+            .values(&row)
+            .execute(conn)
+            .await
+            .map_err(StoreError::from))?;
+        Ok(())
+    }
+
+    pub async fn history_len(&self, entity: &str) -> Result<i64, StoreError> {
+        db_run!(self, |conn| config_history::table
+            .filter(config_history::entity.eq(entity))
+            .count()
+            .get_result(conn)
+            .await
+            .map_err(StoreError::from))
+    }
+}
