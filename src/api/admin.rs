@@ -15,7 +15,7 @@ use crate::{
     config::{AuthConfig, NodeConfig},
     error::GatewayError,
     routing::Router,
-    store::{nodes::NodeRow, Store, StoreError},
+    store::{nodes::NodeRow, records::LogQuery, Store, StoreError},
 };
 
 /// What the admin handlers share.
@@ -122,7 +122,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/nodes/{name}", web::put().to(put_node))
             .route("/nodes/{name}", web::delete().to(delete_node))
             .route("/nodes/{name}/drain", web::post().to(drain_node))
-            .route("/nodes/{name}/undrain", web::post().to(undrain_node)),
+            .route("/nodes/{name}/undrain", web::post().to(undrain_node))
+            .route("/logs", web::get().to(logs)),
     );
 }
 
@@ -243,4 +244,14 @@ async fn set_drained(
         .await;
     applied.map_err(|e| GatewayError::Internal(e.to_string()))??;
     Ok(HttpResponse::Ok().json(row))
+}
+
+/// `GET /admin/api/logs?model=&node=&key=&status=&since=&until=&limit=&cursor=`: request
+/// records, newest first; `next_cursor` fetches the next page.
+async fn logs(_: AdminCaller, admin: web::Data<Admin>, req: HttpRequest) -> Reply {
+    let query = web::Query::<LogQuery>::from_query(req.query_string())
+        .map_err(|e| AdminError::Invalid(format!("query: {e}")))?
+        .into_inner();
+    query.check().map_err(AdminError::Invalid)?;
+    Ok(HttpResponse::Ok().json(admin.store.query_records(&query).await?))
 }

@@ -75,3 +75,117 @@ impl Store {
             .map_err(StoreError::from))
     }
 }
+
+/// A query of request records; absent fields do not filter.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// Matches the resolved or the requested model name.
+    pub model: Option<String>,
+    pub node: Option<String>,
+    pub key: Option<String>,
+    pub status: Option<i32>,
+    /// Epoch milliseconds, inclusive.
+    pub since: Option<i64>,
+    /// Epoch milliseconds, exclusive.
+    pub until: Option<i64>,
+    /// At most this many records (default 100, at most 1000).
+    pub limit: Option<i64>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A page of records, newest first, and where the next page starts.
+#[derive(Debug, Serialize)]
+pub struct LogPage {
+    pub records: Vec<RequestRecord>,
+    pub next_cursor: Option<String>,
+}
+
+pub const MAX_PAGE: i64 = 1000;
+
+/// `"<ts_ms>:<id>"` of the last record of a page: pages follow (time, id) descending, which
+/// stays stable while new records arrive.
+fn parse_cursor(cursor: &str) -> Result<(i64, String), String> {
+    let (ts, id) = cursor
+        .split_once(':')
+        .ok_or_else(|| "cursor: expected a next_cursor value from a previous page".to_owned())?;
+    let ts = ts
+        .parse()
+        .map_err(|_| "cursor: expected a next_cursor value from a previous page".to_owned())?;
+    Ok((ts, id.to_owned()))
+}
+
+impl LogQuery {
+    /// Checks the query; the error names the parameter.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(limit) = self.limit {
+            if !(1..=MAX_PAGE).contains(&limit) {
+                return Err(format!("limit: must be between 1 and {MAX_PAGE}"));
+            }
+        }
+        if let (Some(since), Some(until)) = (self.since, self.until) {
+            if since >= until {
+                return Err("since: must be before until".to_owned());
+            }
+        }
+        if let Some(cursor) = &self.cursor {
+            parse_cursor(cursor)?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Records matching `q`, newest first (call `LogQuery::check` first).
+    pub async fn query_records(&self, q: &LogQuery) -> Result<LogPage, StoreError> {
+        let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+        let cursor = q.cursor.as_deref().and_then(|c| parse_cursor(c).ok());
+        let records: Vec<RequestRecord> = db_run!(self, |conn| {
+            let mut query = request_logs::table.into_boxed();
+            if let Some(model) = &q.model {
+                query = query.filter(
+                    request_logs::model_resolved
+                        .eq(model)
+                        .or(request_logs::model_requested.eq(model)),
+                );
+            }
+            if let Some(node) = &q.node {
+                query = query.filter(request_logs::node.eq(node));
+            }
+            if let Some(key) = &q.key {
+                query = query.filter(request_logs::key_id.eq(key));
+            }
+            if let Some(status) = q.status {
+                query = query.filter(request_logs::status.eq(status));
+            }
+            if let Some(since) = q.since {
+                query = query.filter(request_logs::ts_ms.ge(since));
+            }
+            if let Some(until) = q.until {
+                query = query.filter(request_logs::ts_ms.lt(until));
+            }
+            if let Some((ts, id)) = &cursor {
+                query = query.filter(
+                    request_logs::ts_ms
+                        .lt(*ts)
+                        .or(request_logs::ts_ms.eq(*ts).and(request_logs::id.lt(id))),
+                );
+            }
+            query
+                .order((request_logs::ts_ms.desc(), request_logs::id.desc()))
+                .limit(limit)
+                .select(RequestRecord::as_select())
+                .load(conn)
+                .await
+                .map_err(StoreError::from)
+        })?;
+        let next_cursor = (records.len() as i64 == limit)
+            .then(|| records.last().map(|r| format!("{}:{}", r.ts_ms, r.id)))
+            .flatten();
+        Ok(LogPage {
+            records,
+            next_cursor,
+        })
+    }
+}

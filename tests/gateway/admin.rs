@@ -192,3 +192,94 @@ async fn the_database_wins_over_the_file_once_seeded() {
     }
     assert_eq!(served, Some(json!({"a": "up"})));
 }
+
+async fn logs_are_queryable(db: TestDb) {
+    let url = db.url().to_owned();
+    let s = start(&[("a", &["m:latest"]), ("b", &["m:latest"])], |c| {
+        c.auth.admin_token = TOKEN.into();
+        c.database_url = url.clone();
+        c.request_log.enabled = true;
+        c.selector.strategy = drover::config::StrategyName::RoundRobin;
+    })
+    .await;
+    for _ in 0..12 {
+        assert_eq!(s.chat("m").await.status, 200);
+    }
+    for _ in 0..5 {
+        assert_eq!(s.chat("ghost").await.status, 404);
+    }
+    let store = drover::store::Store::open(&url).await.unwrap();
+    for _ in 0..100 {
+        if store.count_records().await.unwrap() == 17 {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = |query: String| {
+        let s = &s;
+        async move { admin(s, "GET", &format!("/logs?{query}"), None).await }
+    };
+    let all = page("".into()).await.json();
+    assert_eq!(all["records"].as_array().unwrap().len(), 17);
+    assert_eq!(
+        page("status=404".into()).await.json()["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        page("node=a".into()).await.json()["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    assert_eq!(
+        page("model=m:latest".into()).await.json()["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
+    let newest = all["records"][0]["ts_ms"].as_i64().unwrap();
+    assert_eq!(
+        page(format!("since={}", newest + 1)).await.json()["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // Pages of 5 cover every record exactly once.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    for _ in 0..10 {
+        let body = page(format!("limit=5{cursor}")).await.json();
+        for r in body["records"].as_array().unwrap() {
+            assert!(seen.insert(r["id"].as_str().unwrap().to_owned()));
+        }
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 17);
+    // Bad parameters name themselves.
+    let bad = page("limit=0".into()).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["error"].as_str().unwrap().starts_with("limit"));
+    assert_eq!(page("status=abc".into()).await.status, 400);
+    assert_eq!(page("colour=red".into()).await.status, 400);
+    drop(s);
+    db.drop_db().await;
+}
+
+#[actix_rt::test]
+async fn sqlite_logs_are_queryable() {
+    logs_are_queryable(TestDb::sqlite()).await;
+}
+
+#[actix_rt::test]
+async fn postgres_logs_are_queryable() {
+    logs_are_queryable(TestDb::postgres().await).await;
+}
