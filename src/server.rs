@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::{
     actors::{self, log_writer, messages::SetDrained},
     api,
-    config::{Config, NodeConfig},
+    config::{Config, NodeConfig, SelectorConfig},
     dispatch::{Gateway, RecordSink},
     metrics,
     store::{nodes::NodeRow, Store},
@@ -34,12 +34,13 @@ impl Built {
     }
 }
 
-async fn build(config: Config, signals: bool) -> anyhow::Result<Built> {
-    let config = Arc::new(config);
+async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
     let prometheus = metrics::install();
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
+    config.selector = seed_and_load_selector(&store, &config).await?;
+    let config = Arc::new(config);
     let (nodes, drained) = seed_and_load_nodes(&store, &config).await?;
     let (records, log) = if config.request_log.enabled {
         let (sender, handle) = log_writer::start(store.clone(), config.request_log.clone());
@@ -132,6 +133,25 @@ async fn seed_and_load_nodes(
         .collect();
     Ok((nodes, drained))
 }
+
+/// The selector settings: like nodes, the file seeds an empty database, which decides after.
+async fn seed_and_load_selector(store: &Store, config: &Config) -> anyhow::Result<SelectorConfig> {
+    if let Some(stored) = store.get_setting(SELECTOR_SETTING).await? {
+        return serde_json::from_str(&stored)
+            .with_context(|| format!("the stored {SELECTOR_SETTING} setting is invalid"));
+    }
+    store
+        .put_setting(
+            SELECTOR_SETTING,
+            &serde_json::to_value(&config.selector)?,
+            "config",
+        )
+        .await?;
+    Ok(config.selector.clone())
+}
+
+/// The key of the selector settings in the `settings` table.
+pub const SELECTOR_SETTING: &str = "selector";
 
 /// A database URL without its password, for messages.
 fn redact(url: &str) -> String {

@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 
 use super::health::Health;
 use crate::{
-    config::{NodeConfig, NodeKind, Priority},
+    config::{NodeConfig, NodeKind, Priority, SelectorConfig},
     error::GatewayError,
     routing::{Lease, NodeTarget},
 };
@@ -167,3 +167,8 @@ pub struct SetDrained {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StopNode;
+
+/// Admin → Selector: new selector settings (strategy, loaded preference, queue), at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ApplySelectorConfig(pub SelectorConfig);

@@ -66,6 +66,7 @@ pub fn start_pool(config: &Config, nodes: &[NodeConfig]) -> Arc<Router> {
     let selector_addr = ctx.address();
     let router = Arc::new(Router::new(
         strategy::build(config.selector.strategy),
+        config.selector.queue_timeout,
         selector_addr.clone(),
     ));
     let spawner = NodeSpawner {

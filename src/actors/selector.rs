@@ -10,8 +10,8 @@ use tokio::sync::oneshot;
 
 use super::{
     messages::{
-        Assignment, Enqueue, GetPool, NodeReport, NodeState, RemoveNode, SetDrained, SlotFreed,
-        StopNode, UpsertNode,
+        ApplySelectorConfig, Assignment, Enqueue, GetPool, NodeReport, NodeState, RemoveNode,
+        SetDrained, SlotFreed, StopNode, UpsertNode,
     },
     NodeSpawner,
 };
@@ -272,5 +272,22 @@ impl Handler<SetDrained> for Selector {
             self.serve_waiters();
         }
         Ok(())
+    }
+}
+
+impl Handler<ApplySelectorConfig> for Selector {
+    type Result = ();
+
+    fn handle(&mut self, msg: ApplySelectorConfig, _: &mut Self::Context) {
+        if msg.0.strategy != self.config.strategy {
+            self.router
+                .set_strategy(crate::strategy::build(msg.0.strategy));
+        }
+        self.router.set_queue_timeout(msg.0.queue_timeout);
+        self.config = msg.0;
+        self.publish();
+        if !self.waiters.is_empty() {
+            self.serve_waiters();
+        }
     }
 }

@@ -11,10 +11,11 @@ use actix_web::{
 use serde_json::json;
 
 use crate::{
-    actors::messages::{GetPool, RemoveNode, SetDrained, UpsertNode},
-    config::{AuthConfig, NodeConfig},
+    actors::messages::{ApplySelectorConfig, GetPool, RemoveNode, SetDrained, UpsertNode},
+    config::{AuthConfig, NodeConfig, SelectorConfig},
     error::GatewayError,
     routing::Router,
+    server::SELECTOR_SETTING,
     store::{nodes::NodeRow, records::LogQuery, Store, StoreError},
 };
 
@@ -123,7 +124,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/nodes/{name}", web::delete().to(delete_node))
             .route("/nodes/{name}/drain", web::post().to(drain_node))
             .route("/nodes/{name}/undrain", web::post().to(undrain_node))
-            .route("/logs", web::get().to(logs)),
+            .route("/logs", web::get().to(logs))
+            .route("/settings", web::get().to(get_settings))
+            .route("/settings", web::put().to(put_settings)),
     );
 }
 
@@ -254,4 +257,43 @@ async fn logs(_: AdminCaller, admin: web::Data<Admin>, req: HttpRequest) -> Repl
         .into_inner();
     query.check().map_err(AdminError::Invalid)?;
     Ok(HttpResponse::Ok().json(admin.store.query_records(&query).await?))
+}
+
+/// Settings an operator may change at runtime.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    selector: SelectorConfig,
+}
+
+async fn get_settings(_: AdminCaller, admin: web::Data<Admin>) -> Reply {
+    let selector: serde_json::Value = match admin.store.get_setting(SELECTOR_SETTING).await? {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| AdminError::Invalid(e.to_string()))?
+        }
+        None => serde_json::Value::Null,
+    };
+    Ok(HttpResponse::Ok().json(json!({ "selector": selector })))
+}
+
+/// Replaces the selector settings (strategy, prefer_loaded, loaded_busy, max_queue,
+/// queue_timeout); absent fields take their defaults. Applied to the next request.
+async fn put_settings(_: AdminCaller, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+    let settings: Settings = parse(&body)?;
+    if settings.selector.queue_timeout.is_zero() {
+        return Err(AdminError::Invalid(
+            "selector.queue_timeout: must be above zero".into(),
+        ));
+    }
+    let value =
+        serde_json::to_value(&settings.selector).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    admin
+        .store
+        .put_setting(SELECTOR_SETTING, &value, "admin")
+        .await?;
+    admin
+        .router
+        .selector()
+        .do_send(ApplySelectorConfig(settings.selector));
+    Ok(HttpResponse::Ok().json(json!({ "selector": value })))
 }

@@ -107,12 +107,7 @@ impl Gateway {
         let mut tried: Vec<usize> = Vec::new();
         let mut last_error: Option<UpstreamError> = None;
         for attempt in 0..attempts {
-            let queue_timeout = self.config.selector.queue_timeout;
-            let lease = match self
-                .router
-                .acquire(&inbound.model, &tried, queue_timeout)
-                .await
-            {
+            let lease = match self.router.acquire(&inbound.model, &tried).await {
                 Ok(lease) => lease,
                 // Nodes were tried and none is left: the client wants the real cause.
                 Err(GatewayError::NoHealthyNode(_)) if last_error.is_some() => break,

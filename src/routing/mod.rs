@@ -13,7 +13,7 @@ pub mod stats;
 mod table;
 
 use std::sync::{
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc,
 };
 
@@ -38,19 +38,27 @@ use crate::{
 /// Shared by the selector (writer) and every request handler (readers).
 pub struct Router {
     table: ArcSwap<RoutingTable>,
-    strategy: Box<dyn Strategy>,
+    /// Swapped whole when an operator changes the strategy; a pick holds the one it loaded.
+    strategy: ArcSwap<Box<dyn Strategy>>,
     /// Requests waiting in the selector's queue. A freed slot only bothers the selector when
     /// someone waits.
     waiting: AtomicUsize,
+    /// How long a request may wait for a slot, in ms; an operator may change it.
+    queue_timeout_ms: AtomicU64,
     selector: Addr<Selector>,
 }
 
 impl Router {
-    pub fn new(strategy: Box<dyn Strategy>, selector: Addr<Selector>) -> Self {
+    pub fn new(
+        strategy: Box<dyn Strategy>,
+        queue_timeout: std::time::Duration,
+        selector: Addr<Selector>,
+    ) -> Self {
         Self {
             table: ArcSwap::from_pointee(RoutingTable::default()),
-            strategy,
+            strategy: ArcSwap::from_pointee(strategy),
             waiting: AtomicUsize::new(0),
+            queue_timeout_ms: AtomicU64::new(queue_timeout.as_millis() as u64),
             selector,
         }
     }
@@ -64,13 +72,23 @@ impl Router {
         self.table.load_full()
     }
 
+    pub(crate) fn set_strategy(&self, strategy: Box<dyn Strategy>) {
+        self.strategy.store(Arc::new(strategy));
+    }
+
+    pub(crate) fn set_queue_timeout(&self, timeout: std::time::Duration) {
+        self.queue_timeout_ms
+            .store(timeout.as_millis() as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn publish(&self, table: RoutingTable) {
         self.table.store(Arc::new(table));
     }
 
     /// Picks a node on the current table and takes a slot on it.
     pub(crate) fn pick(&self, model: &str, exclude: &[usize]) -> Result<Pick, GatewayError> {
-        self.table.load().pick(&*self.strategy, model, exclude)
+        let strategy = self.strategy.load();
+        self.table.load().pick(&***strategy, model, exclude)
     }
 
     pub(crate) fn waiting(&self) -> &AtomicUsize {
@@ -83,8 +101,9 @@ impl Router {
         self: &Arc<Self>,
         model: &Arc<str>,
         exclude: &[usize],
-        queue_timeout: std::time::Duration,
     ) -> Result<Lease, GatewayError> {
+        let queue_timeout =
+            std::time::Duration::from_millis(self.queue_timeout_ms.load(Ordering::Relaxed));
         if let Pick::Node { target, model } = self.pick(model, exclude)? {
             return Ok(Lease::new(target, model, self.clone()));
         }

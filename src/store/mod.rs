@@ -100,8 +100,10 @@ impl Location {
 
 /// Settings every SQLite connection gets: WAL so readers never wait for the log writer, a
 /// busy timeout instead of instant "database is locked" errors, and foreign keys on.
-const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                            PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+/// The busy timeout comes first: switching to WAL needs a lock that another connection (a
+/// replica just stopping, `drover migrate`) may still hold.
+const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                            PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 /// Runs the same body on whichever connection the store has: `$conn` is `&mut` the
 /// backend's connection inside the body, which must evaluate to a `Result<_, StoreError>`.

@@ -181,3 +181,52 @@ impl Store {
             .map_err(StoreError::from))
     }
 }
+
+impl Store {
+    /// A setting's JSON value, if stored.
+    pub async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        use super::schema::settings;
+        db_run!(self, |conn| settings::table
+            .find(key)
+            .select(settings::value)
+            .first::<String>(conn)
+            .await
+            .optional()
+            .map_err(StoreError::from))
+    }
+
+    /// Stores a setting's JSON value and records the change.
+    pub async fn put_setting(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        use super::schema::settings;
+        let before: Option<serde_json::Value> = self
+            .get_setting(key)
+            .await?
+            .and_then(|v| serde_json::from_str(&v).ok());
+        let text = value.to_string();
+        let now = now_ms();
+        db_run!(self, |conn| diesel::insert_into(settings::table)
+            .values((
+                settings::key.eq(key),
+                settings::value.eq(&text),
+                settings::updated_ms.eq(now)
+            ))
+            .on_conflict(settings::key)
+            .do_update()
+            .set((settings::value.eq(&text), settings::updated_ms.eq(now)))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from))?;
+        self.record_change(
+            actor,
+            &format!("setting:{key}"),
+            before.as_ref(),
+            Some(value),
+        )
+        .await
+    }
+}

@@ -283,3 +283,92 @@ async fn sqlite_logs_are_queryable() {
 async fn postgres_logs_are_queryable() {
     logs_are_queryable(TestDb::postgres().await).await;
 }
+
+/// The strategy changes at runtime, on the next request, and the change outlives a restart.
+#[actix_rt::test]
+async fn the_strategy_changes_at_runtime_and_persists() {
+    let db = TestDb::sqlite();
+    let url = db.url().to_owned();
+    let trio: &[(&str, &[&str])] = &[
+        ("a", &["m:latest"]),
+        ("b", &["m:latest"]),
+        ("c", &["m:latest"]),
+    ];
+    let s = start(trio, |c| {
+        c.auth.admin_token = TOKEN.into();
+        c.database_url = url.clone();
+        c.selector.strategy = drover::config::StrategyName::RoundRobin;
+    })
+    .await;
+    let mut replies = Vec::new();
+    for _ in 0..9 {
+        replies.push(s.chat("m").await);
+    }
+    assert_eq!(
+        crate::harness::served_by(&replies, &["a", "b", "c"]),
+        vec![3, 3, 3]
+    );
+    // Weighted, with a weight of 4 on a (set through the node API): exactly 4:1:1.
+    let a_url = s.node("a").url();
+    let put = admin(
+        &s,
+        "PUT",
+        "/nodes/a",
+        Some(json!({"url": a_url, "weight": 4})),
+    )
+    .await;
+    assert_eq!(put.status, 200);
+    let set = admin(
+        &s,
+        "PUT",
+        "/settings",
+        Some(json!({"selector": {"strategy": "weighted"}})),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    s.wait_health("a", "up").await;
+    let mut replies = Vec::new();
+    for _ in 0..12 {
+        replies.push(s.chat("m").await);
+    }
+    assert_eq!(
+        crate::harness::served_by(&replies, &["a", "b", "c"]),
+        vec![8, 2, 2]
+    );
+    // Bad settings name the field.
+    let bad = admin(
+        &s,
+        "PUT",
+        "/settings",
+        Some(json!({"selector": {"strategy": "fastest"}})),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("fastest"));
+    let bad = admin(
+        &s,
+        "PUT",
+        "/settings",
+        Some(json!({"selector": {"queue_timeout": "0s"}})),
+    )
+    .await;
+    assert!(bad.json()["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("selector.queue_timeout"));
+    let got = admin(&s, "GET", "/settings", None).await.json();
+    assert_eq!(got["selector"]["strategy"], "weighted");
+    // A restart (same nodes) with round_robin in the file keeps the database's weighted strategy.
+    let Setup { nodes, drover, .. } = s;
+    drop(drover);
+    let again = crate::harness::start_over(nodes, |c| {
+        c.auth.admin_token = TOKEN.into();
+        c.database_url = url.clone();
+        c.selector.strategy = drover::config::StrategyName::RoundRobin;
+    })
+    .await;
+    assert_eq!(
+        admin(&again, "GET", "/settings", None).await.json()["selector"]["strategy"],
+        "weighted"
+    );
+}
