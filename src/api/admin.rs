@@ -11,7 +11,7 @@ use actix_web::{
 use serde_json::json;
 
 use crate::{
-    actors::messages::{ApplySelectorConfig, GetPool, RemoveNode, SetDrained, UpsertNode},
+    actors::messages::{ApplySelectorConfig, RemoveNode, SetDrained, UpsertNode},
     config::{AuthConfig, NodeConfig, SelectorConfig},
     error::GatewayError,
     routing::Router,
@@ -135,12 +135,7 @@ type Reply = Result<HttpResponse, AdminError>;
 /// The nodes as stored, each with its live state (health, in flight, models).
 async fn list_nodes(_: AdminCaller, admin: web::Data<Admin>) -> Reply {
     let rows = admin.store.list_nodes().await?;
-    let pool = admin
-        .router
-        .selector()
-        .send(GetPool)
-        .await
-        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let pool = admin.router.pool().await?;
     let nodes: Vec<_> = rows
         .iter()
         .map(|row| {

@@ -19,7 +19,7 @@ pub use meter::{End, RecordSink, RequestMeter};
 use relay::{Relay, RelayParts};
 
 use crate::{
-    actors::messages::{GetPool, NodeState},
+    actors::messages::NodeState,
     config::Config,
     error::{GatewayError, UpstreamError},
     inbound::{Framing, Inbound},
@@ -63,11 +63,7 @@ impl Gateway {
 
     /// Every node's status with its in-flight count, from the selector.
     pub async fn pool(&self) -> Result<Vec<NodeState>, GatewayError> {
-        self.router
-            .selector()
-            .send(GetPool)
-            .await
-            .map_err(|e| GatewayError::Internal(format!("selector unavailable: {e}")))
+        self.router.pool().await
     }
 
     /// Serves one inference request end to end.

@@ -27,7 +27,7 @@ pub use table::{NodeEntry, NodeTarget, Pick, RoutingTable};
 
 use crate::{
     actors::{
-        messages::{Assignment, Enqueue},
+        messages::{Assignment, Enqueue, GetPool, NodeState},
         Selector,
     },
     error::GatewayError,
@@ -66,6 +66,14 @@ impl Router {
     /// The selector actor, for the slow path and pool-wide views.
     pub fn selector(&self) -> &Addr<Selector> {
         &self.selector
+    }
+
+    /// Every node's status with its in-flight count, from the selector.
+    pub async fn pool(&self) -> Result<Vec<NodeState>, GatewayError> {
+        self.selector
+            .send(GetPool)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("selector unavailable: {e}")))
     }
 
     pub fn table(&self) -> Arc<RoutingTable> {

@@ -209,12 +209,7 @@ async fn logs_are_queryable(db: TestDb) {
         assert_eq!(s.chat("ghost").await.status, 404);
     }
     let store = drover::store::Store::open(&url).await.unwrap();
-    for _ in 0..100 {
-        if store.count_records().await.unwrap() == 17 {
-            break;
-        }
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    crate::databases::wait_for_count(&store, 17).await;
     let page = |query: String| {
         let s = &s;
         async move { admin(s, "GET", &format!("/logs?{query}"), None).await }

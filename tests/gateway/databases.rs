@@ -2,7 +2,10 @@
 //! on the server `TEST_POSTGRES_URL` names (scripts/test starts one when none is
 //! given; plain `cargo test` falls back to the local default), dropped afterwards.
 
+use std::time::Duration;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use drover::store::Store;
 
 pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -190,4 +193,18 @@ fn run(args: &[&str], as_postgres: bool) {
         "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Polls until the store holds at least `n` records (30 s at most); returns the last count.
+/// Records arrive through the batching writer, a moment after their requests.
+pub async fn wait_for_count(store: &Store, n: i64) -> i64 {
+    let mut count = 0;
+    for _ in 0..300 {
+        count = store.count_records().await.unwrap();
+        if count >= n {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    count
 }

@@ -8,21 +8,9 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::{
-    databases::TestDb,
+    databases::{wait_for_count, TestDb},
     harness::{client, start},
 };
-
-async fn wait_for_count(store: &Store, n: i64) -> i64 {
-    let mut count = 0;
-    for _ in 0..200 {
-        count = store.count_records().await.unwrap();
-        if count >= n {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    count
-}
 
 async fn n_requests_give_n_records(db: TestDb) {
     let url = db.url().to_owned();
@@ -157,14 +145,7 @@ async fn postgres_down_for_ten_seconds_loses_no_request_and_no_record() {
     assert!(target.sent >= 1400, "only {} sent", target.sent);
     assert_eq!(target.ok, target.sent, "errors: {:?}", target.errors);
     let store = Store::open(&url).await.unwrap();
-    let mut count = 0;
-    for _ in 0..300 {
-        count = store.count_records().await.unwrap();
-        if count >= target.sent as i64 {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    let count = wait_for_count(&store, target.sent as i64).await;
     assert_eq!(
         count, target.sent as i64,
         "records missing after the outage"
