@@ -1,0 +1,53 @@
+//! Settings an operator changes at runtime.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::{parse, Admin, AdminCaller, AdminError, Reply};
+use crate::{
+    actors::messages::ApplySelectorConfig, config::SelectorConfig, server::SELECTOR_SETTING,
+};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/settings", web::get().to(get_settings))
+        .route("/settings", web::put().to(put_settings));
+}
+
+/// Settings an operator may change at runtime.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    selector: SelectorConfig,
+}
+
+async fn get_settings(_: AdminCaller, admin: web::Data<Admin>) -> Reply {
+    let selector: serde_json::Value = match admin.store.get_setting(SELECTOR_SETTING).await? {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| AdminError::Invalid(e.to_string()))?
+        }
+        None => serde_json::Value::Null,
+    };
+    Ok(HttpResponse::Ok().json(json!({ "selector": selector })))
+}
+
+/// Replaces the selector settings (strategy, prefer_loaded, loaded_busy, max_queue,
+/// queue_timeout); absent fields take their defaults. Applied to the next request.
+async fn put_settings(_: AdminCaller, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+    let settings: Settings = parse(&body)?;
+    if settings.selector.queue_timeout.is_zero() {
+        return Err(AdminError::Invalid(
+            "selector.queue_timeout: must be above zero".into(),
+        ));
+    }
+    let value =
+        serde_json::to_value(&settings.selector).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    admin
+        .store
+        .put_setting(SELECTOR_SETTING, &value, "admin")
+        .await?;
+    admin
+        .router
+        .selector()
+        .do_send(ApplySelectorConfig(settings.selector));
+    Ok(HttpResponse::Ok().json(json!({ "selector": value })))
+}
