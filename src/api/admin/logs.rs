@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{Admin, AdminCaller, AdminError, Reply};
+use super::{auth::Reader, Admin, AdminError, Reply};
 use crate::store::records::LogQuery;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -11,7 +11,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 /// `GET /admin/api/logs?model=&node=&key=&status=&since=&until=&limit=&cursor=`: request
 /// records, newest first; `next_cursor` fetches the next page.
-async fn logs(_: AdminCaller, admin: web::Data<Admin>, req: HttpRequest) -> Reply {
+async fn logs(_: Reader, admin: web::Data<Admin>, req: HttpRequest) -> Reply {
     let query = web::Query::<LogQuery>::from_query(req.query_string())
         .map_err(|e| AdminError::Invalid(format!("query: {e}")))?
         .into_inner();

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use actix_web::{
-    dev::Payload, http::StatusCode, web, FromRequest, HttpRequest, HttpResponse, ResponseError,
-};
+use actix_web::{http::StatusCode, web, HttpResponse, ResponseError};
 use serde_json::json;
 
+mod auth;
 mod logs;
 mod nodes;
 mod settings;
@@ -24,7 +23,7 @@ use crate::{
 pub struct Admin {
     pub(super) store: Store,
     pub(super) router: Arc<Router>,
-    token: String,
+    pub(super) token: String,
 }
 
 impl Admin {
@@ -44,6 +43,8 @@ pub enum AdminError {
     Off,
     #[error("missing or wrong admin token: send Authorization: Bearer <token>")]
     Unauthorized,
+    #[error("{0:?} may only read; changes need an admin")]
+    ReadOnly(String),
     #[error("{0}")]
     Invalid(String),
     #[error("node {0:?} does not exist")]
@@ -61,6 +62,7 @@ impl ResponseError for AdminError {
         match self {
             AdminError::Off => StatusCode::FORBIDDEN,
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AdminError::ReadOnly(_) => StatusCode::FORBIDDEN,
             AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
@@ -72,36 +74,6 @@ impl ResponseError for AdminError {
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status_code()).json(json!({ "error": self.to_string() }))
     }
-}
-
-/// Proof that the caller sent the admin token.
-pub struct AdminCaller;
-
-impl FromRequest for AdminCaller {
-    type Error = AdminError;
-    type Future = std::future::Ready<Result<AdminCaller, AdminError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = req
-            .app_data::<web::Data<Admin>>()
-            .map(|a| a.token.as_str())
-            .unwrap_or_default();
-        let sent = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        std::future::ready(match sent {
-            _ if token.is_empty() => Err(AdminError::Off),
-            Some(sent) if constant_time_eq(sent.as_bytes(), token.as_bytes()) => Ok(AdminCaller),
-            _ => Err(AdminError::Unauthorized),
-        })
-    }
-}
-
-/// Compares without an early exit, so the time taken says nothing about the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A JSON body, with errors that name the field.

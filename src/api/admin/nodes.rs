@@ -3,7 +3,10 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::{parse, Admin, AdminCaller, AdminError, Reply};
+use super::{
+    auth::{Reader, Writer},
+    parse, Admin, AdminError, Reply,
+};
 use crate::{
     actors::messages::{RemoveNode, SetDrained, UpsertNode},
     config::NodeConfig,
@@ -28,7 +31,7 @@ fn checked(node: NodeConfig) -> Result<NodeConfig, AdminError> {
 }
 
 /// The nodes as stored, each with its live state (health, in flight, models).
-async fn list_nodes(_: AdminCaller, admin: web::Data<Admin>) -> Reply {
+async fn list_nodes(_: Reader, admin: web::Data<Admin>) -> Reply {
     let rows = admin.store.list_nodes().await?;
     let pool = admin.router.pool().await?;
     let nodes: Vec<_> = rows
@@ -41,7 +44,7 @@ async fn list_nodes(_: AdminCaller, admin: web::Data<Admin>) -> Reply {
     Ok(HttpResponse::Ok().json(json!({ "nodes": nodes })))
 }
 
-async fn get_node(_: AdminCaller, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
+async fn get_node(_: Reader, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
     let row = admin
         .store
         .get_node(&name)
@@ -51,20 +54,20 @@ async fn get_node(_: AdminCaller, admin: web::Data<Admin>, name: web::Path<Strin
 }
 
 /// Takes the same fields as a `[[nodes]]` entry.
-async fn add_node(_: AdminCaller, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+async fn add_node(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
     let node = checked(parse::<NodeConfig>(&body)?)?;
     if admin.store.get_node(&node.name).await?.is_some() {
         return Err(AdminError::Conflict(node.name));
     }
     let row = NodeRow::from_config(&node, false);
-    admin.store.put_node(&row, "admin").await?;
+    admin.store.put_node(&row, &caller.actor).await?;
     admin.router.selector().do_send(UpsertNode(node));
     Ok(HttpResponse::Created().json(row))
 }
 
 /// Replaces a node's settings; the name in the path wins (a body may omit it).
 async fn put_node(
-    _: AdminCaller,
+    Writer(caller): Writer,
     admin: web::Data<Admin>,
     name: web::Path<String>,
     body: web::Bytes,
@@ -84,13 +87,17 @@ async fn put_node(
             .map_err(|e| AdminError::Invalid(e.to_string()))?,
     )?;
     let row = NodeRow::from_config(&node, before.drained);
-    admin.store.put_node(&row, "admin").await?;
+    admin.store.put_node(&row, &caller.actor).await?;
     admin.router.selector().do_send(UpsertNode(node));
     Ok(HttpResponse::Ok().json(row))
 }
 
-async fn delete_node(_: AdminCaller, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
-    if !admin.store.delete_node(&name, "admin").await? {
+async fn delete_node(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    name: web::Path<String>,
+) -> Reply {
+    if !admin.store.delete_node(&name, &caller.actor).await? {
         return Err(AdminError::NotFound(name.into_inner()));
     }
     let removed = admin
@@ -102,24 +109,16 @@ async fn delete_node(_: AdminCaller, admin: web::Data<Admin>, name: web::Path<St
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn drain_node(
-    caller: AdminCaller,
-    admin: web::Data<Admin>,
-    name: web::Path<String>,
-) -> Reply {
+async fn drain_node(caller: Writer, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
     set_drained(caller, admin, name.into_inner(), true).await
 }
 
-async fn undrain_node(
-    caller: AdminCaller,
-    admin: web::Data<Admin>,
-    name: web::Path<String>,
-) -> Reply {
+async fn undrain_node(caller: Writer, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
     set_drained(caller, admin, name.into_inner(), false).await
 }
 
 async fn set_drained(
-    _: AdminCaller,
+    Writer(caller): Writer,
     admin: web::Data<Admin>,
     name: String,
     drained: bool,
@@ -129,7 +128,7 @@ async fn set_drained(
     };
     row.drained = drained;
     row.updated_ms = crate::store::nodes::now_ms();
-    admin.store.put_node(&row, "admin").await?;
+    admin.store.put_node(&row, &caller.actor).await?;
     let applied = admin
         .router
         .selector()

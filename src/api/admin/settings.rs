@@ -3,7 +3,10 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::{parse, Admin, AdminCaller, AdminError, Reply};
+use super::{
+    auth::{Reader, Writer},
+    parse, Admin, AdminError, Reply,
+};
 use crate::{
     actors::messages::ApplySelectorConfig, config::SelectorConfig, server::SELECTOR_SETTING,
 };
@@ -20,7 +23,7 @@ struct Settings {
     selector: SelectorConfig,
 }
 
-async fn get_settings(_: AdminCaller, admin: web::Data<Admin>) -> Reply {
+async fn get_settings(_: Reader, admin: web::Data<Admin>) -> Reply {
     let selector: serde_json::Value = match admin.store.get_setting(SELECTOR_SETTING).await? {
         Some(text) => {
             serde_json::from_str(&text).map_err(|e| AdminError::Invalid(e.to_string()))?
@@ -32,7 +35,7 @@ async fn get_settings(_: AdminCaller, admin: web::Data<Admin>) -> Reply {
 
 /// Replaces the selector settings (strategy, prefer_loaded, loaded_busy, max_queue,
 /// queue_timeout); absent fields take their defaults. Applied to the next request.
-async fn put_settings(_: AdminCaller, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+async fn put_settings(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
     let settings: Settings = parse(&body)?;
     if settings.selector.queue_timeout.is_zero() {
         return Err(AdminError::Invalid(
@@ -43,7 +46,7 @@ async fn put_settings(_: AdminCaller, admin: web::Data<Admin>, body: web::Bytes)
         serde_json::to_value(&settings.selector).map_err(|e| AdminError::Invalid(e.to_string()))?;
     admin
         .store
-        .put_setting(SELECTOR_SETTING, &value, "admin")
+        .put_setting(SELECTOR_SETTING, &value, &caller.actor)
         .await?;
     admin
         .router
