@@ -35,13 +35,39 @@ pub struct Config {
     pub auth: AuthConfig,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// Bearer token of the admin API (`/admin/api/`); empty: the admin API is off.
+    /// Bearer token of the admin API (`/admin/api/`); empty: only user sessions open it.
     /// Env `DROVER_AUTH__ADMIN_TOKEN`.
     #[serde(skip_serializing)]
     pub admin_token: String,
+    /// Whether inference clients need an API key.
+    pub mode: AuthMode,
+    /// How long an admin user's session lasts after login.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            admin_token: String::new(),
+            mode: AuthMode::Open,
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// Client authentication of the inference APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Anyone who can reach Drover may use it, as with Ollama itself.
+    #[default]
+    Open,
+    /// Every inference request needs an API key made with `POST /admin/api/keys`.
+    Keys,
 }
 
 impl Default for Config {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 
+use crate::auth::keys::KeyError;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
     #[error("{0}")]
@@ -36,8 +38,33 @@ pub enum GatewayError {
     NotFound(String),
     #[error("node \"{0}\" does not exist")]
     UnknownNode(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        /// `requests` or `tokens`: which per-minute limit.
+        limit: &'static str,
+        retry_after: Duration,
+    },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<KeyError> for GatewayError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::ModelNotAllowed(_) => GatewayError::Forbidden(e.to_string()),
+            KeyError::RateLimited(refusal) => GatewayError::RateLimited {
+                message: e.to_string(),
+                limit: refusal.limit.as_str(),
+                retry_after: refusal.retry_after,
+            },
+            _ => GatewayError::Unauthorized(e.to_string()),
+        }
+    }
 }
 
 impl GatewayError {
@@ -53,6 +80,9 @@ impl GatewayError {
             GatewayError::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
+            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,6 +100,9 @@ impl GatewayError {
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
             GatewayError::NotFound(_) => "not_found",
             GatewayError::UnknownNode(_) => "unknown_node",
+            GatewayError::Unauthorized(_) => "unauthorized",
+            GatewayError::Forbidden(_) => "forbidden",
+            GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::Internal(_) => "internal",
         }
     }
@@ -78,6 +111,10 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             GatewayError::Busy { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            // Rounded up: a client that waits exactly this long is admitted.
+            GatewayError::RateLimited { retry_after, .. } => {
+                Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
+            }
             GatewayError::NoHealthyNode(_) => Some(5),
             GatewayError::InventoryPending { .. } => Some(2),
             _ => None,

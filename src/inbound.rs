@@ -6,7 +6,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use bytes::Bytes;
 
-use crate::{error::GatewayError, wire};
+use crate::{auth::ClientKey, error::GatewayError, wire};
 
 /// The client API a request arrived on; errors and stream frames are rendered in its shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,6 +86,8 @@ pub struct Inbound {
     pub request_id: Arc<str>,
     /// The client's address, for the request record.
     pub client: Option<IpAddr>,
+    /// The client's API key, once checked (`keys` mode).
+    pub key: Option<Arc<ClientKey>>,
 }
 
 impl Inbound {
@@ -104,6 +106,7 @@ impl Inbound {
             body,
             request_id,
             client,
+            key: None,
         })
     }
 

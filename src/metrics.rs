@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 pub const REQUESTS: &str = "drover_requests_total";
 pub const REQUEST_DURATION: &str = "drover_request_duration_seconds";
 pub const TTFT: &str = "drover_time_to_first_byte_seconds";
+pub const TOKENS: &str = "drover_tokens_total";
 pub const RETRIES: &str = "drover_retries_total";
 pub const QUEUE_WAITS: &str = "drover_queue_waits_total";
 pub const QUEUE_TIMEOUTS: &str = "drover_queue_timeouts_total";
@@ -61,6 +62,10 @@ fn describe() {
         "Whole request time by api, model, node and status"
     );
     describe_histogram!(TTFT, Unit::Seconds, "Time to the first byte of the answer");
+    describe_counter!(
+        TOKENS,
+        "Tokens nodes reported, by model, node and direction (prompt or completion)"
+    );
     describe_counter!(
         RETRIES,
         "Attempts retried on another node, by node and reason"

@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::{
     actors::{self, log_writer, messages::SetDrained},
     api,
+    auth::KeyRing,
     config::{Config, NodeConfig, SelectorConfig},
     dispatch::{Gateway, RecordSink},
     metrics,
@@ -59,7 +60,16 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
             drained: true,
         });
     }
-    let admin = web::Data::new(api::admin::Admin::new(store, router.clone(), &config.auth));
+    let keys = KeyRing::load(store.clone())
+        .await
+        .context("cannot read the API keys")?;
+    keys.watch();
+    let admin = web::Data::new(api::admin::Admin::new(
+        store,
+        router.clone(),
+        keys.clone(),
+        &config.auth,
+    ));
     let shared = config.clone();
     let mut server = HttpServer::new(move || {
         App::new()
@@ -67,6 +77,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
                 router.clone(),
                 shared.clone(),
                 records.clone(),
+                keys.clone(),
             )))
             .app_data(web::Data::new(prometheus.clone()))
             .app_data(admin.clone())

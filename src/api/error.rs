@@ -62,6 +62,10 @@ impl ResponseError for ApiError {
 }
 
 fn openai_type(error: &GatewayError) -> &'static str {
+    if let GatewayError::RateLimited { limit, .. } = error {
+        // OpenAI names the exhausted limit here: `requests` or `tokens`.
+        return limit;
+    }
     match error.status().as_u16() {
         400..=499 => "invalid_request_error",
         _ => "server_error",
@@ -75,6 +79,9 @@ fn openai_code(error: &GatewayError) -> Option<&'static str> {
         | GatewayError::NoHealthyNode(_)
         | GatewayError::InventoryPending { .. } => Some("overloaded"),
         GatewayError::PayloadTooLarge { .. } => Some("request_too_large"),
+        GatewayError::Unauthorized(_) => Some("invalid_api_key"),
+        GatewayError::Forbidden(_) => Some("model_not_allowed"),
+        GatewayError::RateLimited { .. } => Some("rate_limit_exceeded"),
         _ => None,
     }
 }

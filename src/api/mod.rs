@@ -9,11 +9,12 @@ mod openai;
 mod ops;
 pub mod request_id;
 
-use actix_web::{web, HttpRequest, HttpResponse, Route};
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse, Route};
 
 use std::sync::Arc;
 
 use crate::{
+    auth::ClientKey,
     dispatch::{End, Gateway},
     error::GatewayError,
     inbound::{Inbound, Operation},
@@ -97,6 +98,23 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     ))
 }
 
+/// Admission of a client to a non-inference endpoint (model lists, pull): in `keys` mode a
+/// valid key is needed, as for inference; refused in the path's API shape.
+pub struct ClientAuth;
+
+impl FromRequest for ClientAuth {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<ClientAuth, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = match req.app_data::<web::Data<Gateway>>() {
+            Some(gateway) => gateway.authorize(req.headers()).map(|_| ClientAuth),
+            None => Err(GatewayError::Internal("no gateway".into())),
+        };
+        std::future::ready(checked.map_err(|e| ApiError::for_path(req.path(), e)))
+    }
+}
+
 /// The shared shape of every routed inference endpoint: read, validate, forward.
 async fn infer(
     operation: Operation,
@@ -108,23 +126,36 @@ async fn infer(
     let request_id = request_id::of(&req);
     let client = req.peer_addr().map(|a| a.ip());
     // A request refused before routing is still counted, logged and recorded as such.
-    let refuse = |error: GatewayError| {
-        let none: Arc<str> = Arc::from("-");
+    let refuse = |error: GatewayError, key: Option<Arc<ClientKey>>, requested: Arc<str>| {
         let mut meter = gateway.meter(
             operation.path(),
-            none.clone(),
+            requested,
             request_id.clone(),
             false,
             client,
         );
+        // The model a refused client named is never a metric label.
+        let none: Arc<str> = Arc::from("-");
+        meter.model = none.clone();
+        meter.key = key;
         meter.error_kind = Some(error.kind());
         meter.finish(&none, End::Status(error.status().as_u16()), None, 0);
         ApiError::new(surface, error)
     };
+    let unnamed = || Arc::from("-");
+    let key = gateway
+        .authorize(req.headers())
+        .map_err(|e| refuse(e, None, unnamed()))?;
     let body = body::read(&req, payload, gateway.config.limits.max_body_bytes)
         .await
-        .map_err(refuse)?;
-    let inbound = Inbound::parse(operation, body, request_id.clone(), client).map_err(refuse)?;
+        .map_err(|e| refuse(e, key.clone(), unnamed()))?;
+    let mut inbound = Inbound::parse(operation, body, request_id.clone(), client)
+        .map_err(|e| refuse(e, key.clone(), unnamed()))?;
+    if let Some(key) = &key {
+        key.admit(&inbound.model)
+            .map_err(|e| refuse(e.into(), Some(key.clone()), inbound.model.clone()))?;
+    }
+    inbound.key = key;
     gateway
         .forward(inbound)
         .await

@@ -2,7 +2,7 @@
 
 use actix_web::{http::header::ContentType, web, HttpRequest, HttpResponse};
 
-use super::{body, error::ApiError, infer};
+use super::{body, error::ApiError, infer, ClientAuth};
 use crate::{
     catalog,
     dispatch::Gateway,
@@ -64,6 +64,7 @@ pub async fn show(
 /// Which nodes to pull on: `?node=NAME` or header `X-Drover-Node: NAME` names one node;
 /// without either, every routable Ollama node pulls.
 pub async fn pull(
+    _: ClientAuth,
     gw: web::Data<Gateway>,
     req: HttpRequest,
     p: web::Payload,
@@ -75,12 +76,12 @@ pub async fn pull(
     pull::run(&gw, body, target).await.map_err(fail)
 }
 
-pub async fn tags(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+pub async fn tags(_: ClientAuth, gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
     let pool = gw.pool().await.map_err(fail)?;
     Ok(HttpResponse::Ok().json(catalog::tags(&pool)))
 }
 
-pub async fn ps(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+pub async fn ps(_: ClientAuth, gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
     let pool = gw.pool().await.map_err(fail)?;
     Ok(HttpResponse::Ok().json(catalog::ps(&pool)))
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{error::ApiError, infer};
+use super::{error::ApiError, infer, ClientAuth};
 use crate::{
     catalog,
     dispatch::Gateway,
@@ -34,7 +34,7 @@ pub async fn embeddings(
     infer(Operation::OpenAiEmbeddings, gw, req, p).await
 }
 
-pub async fn models(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
+pub async fn models(_: ClientAuth, gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
     let pool = gw
         .pool()
         .await
@@ -43,6 +43,7 @@ pub async fn models(gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
 }
 
 pub async fn model(
+    _: ClientAuth,
     gw: web::Data<Gateway>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

@@ -8,13 +8,64 @@
 //!   value (tracked byte by byte, strings and escapes included).
 //!
 //! Chunks are inspected as they pass; only a line split across chunks is carried over.
+//!
+//! The same pass reads the token counts an answer reports, where each format puts them:
+//! Ollama's `prompt_eval_count`/`eval_count` on its last object, OpenAI's `usage` object
+//! (in a whole answer, or in a stream's usage event when the client asked for one).
 
+use bytes::Bytes;
 use serde::{de::IgnoredAny, Deserialize};
 
 use crate::inbound::Framing;
 
 /// A line longer than this is not an end marker; it is not kept whole.
 const MAX_LINE: usize = 64 * 1024;
+/// A whole JSON answer up to this size is read for its token counts (its chunks are kept by
+/// reference, not copied); a larger one (huge embedding batches) reports none.
+const MAX_USAGE_BODY: usize = 1024 * 1024;
+
+/// Token counts an answer reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub prompt: Option<u64>,
+    pub completion: Option<u64>,
+}
+
+impl Tokens {
+    pub fn total(self) -> u64 {
+        self.prompt.unwrap_or(0) + self.completion.unwrap_or(0)
+    }
+}
+
+/// The top-level fields that carry token counts in each format.
+#[derive(Deserialize, Default)]
+struct UsageFields {
+    prompt_eval_count: Option<u64>,
+    eval_count: Option<u64>,
+    usage: Option<OpenAiUsage>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+impl UsageFields {
+    fn tokens(self) -> Option<Tokens> {
+        let tokens = match self.usage {
+            Some(u) => Tokens {
+                prompt: u.prompt_tokens,
+                completion: u.completion_tokens,
+            },
+            None => Tokens {
+                prompt: self.prompt_eval_count,
+                completion: self.eval_count,
+            },
+        };
+        (tokens != Tokens::default()).then_some(tokens)
+    }
+}
 
 /// How an answer ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +89,10 @@ pub struct Completion {
     partial: Vec<u8>,
     partial_overflow: bool,
     json: JsonDepth,
+    tokens: Tokens,
+    /// A whole JSON answer's chunks, for its token counts; cleared past `MAX_USAGE_BODY`.
+    body: Vec<Bytes>,
+    body_len: usize,
 }
 
 impl Completion {
@@ -50,16 +105,48 @@ impl Completion {
             partial: Vec::new(),
             partial_overflow: false,
             json: JsonDepth::default(),
+            tokens: Tokens::default(),
+            body: Vec::new(),
+            body_len: 0,
         }
     }
 
-    pub fn observe(&mut self, chunk: &[u8]) {
+    pub fn observe(&mut self, chunk: &Bytes) {
         self.seen_len += chunk.len() as u64;
         match self.framing {
-            Framing::Json if self.expected_len.is_none() => self.json.feed(chunk),
-            Framing::Json => {}
+            Framing::Json => {
+                if self.expected_len.is_none() {
+                    self.json.feed(chunk);
+                }
+                self.keep(chunk);
+            }
             Framing::Ndjson | Framing::Sse => self.feed_lines(chunk),
         }
+    }
+
+    fn keep(&mut self, chunk: &Bytes) {
+        self.body_len += chunk.len();
+        if self.body_len <= MAX_USAGE_BODY {
+            self.body.push(chunk.clone());
+        } else {
+            self.body.clear();
+        }
+    }
+
+    /// The token counts the answer reported (read once it has ended).
+    pub fn tokens(&self) -> Tokens {
+        if self.framing != Framing::Json || self.body.is_empty() {
+            return self.tokens;
+        }
+        let parsed = if let [one] = self.body.as_slice() {
+            serde_json::from_slice::<UsageFields>(one)
+        } else {
+            serde_json::from_slice::<UsageFields>(&self.body.concat())
+        };
+        parsed
+            .ok()
+            .and_then(UsageFields::tokens)
+            .unwrap_or_default()
     }
 
     fn feed_lines(&mut self, chunk: &[u8]) {
@@ -97,10 +184,22 @@ impl Completion {
             return; // SSE event separators, blank NDJSON lines
         }
         self.last_line = match self.framing {
-            Framing::Ndjson => ndjson_line(line),
+            Framing::Ndjson => {
+                let (ending, tokens) = ndjson_line(line);
+                if let Some(tokens) = tokens {
+                    self.tokens = tokens;
+                }
+                ending
+            }
             Framing::Sse if line == b"data: [DONE]" || line == b"data:[DONE]" => Ending::Done,
-            // Other SSE lines (events, comments, `event:` fields) are not the end.
-            _ => Ending::Cut,
+            Framing::Sse => {
+                if let Some(tokens) = sse_usage(line) {
+                    self.tokens = tokens;
+                }
+                // Other SSE lines (events, comments, `event:` fields) are not the end.
+                Ending::Cut
+            }
+            Framing::Json => Ending::Cut,
         };
     }
 
@@ -119,7 +218,7 @@ impl Completion {
                     self.last_line
                 } else if self.framing == Framing::Ndjson && !self.partial_overflow {
                     // A last line without its newline still counts if it is whole.
-                    ndjson_line(trailing)
+                    ndjson_line(trailing).0
                 } else {
                     Ending::Cut
                 }
@@ -133,28 +232,43 @@ impl Completion {
 struct EndFields {
     done: Option<bool>,
     error: Option<IgnoredAny>,
+    #[serde(flatten)]
+    usage: UsageFields,
 }
 
-fn ndjson_line(line: &[u8]) -> Ending {
+/// What an NDJSON line says about the end, with the token counts of a final line.
+fn ndjson_line(line: &[u8]) -> (Ending, Option<Tokens>) {
     // Token lines are the bulk: only lines that could be an end are parsed at all.
     let maybe_end = memchr::memmem::find(line, b"\"done\"").is_some()
         || memchr::memmem::find(line, b"\"error\"").is_some();
     if !maybe_end {
-        return Ending::Cut;
+        return (Ending::Cut, None);
     }
     match serde_json::from_slice::<EndFields>(line) {
-        Ok(EndFields { error: Some(_), .. }) => Ending::InBandError,
+        Ok(EndFields { error: Some(_), .. }) => (Ending::InBandError, None),
         Ok(EndFields {
-            done: Some(true), ..
-        }) => Ending::Done,
-        _ => Ending::Cut,
+            done: Some(true),
+            usage,
+            ..
+        }) => (Ending::Done, usage.tokens()),
+        _ => (Ending::Cut, None),
     }
+}
+
+/// The counts of an OpenAI usage event (`data: {..., "usage": {...}}`); others are skipped
+/// unparsed.
+fn sse_usage(line: &[u8]) -> Option<Tokens> {
+    let data = line.strip_prefix(b"data:")?;
+    memchr::memmem::find(data, b"\"usage\"")?;
+    serde_json::from_slice::<UsageFields>(data.trim_ascii())
+        .ok()?
+        .tokens()
 }
 
 /// The message of an Ollama in-band error, when `chunk` starts with such a line.
 pub fn in_band_error(chunk: &[u8]) -> Option<String> {
     let line = chunk.split(|&b| b == b'\n').next()?.trim_ascii();
-    if ndjson_line(line) != Ending::InBandError {
+    if ndjson_line(line).0 != Ending::InBandError {
         return None;
     }
     #[derive(Deserialize)]
@@ -225,7 +339,7 @@ mod tests {
     fn ending(framing: Framing, len: Option<u64>, chunks: &[&[u8]]) -> Ending {
         let mut c = Completion::new(framing, len);
         for chunk in chunks {
-            c.observe(chunk);
+            c.observe(&Bytes::copy_from_slice(chunk));
         }
         c.ending()
     }
@@ -305,6 +419,56 @@ mod tests {
         assert_eq!(ending(Framing::Json, None, &[b"{\"a\":\"}"]), Ending::Cut);
     }
 
+    fn tokens(framing: Framing, chunks: &[&[u8]]) -> Tokens {
+        let mut c = Completion::new(framing, None);
+        for chunk in chunks {
+            c.observe(&Bytes::copy_from_slice(chunk));
+        }
+        c.tokens()
+    }
+
+    #[test]
+    fn token_counts_are_read_where_each_format_puts_them() {
+        let both = |p, c| Tokens {
+            prompt: Some(p),
+            completion: Some(c),
+        };
+        let last = b"{\"done\":true,\"prompt_eval_count\":7,\"eval_count\":3}\n";
+        assert_eq!(tokens(Framing::Ndjson, &[TOKEN, last]), both(7, 3));
+        assert_eq!(tokens(Framing::Ndjson, &[TOKEN]), Tokens::default());
+        let usage =
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n";
+        assert_eq!(
+            tokens(
+                Framing::Sse,
+                &[b"data: {\"usage\":null}\n\n", usage, b"data: [DONE]\n\n"]
+            ),
+            both(5, 2)
+        );
+        // Whole answers, split anywhere.
+        assert_eq!(
+            tokens(
+                Framing::Json,
+                &[
+                    b"{\"choices\":[],\"usa",
+                    b"ge\":{\"prompt_tokens\":4,\"completion_tokens\":9}}"
+                ]
+            ),
+            both(4, 9)
+        );
+        let embed = b"{\"embeddings\":[[0.1]],\"prompt_eval_count\":6}";
+        assert_eq!(
+            tokens(Framing::Json, &[embed]),
+            Tokens {
+                prompt: Some(6),
+                completion: None
+            }
+        );
+        // Generated text that mentions usage is not a usage event.
+        let text = b"data: {\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\"\"}}]}\n\n";
+        assert_eq!(tokens(Framing::Sse, &[text]), Tokens::default());
+    }
+
     #[test]
     fn in_band_errors_are_read_from_the_first_line() {
         assert_eq!(
@@ -317,9 +481,9 @@ mod tests {
     #[test]
     fn overlong_partial_lines_are_never_an_end() {
         let mut c = Completion::new(Framing::Ndjson, None);
-        c.observe(b"{\"done\":true,\"pad\":\"");
-        c.observe(&vec![b'x'; MAX_LINE + 1]);
-        c.observe(b"\"}\n");
+        c.observe(&Bytes::from_static(b"{\"done\":true,\"pad\":\""));
+        c.observe(&Bytes::from(vec![b'x'; MAX_LINE + 1]));
+        c.observe(&Bytes::from_static(b"\"}\n"));
         assert_eq!(c.ending(), Ending::Cut);
     }
 }

@@ -16,7 +16,10 @@ use std::{
 use metrics::{Counter, Histogram};
 use tokio::time::Instant;
 
-use crate::{actors::log_writer::LogSender, metrics as m, store::records::RequestRecord};
+use super::completion::Tokens;
+use crate::{
+    actors::log_writer::LogSender, auth::ClientKey, metrics as m, store::records::RequestRecord,
+};
 
 /// How a request ended, with the HTTP status the client got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +61,8 @@ struct Handles {
     requests: Counter,
     duration: Histogram,
     ttfb: Histogram,
+    prompt_tokens: Counter,
+    completion_tokens: Counter,
 }
 
 type Key = (&'static str, Arc<str>, Arc<str>, End);
@@ -87,10 +92,16 @@ fn with_handles(key: Key, record: impl FnOnce(&Handles)) {
                     requests: metrics::counter!(m::REQUESTS, &labels),
                     duration: metrics::histogram!(m::REQUEST_DURATION, &labels),
                     ttfb: metrics::histogram!(m::TTFT, "api" => *api, "node" => node.to_string()),
+                    prompt_tokens: tokens_counter(model, node, "prompt"),
+                    completion_tokens: tokens_counter(model, node, "completion"),
                 }
             });
         record(handles);
     });
+}
+
+fn tokens_counter(model: &str, node: &str, direction: &'static str) -> Counter {
+    metrics::counter!(m::TOKENS, "model" => model.to_owned(), "node" => node.to_owned(), "direction" => direction)
 }
 
 /// Where request records go, with this replica's name.
@@ -113,6 +124,10 @@ pub struct RequestMeter {
     pub client: Option<IpAddr>,
     /// Why the request failed, when it did before any answer (`GatewayError::kind`).
     pub error_kind: Option<&'static str>,
+    /// The client's API key, in `keys` mode.
+    pub key: Option<Arc<ClientKey>>,
+    /// What the answer reported, once it ended.
+    pub tokens: Tokens,
     pub started: Instant,
     started_wall: SystemTime,
     sink: Option<RecordSink>,
@@ -136,6 +151,8 @@ impl RequestMeter {
             stream,
             client,
             error_kind: None,
+            key: None,
+            tokens: Tokens::default(),
             started: Instant::now(),
             started_wall: SystemTime::now(),
             sink,
@@ -151,7 +168,16 @@ impl RequestMeter {
             if let Some(ttfb) = ttfb {
                 h.ttfb.record(ttfb.as_secs_f64());
             }
+            if let Some(n) = self.tokens.prompt {
+                h.prompt_tokens.increment(n);
+            }
+            if let Some(n) = self.tokens.completion {
+                h.completion_tokens.increment(n);
+            }
         });
+        if let Some(key) = &self.key {
+            key.spent(self.tokens.total());
+        }
         let error_kind = self.error_kind.or(end.error_kind());
         tracing::info!(
             request_id = %self.request_id,
@@ -175,7 +201,7 @@ impl RequestMeter {
                     .map_or(0, |d| d.as_millis() as i64),
                 replica: sink.replica.to_string(),
                 api: self.api.to_owned(),
-                key_id: None,
+                key_id: self.key.as_ref().map(|k| k.id.to_string()),
                 model_requested: self.requested.to_string(),
                 model_resolved: self.resolved.as_ref().map(|m| m.to_string()),
                 node: (&**node != "-").then(|| node.to_string()),
@@ -184,8 +210,8 @@ impl RequestMeter {
                 stream: self.stream,
                 latency_ms: elapsed.as_secs_f64() * 1e3,
                 ttft_ms: ttfb.map(|t| t.as_secs_f64() * 1e3),
-                prompt_tokens: None,
-                completion_tokens: None,
+                prompt_tokens: self.tokens.prompt.and_then(|n| i64::try_from(n).ok()),
+                completion_tokens: self.tokens.completion.and_then(|n| i64::try_from(n).ok()),
                 retries: retries as i32,
                 client_addr: self.client.map(|ip| ip.to_string()),
             });

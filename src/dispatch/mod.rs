@@ -11,7 +11,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use actix_web::{
     body::SizedStream,
-    http::{header, StatusCode},
+    http::{header, header::HeaderMap, StatusCode},
     HttpResponse,
 };
 
@@ -20,7 +20,8 @@ use relay::{Relay, RelayParts};
 
 use crate::{
     actors::messages::NodeState,
-    config::Config,
+    auth::{ClientKey, KeyRing},
+    config::{AuthMode, Config},
     error::{GatewayError, UpstreamError},
     inbound::{Framing, Inbound},
     metrics as m, providers,
@@ -37,16 +38,39 @@ pub struct Gateway {
     pub config: Arc<Config>,
     /// Where request records go; `None` when the request log is off.
     pub records: Option<RecordSink>,
+    /// The API keys clients must show in `keys` mode.
+    pub keys: Arc<KeyRing>,
 }
 
 impl Gateway {
-    pub fn new(router: Arc<Router>, config: Arc<Config>, records: Option<RecordSink>) -> Self {
+    pub fn new(
+        router: Arc<Router>,
+        config: Arc<Config>,
+        records: Option<RecordSink>,
+        keys: Arc<KeyRing>,
+    ) -> Self {
         Self {
             client: upstream::client(config.timeouts.connect),
             router,
             config,
             records,
+            keys,
         }
+    }
+
+    /// The client's key, required in `keys` mode: `Authorization: Bearer …` (OpenAI, Ollama
+    /// and the current Anthropic SDK) or `x-api-key` (Anthropic). `None` in `open` mode.
+    pub fn authorize(&self, headers: &HeaderMap) -> Result<Option<Arc<ClientKey>>, GatewayError> {
+        if self.config.auth.mode == AuthMode::Open {
+            return Ok(None);
+        }
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let secret = header("x-api-key").map(str::trim).or_else(|| {
+            header(header::AUTHORIZATION.as_str())?
+                .strip_prefix("Bearer ")
+                .map(str::trim)
+        });
+        Ok(Some(self.keys.verify(secret)?))
     }
 
     /// A meter for a request of `api` about `model`.
@@ -68,13 +92,14 @@ impl Gateway {
 
     /// Serves one inference request end to end.
     pub async fn forward(&self, inbound: Inbound) -> Result<HttpResponse, GatewayError> {
-        let meter = self.meter(
+        let mut meter = self.meter(
             inbound.operation.path(),
             inbound.model.clone(),
             inbound.request_id.clone(),
             inbound.stream,
             inbound.client,
         );
+        meter.key = inbound.key.clone();
         match self.try_nodes(inbound, meter).await {
             Ok(response) => Ok(response),
             Err((error, mut meter, retries)) => {

@@ -104,6 +104,7 @@ impl Relay {
         } else {
             End::Status(self.status)
         };
+        self.meter.tokens = self.completion.tokens();
         self.meter
             .finish(&self.node, end, Some(self.ttfb), self.retries);
     }
@@ -120,6 +121,7 @@ impl Relay {
                 hard: true,
             });
         }
+        self.meter.tokens = self.completion.tokens();
         self.meter.finish(
             &self.node,
             End::StreamError(self.status),
@@ -188,7 +190,9 @@ impl Stream for Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         if !self.finished {
-            // The client went away; the lease drops as neutral.
+            // The client went away; the lease drops as neutral. Tokens the node reported (or
+            // will not) still count against the key.
+            self.meter.tokens = self.completion.tokens();
             self.meter.finish(
                 &self.node,
                 End::ClientClosed(self.status),

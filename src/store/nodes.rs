@@ -149,7 +149,7 @@ impl Store {
         Ok(true)
     }
 
-    async fn record_change<T: Serialize>(
+    pub(super) async fn record_change<T: Serialize>(
         &self,
         actor: &str,
         entity: &str,

@@ -54,6 +54,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Text,
+        username -> Text,
+        created_ms -> BigInt,
+        expires_ms -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Text,
         name -> Text,
@@ -119,6 +128,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     config_history,
     users,
+    sessions,
     api_keys,
     request_logs,
     request_contents,

@@ -9,17 +9,31 @@ use crate::{
     harness::{client, read, start, Reply, Setup},
 };
 
-const TOKEN: &str = "test-admin-token";
+pub const TOKEN: &str = "test-admin-token";
 
-async fn admin(s: &Setup, method: &str, path: &str, body: Option<Value>) -> Reply {
+/// An admin API call with the admin token.
+pub async fn admin(s: &Setup, method: &str, path: &str, body: Option<Value>) -> Reply {
+    admin_as(s, TOKEN, method, path, body).await
+}
+
+/// An admin API call with any bearer token (a session's, or a wrong one).
+pub async fn admin_as(
+    s: &Setup,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
     let url = s.url(&format!("/admin/api{path}"));
     let req = match method {
         "GET" => client().get(url),
         "POST" => client().post(url),
         "PUT" => client().put(url),
-        _ => client().delete(url),
+        "PATCH" => client().patch(url),
+        "DELETE" => client().delete(url),
+        other => panic!("no such method in these tests: {other}"),
     }
-    .insert_header(("authorization", format!("Bearer {TOKEN}")));
+    .insert_header(("authorization", format!("Bearer {token}")));
     let res = match body {
         Some(body) => req.send_json(&body).await,
         None => req.send().await,

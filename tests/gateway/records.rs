@@ -66,7 +66,10 @@ async fn postgres_n_requests_give_n_records() {
 
 async fn migrations_from_empty(db: TestDb) {
     let applied = drover::store::migrate_only(db.url()).await.unwrap();
-    assert_eq!(applied.len(), 1, "{applied:?}");
+    let versions = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert_eq!(applied.len(), versions, "{applied:?}");
     // A second run has nothing to do.
     assert!(drover::store::migrate_only(db.url())
         .await

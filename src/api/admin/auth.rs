@@ -7,6 +7,12 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::{Admin, AdminError};
+use crate::auth::secrets;
+
+/// Session tokens start with this, so they are told apart from the admin token at a glance.
+pub(super) const SESSION_TAG: &str = "drs_";
+/// The role that may change things; the other is `viewer`.
+pub(super) const ADMIN_ROLE: &str = "admin";
 
 /// An authenticated caller: `actor` names them in the config history.
 #[derive(Debug, Clone)]
@@ -16,7 +22,6 @@ pub struct Caller {
 }
 
 /// Any authenticated caller: may read.
-#[allow(dead_code)] // who reads is not recorded yet
 pub struct Reader(pub Caller);
 
 /// A caller allowed to change things.
@@ -44,11 +49,20 @@ async fn identify(req: HttpRequest) -> Result<Caller, AdminError> {
             AdminError::Unauthorized
         });
     };
-    if !admin.token.is_empty() && constant_time_eq(sent.as_bytes(), admin.token.as_bytes()) {
+    if !admin.token.is_empty() && secrets::constant_time_eq(sent.as_bytes(), admin.token.as_bytes())
+    {
         return Ok(Caller {
             actor: "admin-token".into(),
             can_write: true,
         });
+    }
+    if sent.starts_with(SESSION_TAG) {
+        if let Some(user) = admin.store.session_user(&secrets::digest(sent)).await? {
+            return Ok(Caller {
+                can_write: user.role == ADMIN_ROLE,
+                actor: user.username,
+            });
+        }
     }
     Err(AdminError::Unauthorized)
 }
@@ -78,9 +92,4 @@ impl FromRequest for Writer {
             }
         })
     }
-}
-
-/// Compares without an early exit, so the time taken says nothing about the secret.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -2,17 +2,20 @@
 //! to the running selector at once, so the next request already routes by it. Callers must
 //! send the admin token as `Authorization: Bearer …`.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{http::StatusCode, web, HttpResponse, ResponseError};
 use serde_json::json;
 
 mod auth;
+mod keys;
 mod logs;
 mod nodes;
 mod settings;
+mod users;
 
 use crate::{
+    auth::KeyRing,
     config::AuthConfig,
     error::GatewayError,
     routing::Router,
@@ -23,15 +26,19 @@ use crate::{
 pub struct Admin {
     pub(super) store: Store,
     pub(super) router: Arc<Router>,
+    pub(super) keys: Arc<KeyRing>,
     pub(super) token: String,
+    pub(super) session_ttl: Duration,
 }
 
 impl Admin {
-    pub fn new(store: Store, router: Arc<Router>, auth: &AuthConfig) -> Admin {
+    pub fn new(store: Store, router: Arc<Router>, keys: Arc<KeyRing>, auth: &AuthConfig) -> Admin {
         Admin {
             store,
             router,
+            keys,
             token: auth.admin_token.clone(),
+            session_ttl: auth.session_ttl,
         }
     }
 }
@@ -39,9 +46,9 @@ impl Admin {
 /// Admin errors: `{"error": "..."}` with a status, naming the field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("the admin API is off: set auth.admin_token (DROVER_AUTH__ADMIN_TOKEN)")]
+    #[error("the admin API needs credentials: set auth.admin_token (DROVER_AUTH__ADMIN_TOKEN) and send it as Authorization: Bearer <token>, or send a user's session token from POST /admin/api/login")]
     Off,
-    #[error("missing or wrong admin token: send Authorization: Bearer <token>")]
+    #[error("missing, wrong or expired credentials: send Authorization: Bearer <admin token or session token>")]
     Unauthorized,
     #[error("{0:?} may only read; changes need an admin")]
     ReadOnly(String),
@@ -51,6 +58,14 @@ pub enum AdminError {
     NotFound(String),
     #[error("node {0:?} already exists: PUT /admin/api/nodes/{0} to change it")]
     Conflict(String),
+    /// Any other entity that does not exist: what it is, and its id.
+    #[error("{0} {1:?} does not exist")]
+    Missing(&'static str, String),
+    /// A change that clashes with what is stored.
+    #[error("{0}")]
+    Clash(String),
+    #[error("wrong username or password")]
+    BadLogin,
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -65,7 +80,9 @@ impl ResponseError for AdminError {
             AdminError::ReadOnly(_) => StatusCode::FORBIDDEN,
             AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
-            AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Conflict(_) | AdminError::Clash(_) => StatusCode::CONFLICT,
+            AdminError::Missing(..) => StatusCode::NOT_FOUND,
+            AdminError::BadLogin => StatusCode::UNAUTHORIZED,
             AdminError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Gateway(e) => e.status(),
         }
@@ -85,6 +102,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/api")
             .configure(nodes::routes)
+            .configure(keys::routes)
+            .configure(users::routes)
             .configure(logs::routes)
             .configure(settings::routes),
     );

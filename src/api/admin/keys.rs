@@ -1,0 +1,184 @@
+//! API keys: create (the secret is shown once), list, read, change, revoke. Every change
+//! reloads this replica's key ring at once; other replicas see it within
+//! `auth::keys::RELOAD_EVERY`.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+
+use super::{
+    auth::{Reader, Writer},
+    parse, Admin, AdminError, Reply,
+};
+use crate::{
+    auth::keys::mint,
+    store::{keys::KeyRow, nodes::now_ms},
+};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/keys", web::get().to(list_keys))
+        .route("/keys", web::post().to(create_key))
+        .route("/keys/{id}", web::get().to(get_key))
+        .route("/keys/{id}", web::patch().to(change_key))
+        .route("/keys/{id}", web::delete().to(revoke_key));
+}
+
+/// `POST /admin/api/keys`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    #[serde(default)]
+    allowed_models: Option<Vec<String>>,
+    #[serde(default)]
+    rpm_limit: Option<u32>,
+    #[serde(default)]
+    tpm_limit: Option<u32>,
+    /// Epoch milliseconds.
+    #[serde(default)]
+    expires_ms: Option<i64>,
+}
+
+/// `PATCH /admin/api/keys/{id}`: absent fields stay; `null` clears a limit.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyPatch {
+    name: Option<String>,
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    allowed_models: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    rpm_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    tpm_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    expires_ms: Option<Option<i64>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn check_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.len() > 200 {
+        return Err(AdminError::Invalid(
+            "name: must be 1 to 200 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn limit(field: &str, value: Option<u32>) -> Result<Option<i32>, AdminError> {
+    value
+        .map(|v| match i32::try_from(v) {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(AdminError::Invalid(format!(
+                "{field}: must be between 1 and {}",
+                i32::MAX
+            ))),
+        })
+        .transpose()
+}
+
+fn models(value: Option<Vec<String>>) -> Result<Option<String>, AdminError> {
+    let Some(models) = value else { return Ok(None) };
+    if models.iter().any(|m| m.trim().is_empty()) {
+        return Err(AdminError::Invalid(
+            "allowed_models: model names must not be empty".into(),
+        ));
+    }
+    Ok(Some(json!(models).to_string()))
+}
+
+fn expiry(value: Option<i64>) -> Result<Option<i64>, AdminError> {
+    match value {
+        Some(at) if at <= now_ms() => Err(AdminError::Invalid(
+            "expires_ms: must be in the future (epoch milliseconds)".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
+async fn list_keys(_: Reader, admin: web::Data<Admin>) -> Reply {
+    Ok(HttpResponse::Ok().json(json!({ "keys": admin.store.list_keys().await? })))
+}
+
+async fn get_key(_: Reader, admin: web::Data<Admin>, id: web::Path<String>) -> Reply {
+    let row = admin.store.get_key(&id).await?;
+    let row = row.ok_or_else(|| AdminError::Missing("key", id.into_inner()))?;
+    Ok(HttpResponse::Ok().json(row))
+}
+
+/// Answers with the key's secret: the only time it is ever shown.
+async fn create_key(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+    let new: NewKey = parse(&body)?;
+    check_name(&new.name)?;
+    let (secret, mut row) =
+        mint(new.name).map_err(|e| AdminError::Invalid(format!("cannot make a key: {e}")))?;
+    row.allowed_models = models(new.allowed_models)?;
+    row.rpm_limit = limit("rpm_limit", new.rpm_limit)?;
+    row.tpm_limit = limit("tpm_limit", new.tpm_limit)?;
+    row.expires_ms = expiry(new.expires_ms)?;
+    admin.store.put_key(&row, &caller.actor).await?;
+    admin.keys.reload().await?;
+    tracing::info!(key = %row.id, prefix = %row.prefix, actor = %caller.actor, "API key created");
+    let mut answer = json!(row);
+    answer["secret"] = json!(secret);
+    Ok(HttpResponse::Created().json(answer))
+}
+
+async fn change_key(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Reply {
+    let patch: KeyPatch = parse(&body)?;
+    let Some(mut row) = admin.store.get_key(&id).await? else {
+        return Err(AdminError::Missing("key", id.into_inner()));
+    };
+    if row.revoked_ms.is_some() {
+        return Err(AdminError::Clash(format!(
+            "key {:?} is revoked; make a new one",
+            row.id
+        )));
+    }
+    if let Some(name) = patch.name {
+        check_name(&name)?;
+        row.name = name;
+    }
+    if let Some(enabled) = patch.enabled {
+        row.enabled = enabled;
+    }
+    if let Some(models_) = patch.allowed_models {
+        row.allowed_models = models(models_)?;
+    }
+    if let Some(rpm) = patch.rpm_limit {
+        row.rpm_limit = limit("rpm_limit", rpm)?;
+    }
+    if let Some(tpm) = patch.tpm_limit {
+        row.tpm_limit = limit("tpm_limit", tpm)?;
+    }
+    if let Some(expires) = patch.expires_ms {
+        row.expires_ms = expiry(expires)?;
+    }
+    admin.store.put_key(&row, &caller.actor).await?;
+    admin.keys.reload().await?;
+    Ok(HttpResponse::Ok().json(row))
+}
+
+/// Revokes for good; the row stays so records keep naming the key.
+async fn revoke_key(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    id: web::Path<String>,
+) -> Reply {
+    let revoked = admin.store.revoke_key(&id, &caller.actor).await?;
+    let row: KeyRow = revoked.ok_or_else(|| AdminError::Missing("key", id.into_inner()))?;
+    admin.keys.reload().await?;
+    tracing::info!(key = %row.id, actor = %caller.actor, "API key revoked");
+    Ok(HttpResponse::NoContent().finish())
+}
