@@ -20,6 +20,8 @@ pub struct Config {
     pub workers: usize,
     /// Upstream nodes known at start.
     pub nodes: Vec<NodeConfig>,
+    /// Public model names mapped to a model on a set of nodes, with fallbacks.
+    pub routes: Vec<RouteConfig>,
     pub selector: SelectorConfig,
     pub health: HealthConfig,
     pub failover: FailoverConfig,
@@ -76,6 +78,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8040)),
             workers: 0,
             nodes: Vec::new(),
+            routes: Vec::new(),
             selector: SelectorConfig::default(),
             health: HealthConfig::default(),
             failover: FailoverConfig::default(),
@@ -187,6 +190,47 @@ impl NodeConfig {
         }
         if self.max_concurrency == Some(0) {
             return Err(("max_concurrency", "must be at least 1".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// A public model name (`alias`) served as `target_model` on `nodes` (any node when empty).
+/// When every node of the route fails before answering, the `fallbacks` (other routes' aliases)
+/// are tried in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub alias: String,
+    pub target_model: String,
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+}
+
+impl RouteConfig {
+    /// Checks the route on its own; the error names the field. Whether its nodes and
+    /// fallbacks exist is checked against the pool by whoever stores it.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let bad_name = |s: &str| s.trim().is_empty() || s.chars().any(char::is_whitespace);
+        if bad_name(&self.alias) || self.alias.len() > 200 {
+            return Err((
+                "alias",
+                format!(
+                    "{:?} must be 1 to 200 characters, without spaces",
+                    self.alias
+                ),
+            ));
+        }
+        if bad_name(&self.target_model) {
+            return Err((
+                "target_model",
+                format!("{:?} must be a model name", self.target_model),
+            ));
+        }
+        if self.fallbacks.iter().any(|f| f == &self.alias) {
+            return Err(("fallbacks", "a route cannot fall back to itself".into()));
         }
         Ok(())
     }
@@ -365,6 +409,12 @@ pub enum ConfigError {
         field: &'static str,
         message: String,
     },
+    #[error("routes[{index}].{field}: {message}")]
+    Route {
+        index: usize,
+        field: &'static str,
+        message: String,
+    },
     #[error("{key}: {message}")]
     Value { key: &'static str, message: String },
 }
@@ -441,6 +491,20 @@ impl Config {
                 return Err(err("name", format!("duplicate node name {:?}", node.name)));
             }
             node.check()
+                .map_err(|(field, message)| err(field, message))?;
+        }
+        let mut aliases = std::collections::HashSet::new();
+        for (index, route) in self.routes.iter().enumerate() {
+            let err = |field, message: String| ConfigError::Route {
+                index,
+                field,
+                message,
+            };
+            if !aliases.insert(route.alias.as_str()) {
+                return Err(err("alias", format!("duplicate alias {:?}", route.alias)));
+            }
+            route
+                .check()
                 .map_err(|(field, message)| err(field, message))?;
         }
         if self.failover.attempts == 0 {

@@ -110,6 +110,18 @@ impl Inbound {
         })
     }
 
+    /// The same request asking for `model` instead (a route's target).
+    pub fn for_model(&self, model: &Arc<str>) -> Result<Inbound, GatewayError> {
+        if *model == self.model {
+            return Ok(self.clone());
+        }
+        Ok(Inbound {
+            body: wire::replace_model(&self.body, model)?,
+            model: model.clone(),
+            ..self.clone()
+        })
+    }
+
     pub fn framing(&self) -> Framing {
         match (self.stream, self.operation.surface()) {
             (false, _) => Framing::Json,

@@ -11,10 +11,11 @@ use crate::{
     actors::{self, log_writer, messages::SetDrained},
     api,
     auth::KeyRing,
-    config::{Config, NodeConfig, SelectorConfig},
+    config::{Config, NodeConfig, RouteConfig, SelectorConfig},
     dispatch::{Gateway, RecordSink},
     metrics,
-    store::{nodes::NodeRow, Store},
+    routing::RouteTable,
+    store::{nodes::NodeRow, routes::RouteRow, Store},
 };
 
 struct Built {
@@ -53,7 +54,9 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
     } else {
         (None, None)
     };
+    let routes = seed_and_load_routes(&store, &config).await?;
     let router = actors::start_pool(&config, &nodes);
+    router.set_routes(RouteTable::new(routes));
     for name in drained {
         router.selector().do_send(SetDrained {
             name,
@@ -118,7 +121,7 @@ async fn seed_and_load_nodes(
     config: &Config,
 ) -> anyhow::Result<(Vec<NodeConfig>, Vec<String>)> {
     let mut rows = store.list_nodes().await?;
-    if rows.is_empty() {
+    if !store.ever_stored("node").await? {
         for node in &config.nodes {
             store
                 .put_node(&NodeRow::from_config(node, false), "config")
@@ -143,6 +146,32 @@ async fn seed_and_load_nodes(
         .map(|r| r.name.clone())
         .collect();
     Ok((nodes, drained))
+}
+
+/// The routes to start with, seeded from the file like nodes.
+async fn seed_and_load_routes(store: &Store, config: &Config) -> anyhow::Result<Vec<RouteConfig>> {
+    let mut rows = store.list_routes().await?;
+    if !store.ever_stored("route").await? {
+        for route in &config.routes {
+            store
+                .put_route(&RouteRow::from_config(route), "config")
+                .await?;
+        }
+        rows = store.list_routes().await?;
+    } else if config
+        .routes
+        .iter()
+        .any(|r| !rows.iter().any(|row| row.alias == r.alias))
+    {
+        tracing::warn!(
+            "routes from the config are not all in the database, which is the truth \
+            once seeded: add them through the admin API"
+        );
+    }
+    Ok(rows
+        .iter()
+        .map(RouteRow::to_config)
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The selector settings: like nodes, the file seeds an empty database, which decides after.

@@ -118,77 +118,104 @@ impl Gateway {
         }
     }
 
-    /// Tries nodes until one answers; on failure hands the meter back with the error.
+    /// Tries nodes until one answers; on failure hands the meter back with the error. A
+    /// routed alias is served by its plan: the route's nodes first, then each fallback route's,
+    /// each step with its own `failover.attempts`.
     async fn try_nodes(
         &self,
         inbound: Inbound,
         mut meter: RequestMeter,
     ) -> Result<HttpResponse, (GatewayError, RequestMeter, u32)> {
         let attempts = self.config.failover.attempts;
-        let mut tried: Vec<usize> = Vec::new();
+        let plan = self.router.plan(&inbound.model);
+        let mut made: u32 = 0;
         let mut last_error: Option<UpstreamError> = None;
-        for attempt in 0..attempts {
-            let lease = match self.router.acquire(&inbound.model, &tried).await {
-                Ok(lease) => lease,
-                // Nodes were tried and none is left: the client wants the real cause.
-                Err(GatewayError::NoHealthyNode(_)) if last_error.is_some() => break,
-                Err(e) => return Err((e, meter, attempt)),
+        let mut refusal: Option<GatewayError> = None;
+        for (index, step) in plan.iter().enumerate() {
+            let last_step = index + 1 == plan.len();
+            let request = match inbound.for_model(&step.model) {
+                Ok(request) => request,
+                Err(e) => return Err((e, meter, made.saturating_sub(1))),
             };
-            tried.push(lease.node().id);
-            // Label metrics with the name nodes list, so `llama3` and `llama3:latest` are one.
-            if meter.model != *lease.model() {
-                meter.model = lease.model().clone();
-            }
-            meter.resolved = Some(lease.model().clone());
-            let call = match providers::plan(lease.node().kind, &inbound) {
-                Ok(call) => call,
-                Err(e) => return Err((e, meter, attempt)),
+            // A step limited to some nodes excludes the others from the start.
+            let mut exclude = match &step.nodes {
+                Some(names) => self.router.outside(names),
+                None => Vec::new(),
             };
-            let url = format!("{}{}", lease.node().base_url, call.path);
-            let node = lease.node().name.clone();
-            match upstream::attempt(
-                &self.client,
-                &node,
-                &url,
-                call.body,
-                self.config.timeouts.first_byte,
-                inbound.framing(),
-            )
-            .await
-            {
-                Ok(answer) => {
-                    return Ok(respond(RelayParts {
-                        first: answer.first_chunk,
-                        upstream: answer.response,
-                        lease,
-                        framing: inbound.framing(),
-                        idle: self.config.timeouts.idle,
-                        latency: answer.latency,
-                        ttfb: answer.ttfb,
-                        meter,
-                        retries: attempt,
-                    }));
+            for _ in 0..attempts {
+                let lease = match self.router.acquire(&step.model, &exclude).await {
+                    Ok(lease) => lease,
+                    // This step has nothing (more) to offer: the next step may.
+                    Err(e) if !last_step => {
+                        refusal = Some(e);
+                        break;
+                    }
+                    // Nodes were tried and none is left: the client wants the real cause.
+                    Err(GatewayError::NoHealthyNode(_)) if last_error.is_some() => break,
+                    Err(e) => return Err((e, meter, made.saturating_sub(1))),
+                };
+                exclude.push(lease.node().id);
+                made += 1;
+                let retries = made - 1;
+                // Label metrics with the name nodes list, so `llama3` and `llama3:latest` are one.
+                if meter.model != *lease.model() {
+                    meter.model = lease.model().clone();
                 }
-                Err(error) => {
-                    tracing::warn!(request_id = %inbound.request_id, node = %node, %error,
-                        attempt = attempt + 1, "attempt failed; trying another node");
-                    metrics::counter!(m::RETRIES, "node" => node.to_string(), "reason" => error.kind())
-                        .increment(1);
-                    let mut lease = lease;
-                    lease.set_outcome(Outcome::Failure {
-                        error: error.to_string(),
-                        hard: error.is_hard(),
-                    });
-                    drop(lease);
-                    last_error = Some(error);
+                meter.resolved = Some(lease.model().clone());
+                let call = match providers::plan(lease.node().kind, &request) {
+                    Ok(call) => call,
+                    Err(e) => return Err((e, meter, retries)),
+                };
+                let url = format!("{}{}", lease.node().base_url, call.path);
+                let node = lease.node().name.clone();
+                match upstream::attempt(
+                    &self.client,
+                    &node,
+                    &url,
+                    call.body,
+                    self.config.timeouts.first_byte,
+                    request.framing(),
+                )
+                .await
+                {
+                    Ok(answer) => {
+                        return Ok(respond(RelayParts {
+                            first: answer.first_chunk,
+                            upstream: answer.response,
+                            lease,
+                            framing: request.framing(),
+                            idle: self.config.timeouts.idle,
+                            latency: answer.latency,
+                            ttfb: answer.ttfb,
+                            meter,
+                            retries,
+                        }));
+                    }
+                    Err(error) => {
+                        tracing::warn!(request_id = %request.request_id, node = %node, %error,
+                            attempt = made, "attempt failed; trying another node");
+                        metrics::counter!(m::RETRIES, "node" => node.to_string(), "reason" => error.kind())
+                            .increment(1);
+                        let mut lease = lease;
+                        lease.set_outcome(Outcome::Failure {
+                            error: error.to_string(),
+                            hard: error.is_hard(),
+                        });
+                        drop(lease);
+                        last_error = Some(error);
+                    }
                 }
             }
         }
-        let error = GatewayError::UpstreamFailed {
-            attempts: tried.len() as u32,
-            last: last_error.map(|e| e.to_string()).unwrap_or_default(),
+        let retries = made.saturating_sub(1);
+        let error = match (last_error, refusal) {
+            (Some(last), _) => GatewayError::UpstreamFailed {
+                attempts: made,
+                last: last.to_string(),
+            },
+            (None, Some(refusal)) => refusal,
+            (None, None) => GatewayError::NoHealthyNode(inbound.model.to_string()),
         };
-        let retries = (tried.len() as u32).saturating_sub(1);
         Err((error, meter, retries))
     }
 }

@@ -9,6 +9,7 @@
 //! VM); the table read and the CAS cost well under a microsecond. See docs/architecture.md.
 
 mod lease;
+pub mod routes;
 pub mod stats;
 mod table;
 
@@ -22,6 +23,7 @@ use arc_swap::ArcSwap;
 use tokio::time::timeout;
 
 pub use lease::{Lease, Outcome};
+pub use routes::{RouteTable, Step};
 pub use stats::NodeStats;
 pub use table::{NodeEntry, NodeTarget, Pick, RoutingTable};
 
@@ -38,6 +40,8 @@ use crate::{
 /// Shared by the selector (writer) and every request handler (readers).
 pub struct Router {
     table: ArcSwap<RoutingTable>,
+    /// Model routes (aliases); swapped whole when an operator changes one.
+    routes: ArcSwap<RouteTable>,
     /// Swapped whole when an operator changes the strategy; a pick holds the one it loaded.
     strategy: ArcSwap<Box<dyn Strategy>>,
     /// Requests waiting in the selector's queue. A freed slot only bothers the selector when
@@ -56,6 +60,7 @@ impl Router {
     ) -> Self {
         Self {
             table: ArcSwap::from_pointee(RoutingTable::default()),
+            routes: ArcSwap::from_pointee(RouteTable::default()),
             strategy: ArcSwap::from_pointee(strategy),
             waiting: AtomicUsize::new(0),
             queue_timeout_ms: AtomicU64::new(queue_timeout.as_millis() as u64),
@@ -78,6 +83,26 @@ impl Router {
 
     pub fn table(&self) -> Arc<RoutingTable> {
         self.table.load_full()
+    }
+
+    pub fn set_routes(&self, routes: RouteTable) {
+        self.routes.store(Arc::new(routes));
+    }
+
+    /// The steps to serve a requested model: its route and fallbacks, or the name itself.
+    pub fn plan(&self, requested: &Arc<str>) -> Vec<Step> {
+        self.routes.load().plan(requested)
+    }
+
+    /// Ids of the current nodes outside `names`, to exclude from a step limited to those.
+    pub fn outside(&self, names: &[Arc<str>]) -> Vec<usize> {
+        self.table
+            .load()
+            .nodes
+            .iter()
+            .filter(|n| !names.contains(&n.status.name))
+            .map(|n| n.target.id)
+            .collect()
     }
 
     pub(crate) fn set_strategy(&self, strategy: Box<dyn Strategy>) {

@@ -8,6 +8,7 @@ pub mod keys;
 mod migrate;
 pub mod nodes;
 pub mod records;
+pub mod routes;
 pub mod schema;
 pub mod users;
 

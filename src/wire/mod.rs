@@ -102,3 +102,45 @@ pub(crate) fn require_model(model: Option<String>) -> Result<String, GatewayErro
         _ => Err(GatewayError::BadRequest("model is required".into())),
     }
 }
+
+/// The body with its model replaced (for a routed alias): the top-level `model` field, or
+/// `name` where an older Ollama request uses that. Other fields are copied as raw JSON, not
+/// re-parsed into values.
+pub fn replace_model(body: &[u8], model: &str) -> Result<bytes::Bytes, GatewayError> {
+    use std::collections::BTreeMap;
+
+    use serde_json::value::RawValue;
+
+    let mut fields: BTreeMap<String, &RawValue> = serde_json::from_slice(body)
+        .map_err(|e| GatewayError::BadRequest(format!("request body: {e}")))?;
+    let name = serde_json::value::to_raw_value(model)
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let field = if fields.contains_key("model") || !fields.contains_key("name") {
+        "model"
+    } else {
+        "name"
+    };
+    fields.insert(field.to_owned(), &name);
+    serde_json::to_vec(&fields)
+        .map(bytes::Bytes::from)
+        .map_err(|e| GatewayError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod replace_tests {
+    use super::*;
+
+    #[test]
+    fn the_model_is_replaced_and_nothing_else_changes() {
+        let body = br#"{"model":"chat","messages":[{"role":"user","content":"a \"b\""}],"options":{"x":1.50}}"#;
+        let out: serde_json::Value =
+            serde_json::from_slice(&replace_model(body, "big:70b").unwrap()).unwrap();
+        let mut want: serde_json::Value = serde_json::from_slice(body).unwrap();
+        want["model"] = "big:70b".into();
+        assert_eq!(out, want);
+        // Older Ollama requests name the model `name`.
+        let out: serde_json::Value =
+            serde_json::from_slice(&replace_model(br#"{"name":"chat"}"#, "m").unwrap()).unwrap();
+        assert_eq!(out, serde_json::json!({"name": "m"}));
+    }
+}

@@ -9,6 +9,7 @@ mod failover;
 mod harness;
 mod keys;
 mod load_smoke;
+mod model_routes;
 mod ops;
 mod pool_views;
 mod process;

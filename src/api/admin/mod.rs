@@ -11,6 +11,7 @@ mod auth;
 mod keys;
 mod logs;
 mod nodes;
+mod routes;
 mod settings;
 mod users;
 
@@ -102,6 +103,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/api")
             .configure(nodes::routes)
+            .configure(routes::routes)
             .configure(keys::routes)
             .configure(users::routes)
             .configure(logs::routes)

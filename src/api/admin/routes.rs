@@ -1,0 +1,130 @@
+//! Model routes: list, add, read, replace, remove. A change is stored (with its history),
+//! then the router's route table is rebuilt from the database, so the next request plans by it.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::{
+    auth::{Reader, Writer},
+    parse, Admin, AdminError, Reply,
+};
+use crate::{
+    config::RouteConfig,
+    routing::RouteTable,
+    store::routes::{RouteRow, RouteView},
+};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/routes", web::get().to(list_routes))
+        .route("/routes", web::post().to(add_route))
+        .route("/routes/{alias}", web::get().to(get_route))
+        .route("/routes/{alias}", web::put().to(put_route))
+        .route("/routes/{alias}", web::delete().to(delete_route));
+}
+
+/// Checks a route against what exists: its nodes must be known and its fallbacks routes.
+async fn checked(admin: &Admin, route: RouteConfig) -> Result<RouteConfig, AdminError> {
+    route
+        .check()
+        .map_err(|(field, message)| AdminError::Invalid(format!("{field}: {message}")))?;
+    for node in &route.nodes {
+        if admin.store.get_node(node).await?.is_none() {
+            return Err(AdminError::Invalid(format!(
+                "nodes: node {node:?} does not exist"
+            )));
+        }
+    }
+    for fallback in &route.fallbacks {
+        if admin.store.get_route(fallback).await?.is_none() {
+            return Err(AdminError::Invalid(format!(
+                "fallbacks: route {fallback:?} does not exist"
+            )));
+        }
+    }
+    Ok(route)
+}
+
+/// Rebuilds the router's routes from the database.
+async fn apply(admin: &Admin) -> Result<(), AdminError> {
+    let routes = admin
+        .store
+        .list_routes()
+        .await?
+        .iter()
+        .map(RouteRow::to_config)
+        .collect::<Result<Vec<_>, _>>()?;
+    admin.router.set_routes(RouteTable::new(routes));
+    Ok(())
+}
+
+fn view(row: &RouteRow) -> Result<RouteView, AdminError> {
+    Ok(row.view()?)
+}
+
+async fn list_routes(_: Reader, admin: web::Data<Admin>) -> Reply {
+    let routes = admin
+        .store
+        .list_routes()
+        .await?
+        .iter()
+        .map(view)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(json!({ "routes": routes })))
+}
+
+async fn get_route(_: Reader, admin: web::Data<Admin>, alias: web::Path<String>) -> Reply {
+    let row = admin.store.get_route(&alias).await?;
+    let row = row.ok_or_else(|| AdminError::Missing("route", alias.into_inner()))?;
+    Ok(HttpResponse::Ok().json(view(&row)?))
+}
+
+async fn add_route(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+    let route = checked(&admin, parse::<RouteConfig>(&body)?).await?;
+    if admin.store.get_route(&route.alias).await?.is_some() {
+        return Err(AdminError::Clash(format!(
+            "route {0:?} already exists: PUT /admin/api/routes/{0} to change it",
+            route.alias
+        )));
+    }
+    let row = RouteRow::from_config(&route);
+    admin.store.put_route(&row, &caller.actor).await?;
+    apply(&admin).await?;
+    Ok(HttpResponse::Created().json(view(&row)?))
+}
+
+/// Replaces a route; the alias in the path wins (a body may omit it).
+async fn put_route(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    alias: web::Path<String>,
+    body: web::Bytes,
+) -> Reply {
+    if admin.store.get_route(&alias).await?.is_none() {
+        return Err(AdminError::Missing("route", alias.into_inner()));
+    }
+    let mut value: serde_json::Value = parse(&body)?;
+    let Some(fields) = value.as_object_mut() else {
+        return Err(AdminError::Invalid("expected a JSON object".into()));
+    };
+    fields.insert("alias".into(), json!(alias.as_str()));
+    let route = serde_json::from_value::<RouteConfig>(value)
+        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let route = checked(&admin, route).await?;
+    let row = RouteRow::from_config(&route);
+    admin.store.put_route(&row, &caller.actor).await?;
+    apply(&admin).await?;
+    Ok(HttpResponse::Ok().json(view(&row)?))
+}
+
+/// Removes a route; routes that fall back to it skip it from then on.
+async fn delete_route(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    alias: web::Path<String>,
+) -> Reply {
+    if !admin.store.delete_route(&alias, &caller.actor).await? {
+        return Err(AdminError::Missing("route", alias.into_inner()));
+    }
+    apply(&admin).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
