@@ -2,7 +2,11 @@
 //! (`__` separates nested keys), then command-line flags. Unknown keys are errors that name the
 //! key, because a typo that silently falls back to a default is the worst kind of config bug.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -122,6 +126,15 @@ pub struct RequestLogConfig {
     /// How long shutdown waits for the database to take the last records.
     #[serde(with = "humantime_serde")]
     pub flush_timeout: Duration,
+    /// Keep request and response bodies with each record (streamed answers reassembled).
+    pub capture: bool,
+    /// Most bytes kept of each body; longer ones are cut and marked truncated.
+    pub capture_max_bytes: usize,
+    /// Most body bytes the writer holds while the database is unreachable; beyond, the
+    /// oldest records lose their bodies (the records themselves stay).
+    pub capture_buffer_bytes: usize,
+    /// Where base64 images from requests are stored, once each, named by their SHA-256.
+    pub media_dir: PathBuf,
 }
 
 impl Default for RequestLogConfig {
@@ -131,6 +144,10 @@ impl Default for RequestLogConfig {
             queue: 16_384,
             buffer: 200_000,
             flush_timeout: Duration::from_secs(5),
+            capture: false,
+            capture_max_bytes: 256 * 1024,
+            capture_buffer_bytes: 64 * 1024 * 1024,
+            media_dir: PathBuf::from("drover-media"),
         }
     }
 }

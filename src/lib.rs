@@ -5,6 +5,7 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
+pub mod capture;
 pub mod catalog;
 pub mod cli;
 pub mod config;

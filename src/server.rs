@@ -49,6 +49,10 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
         let sink = RecordSink {
             sender,
             replica: config.replica_name().into(),
+            capture: config
+                .request_log
+                .capture
+                .then_some(config.request_log.capture_max_bytes),
         };
         (Some(sink), Some(handle))
     } else {

@@ -18,7 +18,11 @@ use tokio::time::Instant;
 
 use super::completion::Tokens;
 use crate::{
-    actors::log_writer::LogSender, auth::ClientKey, metrics as m, store::records::RequestRecord,
+    actors::log_writer::{LogEntry, LogSender},
+    auth::ClientKey,
+    capture::Capture,
+    metrics as m,
+    store::records::RequestRecord,
 };
 
 /// How a request ended, with the HTTP status the client got.
@@ -109,6 +113,8 @@ fn tokens_counter(model: &str, node: &str, direction: &'static str) -> Counter {
 pub struct RecordSink {
     pub sender: LogSender,
     pub replica: Arc<str>,
+    /// Keep this many bytes of each body with its record; `None`: no bodies.
+    pub capture: Option<usize>,
 }
 
 pub struct RequestMeter {
@@ -128,6 +134,8 @@ pub struct RequestMeter {
     pub key: Option<Arc<ClientKey>>,
     /// What the answer reported, once it ended.
     pub tokens: Tokens,
+    /// The bodies, when the request log captures content.
+    pub capture: Option<Capture>,
     pub started: Instant,
     started_wall: SystemTime,
     sink: Option<RecordSink>,
@@ -153,6 +161,7 @@ impl RequestMeter {
             error_kind: None,
             key: None,
             tokens: Tokens::default(),
+            capture: None,
             started: Instant::now(),
             started_wall: SystemTime::now(),
             sink,
@@ -160,7 +169,7 @@ impl RequestMeter {
     }
 
     /// Records the end of the request; `node` is `-` when none was reached.
-    pub fn finish(&self, node: &Arc<str>, end: End, ttfb: Option<Duration>, retries: u32) {
+    pub fn finish(&mut self, node: &Arc<str>, end: End, ttfb: Option<Duration>, retries: u32) {
         let elapsed = self.started.elapsed();
         with_handles((self.api, self.model.clone(), node.clone(), end), |h| {
             h.requests.increment(1);
@@ -192,7 +201,7 @@ impl RequestMeter {
             "request finished"
         );
         if let Some(sink) = &self.sink {
-            sink.sender.send(RequestRecord {
+            let record = RequestRecord {
                 id: format!("{:032x}", fastrand::u128(..)),
                 request_id: self.request_id.to_string(),
                 ts_ms: self
@@ -214,6 +223,10 @@ impl RequestMeter {
                 completion_tokens: self.tokens.completion.and_then(|n| i64::try_from(n).ok()),
                 retries: retries as i32,
                 client_addr: self.client.map(|ip| ip.to_string()),
+            };
+            sink.sender.send(LogEntry {
+                record,
+                capture: self.capture.take(),
             });
         }
     }

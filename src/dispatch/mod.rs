@@ -21,6 +21,7 @@ use relay::{Relay, RelayParts};
 use crate::{
     actors::messages::NodeState,
     auth::{ClientKey, KeyRing},
+    capture::Capture,
     config::{AuthMode, Config},
     error::{GatewayError, UpstreamError},
     inbound::{Framing, Inbound},
@@ -100,6 +101,14 @@ impl Gateway {
             inbound.client,
         );
         meter.key = inbound.key.clone();
+        if let Some(max) = self.records.as_ref().and_then(|r| r.capture) {
+            meter.capture = Some(Capture::new(
+                inbound.operation,
+                inbound.framing(),
+                inbound.body.clone(),
+                max,
+            ));
+        }
         match self.try_nodes(inbound, meter).await {
             Ok(response) => Ok(response),
             Err((error, mut meter, retries)) => {

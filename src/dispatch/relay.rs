@@ -143,6 +143,9 @@ impl Stream for Relay {
         if let Some(first) = this.first.take() {
             this.last_chunk = Instant::now();
             this.completion.observe(&first);
+            if let Some(capture) = &mut this.meter.capture {
+                capture.push(&first);
+            }
             return Poll::Ready(Some(Ok(first)));
         }
         if this.finished {
@@ -152,6 +155,9 @@ impl Stream for Relay {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.last_chunk = Instant::now();
                 this.completion.observe(&chunk);
+                if let Some(capture) = &mut this.meter.capture {
+                    capture.push(&chunk);
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             // An error answer (4xx) has no end marker to check; it is passed on as it came.

@@ -4,6 +4,7 @@
 //! gets arms of its own. Migrations live in `migrations/<backend>/` under the same version
 //! names and run at start and with `drover migrate`.
 
+pub mod contents;
 pub mod keys;
 mod migrate;
 pub mod nodes;

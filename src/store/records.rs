@@ -4,7 +4,14 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
-use super::{db_run, schema::request_logs, DbPool, Store, StoreError};
+use diesel_async::AsyncConnection;
+
+use super::{
+    contents::{ContentRow, MediaRow},
+    db_run,
+    schema::{media_resources, request_contents, request_logs},
+    DbPool, Store, StoreError,
+};
 
 #[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, Serialize)]
 #[diesel(table_name = request_logs, treat_none_as_default_value = false)]
@@ -33,27 +40,79 @@ impl Store {
     /// Inserts a batch of records: one multi-row INSERT on PostgreSQL; on SQLite, whose batch
     /// insert diesel runs only on its sync connection, one transaction on that connection.
     pub async fn insert_records(&self, records: &[RequestRecord]) -> Result<usize, StoreError> {
+        self.insert_batch(records, &[], &[]).await
+    }
+
+    /// Inserts records with their captured bodies and the media found in them, in one
+    /// transaction: a retried batch never leaves half of itself behind. Media already known
+    /// (the same image sent again) are skipped.
+    pub async fn insert_batch(
+        &self,
+        records: &[RequestRecord],
+        contents: &[ContentRow],
+        media: &[MediaRow],
+    ) -> Result<usize, StoreError> {
         match &self.pool {
             DbPool::Postgres(pool) => {
                 let mut conn = pool.get().await?;
-                Ok(diesel::insert_into(request_logs::table)
-                    .values(records)
-                    .execute(&mut conn)
-                    .await?)
+                conn.transaction(async |conn| {
+                    let n = diesel::insert_into(request_logs::table)
+                        .values(records)
+                        .execute(conn)
+                        .await?;
+                    if !contents.is_empty() {
+                        diesel::insert_into(request_contents::table)
+                            .values(contents)
+                            .execute(conn)
+                            .await?;
+                    }
+                    if !media.is_empty() {
+                        diesel::insert_into(media_resources::table)
+                            .values(media)
+                            .on_conflict_do_nothing()
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok::<_, StoreError>(n)
+                })
+                .await
             }
             DbPool::Sqlite(pool) => {
                 let mut conn = pool.get().await?;
-                let records = records.to_vec();
+                let (records, contents, media) =
+                    (records.to_vec(), contents.to_vec(), media.to_vec());
                 Ok(conn
                     .spawn_blocking(move |conn| {
+                        use diesel::RunQueryDsl as Sync;
                         conn.transaction(|conn| {
                             let insert = diesel::insert_into(request_logs::table).values(&records);
-                            diesel::RunQueryDsl::execute(insert, conn)
+                            let n = Sync::execute(insert, conn)?;
+                            if !contents.is_empty() {
+                                let insert =
+                                    diesel::insert_into(request_contents::table).values(&contents);
+                                Sync::execute(insert, conn)?;
+                            }
+                            if !media.is_empty() {
+                                let insert = diesel::insert_or_ignore_into(media_resources::table)
+                                    .values(&media);
+                                Sync::execute(insert, conn)?;
+                            }
+                            Ok::<_, diesel::result::Error>(n)
                         })
                     })
                     .await?)
             }
         }
+    }
+
+    pub async fn get_record(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        db_run!(self, |conn| request_logs::table
+            .find(id)
+            .select(RequestRecord::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::from))
     }
 
     pub async fn count_records(&self) -> Result<i64, StoreError> {
@@ -93,6 +152,8 @@ pub struct LogQuery {
     pub limit: Option<i64>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// Text the captured request or response body contains (case-sensitive on PostgreSQL).
+    pub q: Option<String>,
 }
 
 /// A page of records, newest first, and where the next page starts.
@@ -114,6 +175,20 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String), String> {
         .parse()
         .map_err(|_| "cursor: expected a next_cursor value from a previous page".to_owned())?;
     Ok((ts, id.to_owned()))
+}
+
+/// `%text%` with LIKE's own wildcards in `text` escaped.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 impl LogQuery {
@@ -164,6 +239,18 @@ impl Store {
             }
             if let Some(until) = q.until {
                 query = query.filter(request_logs::ts_ms.lt(until));
+            }
+            if let Some(text) = &q.q {
+                let pattern = like_pattern(text);
+                let matching = request_contents::table
+                    .filter(
+                        request_contents::request_body
+                            .like(pattern.clone())
+                            .escape('\\')
+                            .or(request_contents::response_body.like(pattern).escape('\\')),
+                    )
+                    .select(request_contents::log_id);
+                query = query.filter(request_logs::id.eq_any(matching));
             }
             if let Some((ts, id)) = &cursor {
                 query = query.filter(

@@ -4,6 +4,7 @@
 
 mod admin;
 mod bad_input;
+mod capture;
 mod databases;
 mod failover;
 mod harness;
