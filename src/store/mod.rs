@@ -4,10 +4,12 @@
 //! gets arms of its own. Migrations live in `migrations/<backend>/` under the same version
 //! names and run at start and with `drover migrate`.
 
+pub mod history;
 mod migrate;
 pub mod nodes;
 pub mod records;
 pub mod schema;
+pub mod stats;
 
 use std::path::PathBuf;
 
