@@ -124,10 +124,18 @@ pub enum Passive {
     Failure { error: String, hard: bool },
 }
 
-/// Anyone → NodeActor: probe now instead of at the next tick (after a pull, say).
+/// Anyone → NodeActor: probe now instead of at the next tick (after a pull, say). Replies
+/// with the node's status once a probe that started after this message has ended, so the
+/// answer reflects the node as it is now; fails when the node leaves the pool meanwhile.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<Arc<NodeStatus>, GatewayError>")]
 pub struct ProbeNow;
+
+/// Admin → Selector: probe node `0` now (`ProbeNow` to its actor) and answer with its fresh
+/// state.
+#[derive(Message)]
+#[rtype(result = "Result<NodeState, GatewayError>")]
+pub struct ProbeNode(pub String);
 
 /// Anyone → Selector: every node's status with its in-flight count.
 #[derive(Message)]

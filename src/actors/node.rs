@@ -5,9 +5,10 @@
 use std::{sync::Arc, time::Duration};
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseFuture,
+    WrapFuture,
 };
-use tokio::time::Instant;
+use tokio::{sync::oneshot, time::Instant};
 
 use super::{
     health::{HealthTracker, Transition},
@@ -16,6 +17,7 @@ use super::{
 };
 use crate::{
     config::{HealthConfig, NodeConfig},
+    error::GatewayError,
     metrics as m,
     providers::{self, ProbeReport},
     routing::{stats::AtomicEwma, NodeStats},
@@ -33,6 +35,9 @@ pub struct NodeActor {
     stats: Arc<NodeStats>,
     probe_latency: AtomicEwma,
     probing: bool,
+    /// `ProbeNow` callers waiting for the next probe to start: one already running may have
+    /// asked the node before they did, so it does not answer them.
+    pending: Vec<oneshot::Sender<Arc<NodeStatus>>>,
     status: Arc<NodeStatus>,
 }
 
@@ -57,26 +62,39 @@ impl NodeActor {
             stats,
             probe_latency: AtomicEwma::default(),
             probing: false,
+            pending: Vec::new(),
             status,
         }
     }
 
+    /// Starts a probe unless one is running; callers still pending when it ends get a
+    /// probe of their own right after.
     fn probe(&mut self, ctx: &mut Context<Self>) {
         if self.probing {
             return;
         }
         let Some(client) = self.client.clone() else {
+            // Not started yet, so nothing to report: waiting callers get an error.
+            self.pending.clear();
             return;
         };
         self.probing = true;
+        let waiting = std::mem::take(&mut self.pending);
         let kind = self.config.kind;
         let url = self.status.url.clone();
         let timeout = self.health_config.timeout;
         let started = Instant::now();
         let probe = async move { providers::probe(kind, &client, &url, timeout).await };
-        ctx.spawn(probe.into_actor(self).map(move |result, act, _| {
+        ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
             act.probing = false;
             act.apply_probe(result, started.elapsed());
+            for reply in waiting {
+                // The caller may have given up; nothing to do then.
+                let _ = reply.send(act.status.clone());
+            }
+            if !act.pending.is_empty() {
+                act.probe(ctx);
+            }
         }));
     }
 
@@ -190,10 +208,15 @@ impl Handler<RequestOutcome> for NodeActor {
 }
 
 impl Handler<ProbeNow> for NodeActor {
-    type Result = ();
+    type Result = ResponseFuture<Result<Arc<NodeStatus>, GatewayError>>;
 
-    fn handle(&mut self, _: ProbeNow, ctx: &mut Self::Context) {
+    fn handle(&mut self, _: ProbeNow, ctx: &mut Self::Context) -> Self::Result {
+        let (reply, status) = oneshot::channel();
+        self.pending.push(reply);
         self.probe(ctx);
+        let name = self.config.name.clone();
+        // The sender goes unanswered only when the actor stops: the node left the pool.
+        Box::pin(async move { status.await.map_err(|_| GatewayError::UnknownNode(name)) })
     }
 }
 

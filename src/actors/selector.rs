@@ -5,13 +5,13 @@
 
 use std::{collections::VecDeque, sync::atomic::Ordering, sync::Arc, time::Duration};
 
-use actix::{Actor, AsyncContext, Context, Handler, MessageResult};
+use actix::{Actor, AsyncContext, Context, Handler, MessageResult, ResponseFuture};
 use tokio::sync::oneshot;
 
 use super::{
     messages::{
-        ApplySelectorConfig, Assignment, Enqueue, GetPool, NodeReport, NodeState, RemoveNode,
-        SetDrained, SlotFreed, StopNode, UpsertNode,
+        ApplySelectorConfig, Assignment, Enqueue, GetPool, NodeReport, NodeState, ProbeNode,
+        ProbeNow, RemoveNode, SetDrained, SlotFreed, StopNode, UpsertNode,
     },
     NodeSpawner,
 };
@@ -216,6 +216,33 @@ impl Handler<GetPool> for Selector {
                 })
                 .collect(),
         )
+    }
+}
+
+impl Handler<ProbeNode> for Selector {
+    type Result = ResponseFuture<Result<NodeState, GatewayError>>;
+
+    /// Answers with the status the probe returned rather than waiting for the node's report
+    /// of it (sent before the reply, so queued ahead of any later message to us): the
+    /// selector goes on with other messages meanwhile.
+    fn handle(&mut self, msg: ProbeNode, _: &mut Self::Context) -> Self::Result {
+        let Some(node) = self.nodes.iter().find(|n| *n.target.name == *msg.0) else {
+            return Box::pin(std::future::ready(Err(GatewayError::UnknownNode(msg.0))));
+        };
+        let target = node.target.clone();
+        let drained = node.drained;
+        let probe = target.actor.send(ProbeNow);
+        Box::pin(async move {
+            let status = probe
+                .await
+                .map_err(|_| GatewayError::UnknownNode(msg.0))??;
+            Ok(NodeState {
+                status,
+                in_flight: target.in_flight(),
+                drained,
+                target,
+            })
+        })
     }
 }
 

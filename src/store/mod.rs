@@ -5,12 +5,14 @@
 //! names and run at start and with `drover migrate`.
 
 pub mod contents;
+pub mod history;
 pub mod keys;
 mod migrate;
 pub mod nodes;
 pub mod records;
 pub mod routes;
 pub mod schema;
+pub mod stats;
 pub mod users;
 
 use std::path::PathBuf;

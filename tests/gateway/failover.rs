@@ -68,7 +68,10 @@ async fn a_5xx_is_retried_on_another_node_and_marks_the_node_suspect() {
     .await;
     s.node("bad").set_failure(Failure::Status(500));
     let first = s.chat("m").await;
-    assert_eq!((first.status.as_u16(), first.node.as_deref()), (200, Some("good")));
+    assert_eq!(
+        (first.status.as_u16(), first.node.as_deref()),
+        (200, Some("good"))
+    );
     // The failure reaches the routing table through the node actor, a moment later.
     s.wait_health("bad", "suspect").await;
     for _ in 0..5 {

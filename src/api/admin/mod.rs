@@ -2,17 +2,19 @@
 //! to the running selector at once, so the next request already routes by it. Callers must
 //! send the admin token as `Authorization: Bearer …`.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use actix_web::{http::StatusCode, web, HttpResponse, ResponseError};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
 
 mod auth;
+mod history;
 mod keys;
 mod logs;
 mod nodes;
 mod routes;
 mod settings;
+mod stats;
 mod users;
 
 use crate::{
@@ -94,6 +96,50 @@ impl ResponseError for AdminError {
     }
 }
 
+/// Query parameters, checked against the names an endpoint takes, so that every error (an
+/// unknown or repeated parameter, a value of the wrong type) starts with the parameter's
+/// name.
+pub(super) struct Params(HashMap<String, String>);
+
+impl Params {
+    pub(super) fn parse(req: &HttpRequest, known: &[&str]) -> Result<Params, AdminError> {
+        let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map_err(|e| AdminError::Invalid(format!("query: {e}")))?
+            .into_inner();
+        let mut params = HashMap::new();
+        for (name, value) in pairs {
+            if !known.contains(&name.as_str()) {
+                return Err(AdminError::Invalid(format!(
+                    "{name}: unknown parameter; expected one of {}",
+                    known.join(", ")
+                )));
+            }
+            if params.insert(name.clone(), value).is_some() {
+                return Err(AdminError::Invalid(format!("{name}: given more than once")));
+            }
+        }
+        Ok(Params(params))
+    }
+
+    /// A parameter's text; an empty value counts as absent (`?by=` as from an empty form field).
+    pub(super) fn text(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(super) fn int(&self, name: &str) -> Result<Option<i64>, AdminError> {
+        self.text(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    AdminError::Invalid(format!("{name}: expected an integer, found {v:?}"))
+                })
+            })
+            .transpose()
+    }
+}
+
 /// A JSON body, with errors that name the field.
 pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
     crate::wire::parse(body).map_err(|e| AdminError::Invalid(e.to_string()))
@@ -107,7 +153,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(keys::routes)
             .configure(users::routes)
             .configure(logs::routes)
-            .configure(settings::routes),
+            .configure(settings::routes)
+            .configure(stats::routes)
+            .configure(history::routes),
     );
 }
 

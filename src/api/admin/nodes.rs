@@ -1,4 +1,6 @@
-//! Nodes: list, add, read, replace, remove, drain.
+//! Nodes: list, add, read, replace, remove, drain, probe; and the live pool.
+
+use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -8,7 +10,7 @@ use super::{
     parse, Admin, AdminError, Reply,
 };
 use crate::{
-    actors::messages::{RemoveNode, SetDrained, UpsertNode},
+    actors::messages::{NodeState, ProbeNode, RemoveNode, SetDrained, UpsertNode},
     config::NodeConfig,
     error::GatewayError,
     store::nodes::NodeRow,
@@ -21,7 +23,9 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/nodes/{name}", web::put().to(put_node))
         .route("/nodes/{name}", web::delete().to(delete_node))
         .route("/nodes/{name}/drain", web::post().to(drain_node))
-        .route("/nodes/{name}/undrain", web::post().to(undrain_node));
+        .route("/nodes/{name}/undrain", web::post().to(undrain_node))
+        .route("/nodes/{name}/probe", web::post().to(probe_node))
+        .route("/pool", web::get().to(pool));
 }
 
 fn checked(node: NodeConfig) -> Result<NodeConfig, AdminError> {
@@ -136,4 +140,33 @@ async fn set_drained(
         .await;
     applied.map_err(|e| GatewayError::Internal(e.to_string()))??;
     Ok(HttpResponse::Ok().json(row))
+}
+
+/// A node's state with its latency averages read now. Leases update them on every request;
+/// the status holds them as of the node's last report, up to a probe interval ago.
+fn live(mut state: NodeState) -> NodeState {
+    let stats = state.target.stats.clone();
+    let status = Arc::make_mut(&mut state.status);
+    status.latency_ewma_ms = stats.latency.get().or(status.latency_ewma_ms);
+    status.ttfb_ewma_ms = stats.ttfb.get().or(status.ttfb_ewma_ms);
+    state
+}
+
+/// The running pool as its actors see it, nothing from the database: health, drained, in
+/// flight, latencies, last error, models, version.
+async fn pool(_: Reader, admin: web::Data<Admin>) -> Reply {
+    let nodes: Vec<NodeState> = admin.router.pool().await?.into_iter().map(live).collect();
+    Ok(HttpResponse::Ok().json(json!({ "nodes": nodes })))
+}
+
+/// Probes a node now, without waiting for its next health check (after changing its models
+/// by hand, say), and answers with its fresh state; the routing table already has it.
+async fn probe_node(_: Writer, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
+    let name = name.into_inner();
+    let probed = admin.router.selector().send(ProbeNode(name.clone())).await;
+    match probed.map_err(|e| GatewayError::Internal(e.to_string()))? {
+        Ok(state) => Ok(HttpResponse::Ok().json(live(state))),
+        Err(GatewayError::UnknownNode(_)) => Err(AdminError::NotFound(name)),
+        Err(e) => Err(e.into()),
+    }
 }
