@@ -20,4 +20,5 @@ pub mod server;
 pub mod store;
 pub mod strategy;
 pub mod telemetry;
+pub mod tuning;
 pub mod wire;

@@ -310,7 +310,7 @@ pub async fn run(
     }
     let sends = targets.iter().map(|node| {
         let url = format!("{}/api/pull", node.target.base_url);
-        gw.client
+        gw.client()
             .post(url)
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .send_body(body.clone())
@@ -321,7 +321,7 @@ pub async fn run(
         streams.push(match answer {
             Ok(response) if response.status().is_success() => {
                 let body = response.map(|chunk| chunk.map_err(|e| e.to_string()));
-                node_events(i, body, gw.config.timeouts.idle)
+                node_events(i, body, gw.tuning.load().timeouts.idle)
             }
             Ok(mut response) => {
                 let status = response.status();

@@ -6,12 +6,13 @@ use std::{net::SocketAddr, sync::Arc, thread::JoinHandle};
 
 use actix_web::{dev::ServerHandle, middleware::from_fn, web, App, HttpServer};
 use anyhow::Context;
+use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
     actors::{self, log_writer, messages::SetDrained},
     api,
     auth::KeyRing,
-    config::{Config, NodeConfig, RouteConfig, SelectorConfig},
+    config::{Config, NodeConfig, RouteConfig},
     dispatch::{Gateway, RecordSink},
     metrics,
     routing::RouteTable,
@@ -41,7 +42,12 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
-    config.selector = seed_and_load_selector(&store, &config).await?;
+    config.selector = seed_and_load(&store, SELECTOR_SETTING, &config.selector).await?;
+    config.health = seed_and_load(&store, HEALTH_SETTING, &config.health).await?;
+    config.timeouts = seed_and_load(&store, TIMEOUTS_SETTING, &config.timeouts).await?;
+    config.failover = seed_and_load(&store, FAILOVER_SETTING, &config.failover).await?;
+    config.limits = seed_and_load(&store, LIMITS_SETTING, &config.limits).await?;
+    let tuning = crate::tuning::live(&config);
     let config = Arc::new(config);
     let (nodes, drained) = seed_and_load_nodes(&store, &config).await?;
     let (records, log) = if config.request_log.enabled {
@@ -75,7 +81,8 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
         store,
         router.clone(),
         keys.clone(),
-        &config.auth,
+        tuning.clone(),
+        &config,
     ));
     let shared = config.clone();
     let mut server = HttpServer::new(move || {
@@ -83,6 +90,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
             .app_data(web::Data::new(Gateway::new(
                 router.clone(),
                 shared.clone(),
+                tuning.clone(),
                 records.clone(),
                 keys.clone(),
             )))
@@ -178,24 +186,27 @@ async fn seed_and_load_routes(store: &Store, config: &Config) -> anyhow::Result<
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The selector settings: like nodes, the file seeds an empty database, which decides after.
-async fn seed_and_load_selector(store: &Store, config: &Config) -> anyhow::Result<SelectorConfig> {
-    if let Some(stored) = store.get_setting(SELECTOR_SETTING).await? {
+/// A settings section: like nodes, the file seeds an empty database, which decides after.
+async fn seed_and_load<T: Serialize + DeserializeOwned>(
+    store: &Store,
+    key: &str,
+    from_file: &T,
+) -> anyhow::Result<T> {
+    if let Some(stored) = store.get_setting(key).await? {
         return serde_json::from_str(&stored)
-            .with_context(|| format!("the stored {SELECTOR_SETTING} setting is invalid"));
+            .with_context(|| format!("the stored {key} setting is invalid"));
     }
-    store
-        .put_setting(
-            SELECTOR_SETTING,
-            &serde_json::to_value(&config.selector)?,
-            "config",
-        )
-        .await?;
-    Ok(config.selector.clone())
+    let value = serde_json::to_value(from_file)?;
+    store.put_setting(key, &value, "config").await?;
+    Ok(serde_json::from_value(value)?)
 }
 
-/// The key of the selector settings in the `settings` table.
+/// Keys of the settings sections in the `settings` table.
 pub const SELECTOR_SETTING: &str = "selector";
+pub const HEALTH_SETTING: &str = "health";
+pub const TIMEOUTS_SETTING: &str = "timeouts";
+pub const FAILOVER_SETTING: &str = "failover";
+pub const LIMITS_SETTING: &str = "limits";
 
 /// A database URL without its password, for messages.
 fn redact(url: &str) -> String {

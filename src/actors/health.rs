@@ -55,6 +55,12 @@ impl HealthTracker {
         }
     }
 
+    /// New thresholds from now on; the current state and streaks stay.
+    pub fn set_thresholds(&mut self, down_after: u32, up_after: u32) {
+        self.down_after = down_after.max(1);
+        self.up_after = up_after.max(1);
+    }
+
     pub fn state(&self) -> Health {
         self.state
     }

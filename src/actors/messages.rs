@@ -180,3 +180,12 @@ pub struct StopNode;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ApplySelectorConfig(pub SelectorConfig);
+
+/// Admin → Selector → every NodeActor: new probing settings (health thresholds and interval,
+/// probe and connect timeouts), at once; health states are kept.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct ApplyProbing {
+    pub health: crate::config::HealthConfig,
+    pub connect_timeout: Duration,
+}

@@ -24,8 +24,9 @@ pub use selector::Selector;
 /// one, to add nodes while running.
 #[derive(Clone)]
 pub struct NodeSpawner {
-    health: HealthConfig,
-    connect_timeout: Duration,
+    /// Settings for nodes started from now on; the selector updates them when changed.
+    pub(crate) health: HealthConfig,
+    pub(crate) connect_timeout: Duration,
     selector: Addr<Selector>,
 }
 

@@ -6,13 +6,13 @@ use std::{sync::Arc, time::Duration};
 
 use actix::{
     Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseFuture,
-    WrapFuture,
+    SpawnHandle, WrapFuture,
 };
 use tokio::{sync::oneshot, time::Instant};
 
 use super::{
     health::{HealthTracker, Transition},
-    messages::{NodeReport, NodeStatus, Passive, ProbeNow, RequestOutcome, StopNode},
+    messages::{ApplyProbing, NodeReport, NodeStatus, Passive, ProbeNow, RequestOutcome, StopNode},
     selector::Selector,
 };
 use crate::{
@@ -39,6 +39,8 @@ pub struct NodeActor {
     /// asked the node before they did, so it does not answer them.
     pending: Vec<oneshot::Sender<Arc<NodeStatus>>>,
     status: Arc<NodeStatus>,
+    /// The probe timer, replaced when the interval changes.
+    timer: Option<SpawnHandle>,
 }
 
 impl NodeActor {
@@ -64,6 +66,7 @@ impl NodeActor {
             probing: false,
             pending: Vec::new(),
             status,
+            timer: None,
         }
     }
 
@@ -195,7 +198,27 @@ impl Actor for NodeActor {
         self.client = Some(providers::probe_client(self.connect_timeout));
         metrics::gauge!(m::NODE_UP, "node" => self.config.name.clone()).set(0.0);
         self.probe(ctx);
-        ctx.run_interval(self.health_config.interval, |act, ctx| act.probe(ctx));
+        self.timer = Some(ctx.run_interval(self.health_config.interval, |act, ctx| act.probe(ctx)));
+    }
+}
+
+impl Handler<ApplyProbing> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ApplyProbing, ctx: &mut Self::Context) {
+        self.health
+            .set_thresholds(msg.health.down_after, msg.health.up_after);
+        if msg.connect_timeout != self.connect_timeout {
+            self.connect_timeout = msg.connect_timeout;
+            self.client = Some(providers::probe_client(self.connect_timeout));
+        }
+        if msg.health.interval != self.health_config.interval {
+            if let Some(timer) = self.timer.take() {
+                ctx.cancel_future(timer);
+            }
+            self.timer = Some(ctx.run_interval(msg.health.interval, |act, ctx| act.probe(ctx)));
+        }
+        self.health_config = msg.health;
     }
 }
 

@@ -10,8 +10,8 @@ use tokio::sync::oneshot;
 
 use super::{
     messages::{
-        ApplySelectorConfig, Assignment, Enqueue, GetPool, NodeReport, NodeState, ProbeNode,
-        ProbeNow, RemoveNode, SetDrained, SlotFreed, StopNode, UpsertNode,
+        ApplyProbing, ApplySelectorConfig, Assignment, Enqueue, GetPool, NodeReport, NodeState,
+        ProbeNode, ProbeNow, RemoveNode, SetDrained, SlotFreed, StopNode, UpsertNode,
     },
     NodeSpawner,
 };
@@ -299,6 +299,18 @@ impl Handler<SetDrained> for Selector {
             self.serve_waiters();
         }
         Ok(())
+    }
+}
+
+impl Handler<ApplyProbing> for Selector {
+    type Result = ();
+
+    fn handle(&mut self, msg: ApplyProbing, _: &mut Self::Context) {
+        self.spawner.health = msg.health.clone();
+        self.spawner.connect_timeout = msg.connect_timeout;
+        for node in &self.nodes {
+            node.target.actor.do_send(msg.clone());
+        }
     }
 }
 

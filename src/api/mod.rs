@@ -146,7 +146,7 @@ async fn infer(
     let key = gateway
         .authorize(req.headers())
         .map_err(|e| refuse(e, None, unnamed()))?;
-    let body = body::read(&req, payload, gateway.config.limits.max_body_bytes)
+    let body = body::read(&req, payload, gateway.tuning.load().limits.max_body_bytes)
         .await
         .map_err(|e| refuse(e, key.clone(), unnamed()))?;
     let mut inbound = Inbound::parse(operation, body, request_id.clone(), client)

@@ -69,7 +69,7 @@ pub async fn pull(
     req: HttpRequest,
     p: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body::read(&req, p, gw.config.limits.max_body_bytes)
+    let body = body::read(&req, p, gw.tuning.load().limits.max_body_bytes)
         .await
         .map_err(fail)?;
     let target = PullTarget::from_request(&req);

@@ -7,7 +7,7 @@ mod meter;
 mod relay;
 pub mod upstream;
 
-use std::{net::IpAddr, sync::Arc};
+use std::{cell::RefCell, net::IpAddr, sync::Arc, time::Duration};
 
 use actix_web::{
     body::SizedStream,
@@ -27,6 +27,7 @@ use crate::{
     inbound::{Framing, Inbound},
     metrics as m, providers,
     routing::{Outcome, Router},
+    tuning::LiveTuning,
 };
 
 /// Response header naming the node that served a request (for operators and tests).
@@ -35,8 +36,12 @@ pub const NODE_HEADER: &str = "x-drover-node";
 /// What each HTTP worker needs to serve requests.
 pub struct Gateway {
     pub router: Arc<Router>,
-    pub client: awc::Client,
+    /// This worker's upstream client, with the connect timeout it was built with; rebuilt
+    /// when an operator changes that timeout.
+    client: RefCell<(Duration, awc::Client)>,
     pub config: Arc<Config>,
+    /// Timeouts, failover and limits as they are now (changed at runtime).
+    pub tuning: LiveTuning,
     /// Where request records go; `None` when the request log is off.
     pub records: Option<RecordSink>,
     /// The API keys clients must show in `keys` mode.
@@ -47,16 +52,29 @@ impl Gateway {
     pub fn new(
         router: Arc<Router>,
         config: Arc<Config>,
+        tuning: LiveTuning,
         records: Option<RecordSink>,
         keys: Arc<KeyRing>,
     ) -> Self {
+        let connect = tuning.load().timeouts.connect;
         Self {
-            client: upstream::client(config.timeouts.connect),
+            client: RefCell::new((connect, upstream::client(connect))),
             router,
             config,
+            tuning,
             records,
             keys,
         }
+    }
+
+    /// The upstream client (a cheap handle), rebuilt first if the connect timeout changed.
+    pub fn client(&self) -> awc::Client {
+        let connect = self.tuning.load().timeouts.connect;
+        let mut client = self.client.borrow_mut();
+        if client.0 != connect {
+            *client = (connect, upstream::client(connect));
+        }
+        client.1.clone()
     }
 
     /// The client's key, required in `keys` mode: `Authorization: Bearer …` (OpenAI, Ollama
@@ -135,7 +153,9 @@ impl Gateway {
         inbound: Inbound,
         mut meter: RequestMeter,
     ) -> Result<HttpResponse, (GatewayError, RequestMeter, u32)> {
-        let attempts = self.config.failover.attempts;
+        let tuning = self.tuning.load_full();
+        let attempts = tuning.failover.attempts;
+        let client = self.client();
         let plan = self.router.plan(&inbound.model);
         let mut made: u32 = 0;
         let mut last_error: Option<UpstreamError> = None;
@@ -178,11 +198,11 @@ impl Gateway {
                 let url = format!("{}{}", lease.node().base_url, call.path);
                 let node = lease.node().name.clone();
                 match upstream::attempt(
-                    &self.client,
+                    &client,
                     &node,
                     &url,
                     call.body,
-                    self.config.timeouts.first_byte,
+                    tuning.timeouts.first_byte,
                     request.framing(),
                 )
                 .await
@@ -193,7 +213,7 @@ impl Gateway {
                             upstream: answer.response,
                             lease,
                             framing: request.framing(),
-                            idle: self.config.timeouts.idle,
+                            idle: tuning.timeouts.idle,
                             latency: answer.latency,
                             ttfb: answer.ttfb,
                             meter,

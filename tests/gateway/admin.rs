@@ -381,3 +381,56 @@ async fn the_strategy_changes_at_runtime_and_persists() {
         "weighted"
     );
 }
+
+/// Health, timeouts, failover and limits change at runtime too, checked like a config file.
+#[actix_rt::test]
+async fn probing_timeouts_and_limits_change_at_runtime() {
+    let s = start(&[("a", &["m:latest"])], |c| c.auth.admin_token = TOKEN.into()).await;
+    let slow = json!({"health": {"interval": "1h"}});
+    assert_eq!(admin(&s, "PUT", "/settings", Some(slow)).await.status, 200);
+    // Let a probe already under way finish before the node changes.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // With an hour between probes, a new model on the node stays unknown...
+    s.node("a").set_models(&["m:latest", "new:latest"]);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.chat("new").await.status, 404);
+    // ...until the interval is shortened: the node actor rearms its timer at once.
+    let put = admin(
+        &s,
+        "PUT",
+        "/settings",
+        Some(json!({"health": {"interval": "50ms"}, "limits": {"max_body_bytes": 200}})),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(put.json()["health"]["interval"], "50ms");
+    assert_eq!(put.json()["selector"]["strategy"], "least_inflight");
+    s.wait_for_get("/api/tags", |tags| tags.to_string().contains("new:latest"))
+        .await;
+    // The body limit applies from the next request.
+    let big = s
+        .post(
+            "/api/chat",
+            json!({"model": "new", "stream": false,
+                "messages": [{"role": "user", "content": "x".repeat(300)}]}),
+        )
+        .await;
+    assert_eq!(big.status, 413, "{}", big.text());
+    assert_eq!(s.chat("new").await.status, 200);
+
+    // Checked like the file; nothing is stored when a section is wrong.
+    for (body, key) in [
+        (json!({"failover": {"attempts": 0}}), "failover.attempts"),
+        (json!({"timeouts": {"idle": "0s"}}), "timeouts.idle"),
+        (json!({"health": {"intervall": "1s"}}), "intervall"),
+        (json!({"colour": {}}), "colour"),
+        (json!({}), "at least one section"),
+    ] {
+        let reply = admin(&s, "PUT", "/settings", Some(body.clone())).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text());
+        let message = reply.json()["error"].as_str().unwrap().to_owned();
+        assert!(message.contains(key), "{body}: {message}");
+    }
+    let now = admin(&s, "GET", "/settings", None).await.json();
+    assert_eq!(now["failover"]["attempts"], 3, "{now}");
+}

@@ -19,10 +19,11 @@ mod users;
 
 use crate::{
     auth::KeyRing,
-    config::AuthConfig,
+    config::Config,
     error::GatewayError,
     routing::Router,
     store::{Store, StoreError},
+    tuning::LiveTuning,
 };
 
 /// What the admin handlers share.
@@ -30,18 +31,29 @@ pub struct Admin {
     pub(super) store: Store,
     pub(super) router: Arc<Router>,
     pub(super) keys: Arc<KeyRing>,
+    pub(super) tuning: LiveTuning,
+    /// The configuration the replica started with (file and environment), for checks.
+    pub(super) config: Arc<Config>,
     pub(super) token: String,
     pub(super) session_ttl: Duration,
 }
 
 impl Admin {
-    pub fn new(store: Store, router: Arc<Router>, keys: Arc<KeyRing>, auth: &AuthConfig) -> Admin {
+    pub fn new(
+        store: Store,
+        router: Arc<Router>,
+        keys: Arc<KeyRing>,
+        tuning: LiveTuning,
+        config: &Arc<Config>,
+    ) -> Admin {
         Admin {
             store,
             router,
             keys,
-            token: auth.admin_token.clone(),
-            session_ttl: auth.session_ttl,
+            tuning,
+            token: config.auth.admin_token.clone(),
+            session_ttl: config.auth.session_ttl,
+            config: config.clone(),
         }
     }
 }

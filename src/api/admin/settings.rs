@@ -1,14 +1,25 @@
-//! Settings an operator changes at runtime.
+//! Settings an operator changes at runtime, by section: `selector`, `health`, `timeouts`,
+//! `failover`, `limits` (the same sections as the config file). A `PUT` replaces the sections
+//! it names (absent fields take their defaults) and leaves the others; the whole result is
+//! checked like a config file before anything is stored. Each section applies at once:
+//! selector and probing through the actors, the rest from the next request on, except
+//! `limits.shutdown_grace`, which the server reads when it starts.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
 
 use super::{
     auth::{Reader, Writer},
     parse, Admin, AdminError, Reply,
 };
 use crate::{
-    actors::messages::ApplySelectorConfig, config::SelectorConfig, server::SELECTOR_SETTING,
+    actors::messages::{ApplyProbing, ApplySelectorConfig},
+    config::{Config, FailoverConfig, HealthConfig, LimitsConfig, SelectorConfig, TimeoutConfig},
+    server::{
+        FAILOVER_SETTING, HEALTH_SETTING, LIMITS_SETTING, SELECTOR_SETTING, TIMEOUTS_SETTING,
+    },
+    tuning::Tuning,
 };
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -16,41 +27,120 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/settings", web::put().to(put_settings));
 }
 
-/// Settings an operator may change at runtime.
+const SECTIONS: [&str; 5] = [
+    SELECTOR_SETTING,
+    HEALTH_SETTING,
+    TIMEOUTS_SETTING,
+    FAILOVER_SETTING,
+    LIMITS_SETTING,
+];
+
+/// A `PUT` body: any of the sections.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
-    selector: SelectorConfig,
+struct Change {
+    selector: Option<SelectorConfig>,
+    health: Option<HealthConfig>,
+    timeouts: Option<TimeoutConfig>,
+    failover: Option<FailoverConfig>,
+    limits: Option<LimitsConfig>,
+}
+
+/// Every section as stored.
+async fn stored(admin: &Admin) -> Result<Map<String, Value>, AdminError> {
+    let mut sections = Map::new();
+    for key in SECTIONS {
+        let value = match admin.store.get_setting(key).await? {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| AdminError::Invalid(format!("stored {key}: {e}")))?,
+            None => Value::Null,
+        };
+        sections.insert(key.to_owned(), value);
+    }
+    Ok(sections)
+}
+
+/// A stored section, or the replica's own when none is stored.
+fn section<T: DeserializeOwned + Clone>(sections: &Map<String, Value>, key: &str, own: &T) -> T {
+    sections
+        .get(key)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_else(|| own.clone())
 }
 
 async fn get_settings(_: Reader, admin: web::Data<Admin>) -> Reply {
-    let selector: serde_json::Value = match admin.store.get_setting(SELECTOR_SETTING).await? {
-        Some(text) => {
-            serde_json::from_str(&text).map_err(|e| AdminError::Invalid(e.to_string()))?
-        }
-        None => serde_json::Value::Null,
-    };
-    Ok(HttpResponse::Ok().json(json!({ "selector": selector })))
+    Ok(HttpResponse::Ok().json(stored(&admin).await?))
 }
 
-/// Replaces the selector settings (strategy, prefer_loaded, loaded_busy, max_queue,
-/// queue_timeout); absent fields take their defaults. Applied to the next request.
 async fn put_settings(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
-    let settings: Settings = parse(&body)?;
-    if settings.selector.queue_timeout.is_zero() {
-        return Err(AdminError::Invalid(
-            "selector.queue_timeout: must be above zero".into(),
-        ));
+    let change: Change = parse(&body)?;
+    let current = stored(&admin).await?;
+    let base = &admin.config;
+    let next = Config {
+        selector: change
+            .selector
+            .clone()
+            .unwrap_or_else(|| section(&current, SELECTOR_SETTING, &base.selector)),
+        health: change
+            .health
+            .clone()
+            .unwrap_or_else(|| section(&current, HEALTH_SETTING, &base.health)),
+        timeouts: change
+            .timeouts
+            .clone()
+            .unwrap_or_else(|| section(&current, TIMEOUTS_SETTING, &base.timeouts)),
+        failover: change
+            .failover
+            .clone()
+            .unwrap_or_else(|| section(&current, FAILOVER_SETTING, &base.failover)),
+        limits: change
+            .limits
+            .clone()
+            .unwrap_or_else(|| section(&current, LIMITS_SETTING, &base.limits)),
+        ..(**base).clone()
+    };
+    next.validate()
+        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let changed = [
+        (
+            SELECTOR_SETTING,
+            change.selector.is_some(),
+            json!(next.selector),
+        ),
+        (HEALTH_SETTING, change.health.is_some(), json!(next.health)),
+        (
+            TIMEOUTS_SETTING,
+            change.timeouts.is_some(),
+            json!(next.timeouts),
+        ),
+        (
+            FAILOVER_SETTING,
+            change.failover.is_some(),
+            json!(next.failover),
+        ),
+        (LIMITS_SETTING, change.limits.is_some(), json!(next.limits)),
+    ];
+    if !changed.iter().any(|(_, named, _)| *named) {
+        return Err(AdminError::Invalid(format!(
+            "expected at least one section: {}",
+            SECTIONS.join(", ")
+        )));
     }
-    let value =
-        serde_json::to_value(&settings.selector).map_err(|e| AdminError::Invalid(e.to_string()))?;
-    admin
-        .store
-        .put_setting(SELECTOR_SETTING, &value, &caller.actor)
-        .await?;
-    admin
-        .router
-        .selector()
-        .do_send(ApplySelectorConfig(settings.selector));
-    Ok(HttpResponse::Ok().json(json!({ "selector": value })))
+    for (key, named, value) in &changed {
+        if *named {
+            admin.store.put_setting(key, value, &caller.actor).await?;
+        }
+    }
+    let selector = admin.router.selector();
+    if change.selector.is_some() {
+        selector.do_send(ApplySelectorConfig(next.selector.clone()));
+    }
+    if change.health.is_some() || change.timeouts.is_some() {
+        selector.do_send(ApplyProbing {
+            health: next.health.clone(),
+            connect_timeout: next.timeouts.connect,
+        });
+    }
+    admin.tuning.store(std::sync::Arc::new(Tuning::of(&next)));
+    Ok(HttpResponse::Ok().json(stored(&admin).await?))
 }
