@@ -185,7 +185,7 @@ impl AdminClient {
                 path: format!("/admin/api{path}"),
                 status,
                 message: error_message(&body),
-                hint: hint(status),
+                hint: hint(status, path),
             });
         }
         Ok(Answer {
@@ -211,8 +211,9 @@ fn error_message(body: &[u8]) -> String {
         })
 }
 
-fn hint(status: StatusCode) -> &'static str {
-    if status == StatusCode::UNAUTHORIZED {
+/// What to do about a refusal. A 401 from `/login` is a wrong password, not a missing token.
+fn hint(status: StatusCode, path: &str) -> &'static str {
+    if status == StatusCode::UNAUTHORIZED && path != "/login" {
         "\nhint: pass the replica's admin token (or a session token from `drover login`) with --token or DROVER_AUTH__ADMIN_TOKEN"
     } else {
         ""

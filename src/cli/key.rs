@@ -165,14 +165,10 @@ pub(super) async fn run(args: KeyArgs, out: &mut dyn Write) -> anyhow::Result<()
                 .send(Method::POST, "/keys", Some(&create_body(&create)))
                 .await?;
             let printed = print(out, json, &answer, |out, key| {
-                let mut fields = key.clone();
-                let secret = fields
-                    .as_object_mut()
-                    .and_then(|f| f.remove("secret"))
-                    .unwrap_or(Value::Null);
                 writeln!(out, "created key {}", create.name)?;
-                print_fields(out, &fields, KEY_FIELDS)?;
-                writeln!(out, "secret  {}", cell(Some(&secret)))
+                let mut order = KEY_FIELDS.to_vec();
+                order.push("secret");
+                print_fields(out, key, &order)
             });
             eprintln!("warning: the secret is shown only this once; store it now, it cannot be shown again");
             printed

@@ -86,7 +86,8 @@ pub(super) fn time_cell(value: Option<&Value>) -> String {
 }
 
 /// An object as `key  value` lines: the `first` keys in that order, then the rest sorted;
-/// nested objects flattened to dotted keys, and fields ending in `_ms` shown as times.
+/// nested objects flattened to dotted keys, and fields ending in `_ms` shown as times (and
+/// named without the suffix: `created  2025-05-01T12:00:00Z`).
 pub(super) fn print_fields(out: &mut dyn Write, value: &Value, first: &[&str]) -> io::Result<()> {
     let mut pairs = Vec::new();
     flatten("", value, &mut pairs);
@@ -94,13 +95,14 @@ pub(super) fn print_fields(out: &mut dyn Write, value: &Value, first: &[&str]) -
         let rank = first.iter().position(|f| f == key).unwrap_or(first.len());
         (rank, key.clone())
     });
+    let label = |key: &str| key.strip_suffix("_ms").unwrap_or(key).to_owned();
     let width = pairs
         .iter()
-        .map(|(k, _)| k.chars().count())
+        .map(|(k, _)| label(k).chars().count())
         .max()
         .unwrap_or(0);
     for (key, value) in pairs {
-        writeln!(out, "{key:width$}  {value}")?;
+        writeln!(out, "{:width$}  {value}", label(&key))?;
     }
     Ok(())
 }
@@ -177,7 +179,7 @@ mod tests {
         print_fields(&mut out, &value, &["name"]).unwrap();
         assert_eq!(
             text(out),
-            "name               a\ncreated_ms         1970-01-01T00:00:00Z\nselector.strategy  p2c\nz                  1\n"
+            "name               a\ncreated            1970-01-01T00:00:00Z\nselector.strategy  p2c\nz                  1\n"
         );
     }
 }
