@@ -9,9 +9,9 @@ use crate::{
     harness::{client, read, start, Reply, Setup},
 };
 
-const TOKEN: &str = "test-admin-token";
+pub const TOKEN: &str = "test-admin-token";
 
-async fn admin(s: &Setup, method: &str, path: &str, body: Option<Value>) -> Reply {
+pub async fn admin(s: &Setup, method: &str, path: &str, body: Option<Value>) -> Reply {
     let url = s.url(&format!("/admin/api{path}"));
     let req = match method {
         "GET" => client().get(url),

@@ -4,6 +4,7 @@
 
 mod admin;
 mod bad_input;
+mod cli;
 mod databases;
 mod failover;
 mod harness;
