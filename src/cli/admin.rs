@@ -35,7 +35,7 @@ pub(super) struct Remote {
 /// Why a call failed. Each message names what to check.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum CallError {
-    #[error("{0:?} is not a replica URL: expected http://HOST:PORT")]
+    #[error("{0:?} is not a replica URL: expected http://HOST:PORT (replicas serve plain HTTP)")]
     BadUrl(String),
     #[error("cannot reach a replica at {url}: {reason} (is `drover serve` running there? set --url or DROVER_URL)")]
     Unreachable { url: String, reason: String },
@@ -101,9 +101,9 @@ pub(super) struct AdminClient {
 impl AdminClient {
     pub fn new(remote: &Remote) -> Result<AdminClient, CallError> {
         let base = remote.url.trim().trim_end_matches('/').to_owned();
-        let rest = base
-            .strip_prefix("http://")
-            .or_else(|| base.strip_prefix("https://"));
+        // Replicas serve plain HTTP (TLS is a proxy's job), and this client is built without
+        // TLS: an https:// URL would only fail later with a vaguer message.
+        let rest = base.strip_prefix("http://");
         if rest.is_none_or(str::is_empty) || base.parse::<awc::http::Uri>().is_err() {
             return Err(CallError::BadUrl(remote.url.clone()));
         }
@@ -269,6 +269,7 @@ mod tests {
         };
         assert!(AdminClient::new(&remote("http://127.0.0.1:8040/")).is_ok());
         assert!(AdminClient::new(&remote("127.0.0.1:8040")).is_err());
+        assert!(AdminClient::new(&remote("https://127.0.0.1:8040")).is_err());
         assert!(AdminClient::new(&remote("http://")).is_err());
     }
 }
