@@ -454,8 +454,11 @@ pub struct Overrides {
 impl Config {
     /// Loads defaults, then `file` (when given), then `DROVER_*` variables, then `overrides`.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
-        // DROVER_CONFIG names the file (see the CLI); it is not a key.
-        let env = Env::prefixed("DROVER_").ignore(&["config"]).split("__");
+        // DROVER_CONFIG names the file and DROVER_URL the replica the admin commands call (see
+        // the CLI); neither is a key, and a shell that exports both must still run `serve`.
+        let env = Env::prefixed("DROVER_")
+            .ignore(&["config", "url"])
+            .split("__");
         Self::load_with_env(file, overrides, env)
     }
 
@@ -677,6 +680,15 @@ mod tests {
     fn drover_config_names_the_file_and_is_not_a_key() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("DROVER_CONFIG", "elsewhere.toml");
+            Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn drover_url_is_for_the_admin_commands_and_not_a_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DROVER_URL", "http://127.0.0.1:8040");
             Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
             Ok(())
         });

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{db_run, nodes::now_ms, schema::api_keys, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize)]
-#[diesel(table_name = api_keys, treat_none_as_default_value = false)]
+#[diesel(table_name = api_keys, treat_none_as_default_value = false, treat_none_as_null = true)]
 pub struct KeyRow {
     pub id: String,
     pub name: String,

@@ -16,7 +16,7 @@ use super::{
 use crate::config::{NodeConfig, NodeKind, Priority};
 
 #[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize)]
-#[diesel(table_name = nodes, treat_none_as_default_value = false)]
+#[diesel(table_name = nodes, treat_none_as_default_value = false, treat_none_as_null = true)]
 pub struct NodeRow {
     pub name: String,
     pub kind: String,

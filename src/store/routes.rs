@@ -8,7 +8,7 @@ use super::{db_run, nodes::now_ms, schema::routes, Store, StoreError};
 use crate::config::RouteConfig;
 
 #[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset)]
-#[diesel(table_name = routes, treat_none_as_default_value = false)]
+#[diesel(table_name = routes, treat_none_as_default_value = false, treat_none_as_null = true)]
 pub struct RouteRow {
     pub alias: String,
     pub target_model: String,

@@ -13,7 +13,7 @@ use super::{
 };
 
 #[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize)]
-#[diesel(table_name = users, treat_none_as_default_value = false)]
+#[diesel(table_name = users, treat_none_as_default_value = false, treat_none_as_null = true)]
 pub struct UserRow {
     pub username: String,
     #[serde(skip)]

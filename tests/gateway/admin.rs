@@ -385,7 +385,10 @@ async fn the_strategy_changes_at_runtime_and_persists() {
 /// Health, timeouts, failover and limits change at runtime too, checked like a config file.
 #[actix_rt::test]
 async fn probing_timeouts_and_limits_change_at_runtime() {
-    let s = start(&[("a", &["m:latest"])], |c| c.auth.admin_token = TOKEN.into()).await;
+    let s = start(&[("a", &["m:latest"])], |c| {
+        c.auth.admin_token = TOKEN.into()
+    })
+    .await;
     let slow = json!({"health": {"interval": "1h"}});
     assert_eq!(admin(&s, "PUT", "/settings", Some(slow)).await.status, 200);
     // Let a probe already under way finish before the node changes.

@@ -6,6 +6,7 @@ mod admin;
 mod admin_views;
 mod bad_input;
 mod capture;
+mod cli;
 mod databases;
 mod failover;
 mod harness;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::harness::client;
 
-fn drover() -> Command {
+pub fn drover() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_drover"));
     // The test's own environment must not leak DROVER_* settings into the child.
     for (key, _) in std::env::vars() {
@@ -24,7 +24,7 @@ fn drover() -> Command {
     cmd
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -182,3 +182,18 @@ async fn revoke_key(
     tracing::info!(key = %row.id, actor = %caller.actor, "API key revoked");
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_clears_and_absent_keeps() {
+        let patch: KeyPatch =
+            crate::wire::parse(br#"{"enabled": false, "rpm_limit": null, "tpm_limit": 5}"#)
+                .unwrap();
+        assert_eq!(patch.rpm_limit, Some(None));
+        assert_eq!(patch.tpm_limit, Some(Some(5)));
+        assert_eq!(patch.expires_ms, None);
+    }
+}
