@@ -88,24 +88,19 @@ impl Usage {
         w.roll(now_ms);
         let overlap = w.overlap(now_ms);
         let elapsed = now_ms - w.start_ms;
-        if let Some(limit) = rpm {
-            // Room for this one request: the estimate must stay at or under the limit.
+        let checks = [
+            (Limit::Requests, rpm, w.previous.requests, w.current.requests),
+            (Limit::Tokens, tpm, w.previous.tokens, w.current.tokens),
+        ];
+        for (which, limit, previous, current) in checks {
+            let Some(limit) = limit else { continue };
+            // Room for one more: the estimate must stay at or under the limit.
             let allowed = f64::from(limit) - 1.0;
-            if estimate(w.previous.requests, w.current.requests, overlap) > allowed {
+            if estimate(previous, current, overlap) > allowed {
                 return Err(Refusal {
-                    limit: Limit::Requests,
+                    limit: which,
                     per_minute: limit,
-                    retry_after: wait(w.previous.requests, w.current.requests, elapsed, allowed),
-                });
-            }
-        }
-        if let Some(limit) = tpm {
-            let allowed = f64::from(limit) - 1.0;
-            if estimate(w.previous.tokens, w.current.tokens, overlap) > allowed {
-                return Err(Refusal {
-                    limit: Limit::Tokens,
-                    per_minute: limit,
-                    retry_after: wait(w.previous.tokens, w.current.tokens, elapsed, allowed),
+                    retry_after: wait(previous, current, elapsed, allowed),
                 });
             }
         }
