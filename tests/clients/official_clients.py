@@ -1,4 +1,5 @@
-"""The official `ollama` and `openai` Python clients, unchanged, against a real Drover.
+"""The official `ollama` and `openai` Python clients, unchanged, against a real Drover, open
+and with API keys.
 
 Starts two `drover-mock` nodes and `drover serve` over them (binaries from target/), then
 drives every endpoint the clients expose that Drover serves. Run by scripts/test.
@@ -76,6 +77,17 @@ def main():
         wait_ready(base + "/readyz")
         run_ollama(base)
         run_openai(base)
+
+        # The same clients with API keys (auth.mode = keys), on a second replica.
+        port = free_port()
+        args[3] = f"127.0.0.1:{port}"
+        env["DROVER_AUTH__MODE"] = "keys"
+        env["DROVER_AUTH__ADMIN_TOKEN"] = "clients-admin-token"
+        env["DROVER_DATABASE_URL"] = f"sqlite://{db_dir}/keys.db"
+        procs.append(subprocess.Popen(args, env=env))
+        keyed = f"http://127.0.0.1:{port}"
+        wait_ready(keyed + "/readyz")
+        run_with_keys(keyed, "clients-admin-token")
         print("all official client checks passed")
     finally:
         for p in procs:
@@ -140,6 +152,51 @@ def run_openai(base):
         check(False, "empty messages must fail")
     except openai.BadRequestError as e:
         check("messages" in str(e), "openai bad request is BadRequestError")
+
+
+def make_key(base, token, **fields):
+    req = urllib.request.Request(
+        base + "/admin/api/keys", data=json.dumps(fields).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)["secret"]
+
+
+def run_with_keys(base, token):
+    secret = make_key(base, token, name="clients")
+    limited = make_key(base, token, name="one-a-minute", rpm_limit=1, allowed_models=["llama3"])
+    messages = [{"role": "user", "content": "hi"}]
+
+    client = openai.OpenAI(base_url=base + "/v1", api_key=secret, max_retries=0)
+    check(client.chat.completions.create(model="llama3", messages=messages).choices,
+          "openai chat with a key")
+    check("llama3:latest" in [m.id for m in client.models.list()], "openai models with a key")
+    wrong = openai.OpenAI(base_url=base + "/v1", api_key="drv_not-a-key", max_retries=0)
+    try:
+        wrong.chat.completions.create(model="llama3", messages=messages)
+        check(False, "a wrong key must fail")
+    except openai.AuthenticationError as e:
+        check(e.status_code == 401, "openai wrong key is AuthenticationError")
+    limited_client = openai.OpenAI(base_url=base + "/v1", api_key=limited, max_retries=0)
+    try:
+        limited_client.embeddings.create(model="nomic-embed-text", input=["a"])
+        check(False, "a model outside the key's list must fail")
+    except openai.PermissionDeniedError:
+        check(True, "openai model outside the key is PermissionDeniedError")
+    limited_client.chat.completions.create(model="llama3", messages=messages)
+    try:
+        limited_client.chat.completions.create(model="llama3", messages=messages)
+        check(False, "the second request in a minute must fail")
+    except openai.RateLimitError as e:
+        check(int(e.response.headers["retry-after"]) >= 1, "openai over the limit is RateLimitError")
+
+    keyed = ollama.Client(host=base, headers={"Authorization": f"Bearer {secret}"})
+    check(keyed.chat(model="llama3", messages=messages).done, "ollama chat with a key")
+    try:
+        ollama.Client(host=base).chat(model="llama3", messages=messages)
+        check(False, "no key must fail")
+    except ollama.ResponseError as e:
+        check(e.status_code == 401 and "API key" in e.error, "ollama without a key is ResponseError 401")
 
 
 if __name__ == "__main__":
