@@ -39,6 +39,7 @@ pub struct Config {
     pub replica: String,
     pub request_log: RequestLogConfig,
     pub auth: AuthConfig,
+    pub cluster: ClusterConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +64,69 @@ impl Default for AuthConfig {
             session_ttl: Duration::from_secs(12 * 3600),
         }
     }
+}
+
+/// Joining a cluster of replicas over NATS; a replica runs standalone unless both `nats_url`
+/// and `name` are set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// NATS server(s), comma-separated: `nats://10.0.0.2:4222,nats://10.0.0.3:4222`.
+    pub nats_url: String,
+    /// The cluster's name: subjects live under `drover.<name>.`.
+    pub name: String,
+    /// User and password, or a token, or a credentials file (NATS decentralised auth).
+    pub user: String,
+    #[serde(skip_serializing)]
+    pub password: String,
+    #[serde(skip_serializing)]
+    pub token: String,
+    pub creds_file: Option<PathBuf>,
+    pub tls: ClusterTls,
+    /// How often this replica announces itself to its peers.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+    /// A peer silent this long is gone: its in-flight counts and observations expire.
+    #[serde(with = "humantime_serde")]
+    pub peer_timeout: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: String::new(),
+            name: String::new(),
+            user: String::new(),
+            password: String::new(),
+            token: String::new(),
+            creds_file: None,
+            tls: ClusterTls::default(),
+            heartbeat: Duration::from_secs(1),
+            peer_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub fn enabled(&self) -> bool {
+        !self.nats_url.is_empty() && !self.name.is_empty()
+    }
+
+    fn cert_file_pair_broken(&self) -> bool {
+        self.tls.cert_file.is_some() != self.tls.key_file.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterTls {
+    /// Require TLS even when the URL says `nats://`.
+    pub required: bool,
+    /// CA bundle that signs the servers' certificates.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key, for servers that verify clients.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 /// Client authentication of the inference APIs.
@@ -93,6 +157,7 @@ impl Default for Config {
             replica: String::new(),
             request_log: RequestLogConfig::default(),
             auth: AuthConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -512,6 +577,35 @@ impl Config {
             }
             node.check()
                 .map_err(|(field, message)| err(field, message))?;
+        }
+        let cluster = &self.cluster;
+        if cluster.nats_url.is_empty() != cluster.name.is_empty() {
+            return Err(ConfigError::Value {
+                key: "cluster.nats_url/name",
+                message: "set both to join a cluster, or neither to run standalone".to_owned(),
+            });
+        }
+        let subject_safe = |s: &str| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !subject_safe(&cluster.name) {
+            return Err(ConfigError::Value {
+                key: "cluster.name",
+                message: format!("{:?}: letters, digits, - and _ only", cluster.name),
+            });
+        }
+        if cluster.cert_file_pair_broken() {
+            return Err(ConfigError::Value {
+                key: "cluster.tls.cert_file/key_file",
+                message: "give both or neither".to_owned(),
+            });
+        }
+        if cluster.heartbeat.is_zero() || cluster.peer_timeout <= cluster.heartbeat {
+            return Err(ConfigError::Value {
+                key: "cluster.peer_timeout",
+                message: "must be longer than cluster.heartbeat (and both above zero)".to_owned(),
+            });
         }
         let mut aliases = std::collections::HashSet::new();
         for (index, route) in self.routes.iter().enumerate() {

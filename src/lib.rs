@@ -8,6 +8,7 @@ pub mod auth;
 pub mod capture;
 pub mod catalog;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod dispatch;
 pub mod error;

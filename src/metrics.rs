@@ -8,6 +8,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 pub const REQUESTS: &str = "drover_requests_total";
 pub const REQUEST_DURATION: &str = "drover_request_duration_seconds";
 pub const TTFT: &str = "drover_time_to_first_byte_seconds";
+pub const CLUSTER_CONNECTED: &str = "drover_cluster_nats_connected";
+pub const CLUSTER_REPLICAS: &str = "drover_cluster_replicas";
+pub const CLUSTER_MESSAGES: &str = "drover_cluster_messages_total";
 pub const TOKENS: &str = "drover_tokens_total";
 pub const RETRIES: &str = "drover_retries_total";
 pub const QUEUE_WAITS: &str = "drover_queue_waits_total";
@@ -62,6 +65,18 @@ fn describe() {
         "Whole request time by api, model, node and status"
     );
     describe_histogram!(TTFT, Unit::Seconds, "Time to the first byte of the answer");
+    describe_gauge!(
+        CLUSTER_CONNECTED,
+        "1 while connected to NATS (cluster mode)"
+    );
+    describe_gauge!(
+        CLUSTER_REPLICAS,
+        "Live replicas this replica hears, itself included"
+    );
+    describe_counter!(
+        CLUSTER_MESSAGES,
+        "Cluster bus messages by direction (in or out)"
+    );
     describe_counter!(
         TOKENS,
         "Tokens nodes reported, by model, node and direction (prompt or completion)"

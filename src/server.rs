@@ -39,6 +39,14 @@ impl Built {
 
 async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
     let prometheus = metrics::install();
+    // Bound first, so the replica's name can carry the real port (`listen` may say port 0).
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    if config.replica.is_empty() {
+        config.listen = addr;
+        config.replica = config.replica_name();
+    }
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
@@ -77,6 +85,20 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
         .await
         .context("cannot read the API keys")?;
     keys.watch();
+    let cluster = match config.cluster.enabled() {
+        true => Some(
+            crate::cluster::bridge::start(
+                &config.cluster,
+                config.replica.clone(),
+                addr.to_string(),
+                router.clone(),
+            )
+            .await
+            .context("cannot start the cluster bridge")?,
+        ),
+        false => None,
+    };
+    let cluster = web::Data::new(cluster);
     let admin = web::Data::new(api::admin::Admin::new(
         store,
         router.clone(),
@@ -96,6 +118,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
             )))
             .app_data(web::Data::new(prometheus.clone()))
             .app_data(admin.clone())
+            .app_data(cluster.clone())
             .wrap(from_fn(api::request_id::middleware))
             .configure(api::routes)
     })
@@ -104,19 +127,14 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
     .tcp_nodelay(true)
     // Whole seconds only: round up, so a grace under a second is not zero.
     .shutdown_timeout(config.limits.shutdown_grace.as_millis().div_ceil(1000) as u64)
-    .bind(config.listen)
-    .with_context(|| format!("cannot listen on {}", config.listen))?;
+    .listen(listener)
+    .with_context(|| format!("cannot listen on {addr}"))?;
     if config.workers > 0 {
         server = server.workers(config.workers);
     }
     if !signals {
         server = server.disable_signals();
     }
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .context("the server bound no address")?;
     Ok(Built {
         server: server.run(),
         addr,

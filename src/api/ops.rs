@@ -4,7 +4,10 @@ use actix_web::{web, HttpResponse};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
-use crate::{actors::health::Health, dispatch::Gateway};
+use crate::{actors::health::Health, cluster::Cluster, dispatch::Gateway};
+
+/// The cluster link, when this replica is in a cluster.
+type ClusterData = web::Data<Option<std::sync::Arc<Cluster>>>;
 
 /// 200 while the process serves HTTP at all.
 pub async fn healthz() -> HttpResponse {
@@ -12,7 +15,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// Ready when at least one node is up: before that, every inference request would fail.
-pub async fn readyz(gw: web::Data<Gateway>) -> HttpResponse {
+pub async fn readyz(gw: web::Data<Gateway>, cluster: ClusterData) -> HttpResponse {
     let Ok(pool) = gw.pool().await else {
         return HttpResponse::ServiceUnavailable()
             .json(json!({ "status": "not_ready", "reason": "selector unavailable" }));
@@ -25,7 +28,12 @@ pub async fn readyz(gw: web::Data<Gateway>) -> HttpResponse {
         .iter()
         .map(|n| (n.status.name.to_string(), json!(n.status.health.as_str())))
         .collect();
-    let body = json!({ "status": if up > 0 { "ready" } else { "not_ready" }, "nodes_up": up, "nodes": nodes });
+    let mut body = json!({ "status": if up > 0 { "ready" } else { "not_ready" }, "nodes_up": up, "nodes": nodes });
+    // The cluster link is a detail, not a condition: a replica serves on what it has while
+    // NATS is away.
+    if let Some(cluster) = cluster.as_ref() {
+        body["cluster"] = json!(cluster.status());
+    }
     if up > 0 {
         HttpResponse::Ok().json(body)
     } else {

@@ -89,7 +89,12 @@ impl Usage {
         let overlap = w.overlap(now_ms);
         let elapsed = now_ms - w.start_ms;
         let checks = [
-            (Limit::Requests, rpm, w.previous.requests, w.current.requests),
+            (
+                Limit::Requests,
+                rpm,
+                w.previous.requests,
+                w.current.requests,
+            ),
             (Limit::Tokens, tpm, w.previous.tokens, w.current.tokens),
         ];
         for (which, limit, previous, current) in checks {

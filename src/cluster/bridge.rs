@@ -1,0 +1,202 @@
+//! `ClusterBridge`: this replica's link to the cluster. It owns the NATS client, announces
+//! the replica every `heartbeat` on `drover.<cluster>.replicas`, keeps the membership from its
+//! peers' announcements, and exposes what the rest of the replica reads (`Cluster`).
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, StreamHandler, WrapFuture};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::{
+    connect::connect,
+    membership::{Heartbeat, Membership},
+    subject,
+};
+use crate::{config::ClusterConfig, metrics as m, routing::Router};
+
+/// What the rest of the replica sees of the cluster; shared, lock held only for a few
+/// operations, never across an await.
+pub struct Cluster {
+    pub name: String,
+    pub replica: String,
+    connected: Arc<AtomicBool>,
+    members: Mutex<Membership>,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    pub client: async_nats::Client,
+}
+
+/// `/readyz` details and `GET /admin/api/cluster` (local view).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterStatus {
+    pub name: String,
+    pub replica: String,
+    pub connected: bool,
+    pub replicas: Vec<Heartbeat>,
+    pub messages_in: u64,
+    pub messages_out: u64,
+}
+
+impl Cluster {
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    pub fn status(&self) -> ClusterStatus {
+        ClusterStatus {
+            name: self.name.clone(),
+            replica: self.replica.clone(),
+            connected: self.connected(),
+            replicas: self.members().live(),
+            messages_in: self.messages_in.load(Ordering::Relaxed),
+            messages_out: self.messages_out.load(Ordering::Relaxed),
+        }
+    }
+
+    fn members(&self) -> std::sync::MutexGuard<'_, Membership> {
+        match self.members.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub fn sent(&self) {
+        self.messages_out.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(m::CLUSTER_MESSAGES, "direction" => "out").increment(1);
+    }
+
+    pub fn received(&self) {
+        self.messages_in.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(m::CLUSTER_MESSAGES, "direction" => "in").increment(1);
+    }
+}
+
+/// Connects (in the background: NATS may be down) and starts the bridge on the current
+/// arbiter. `address` is where this replica's HTTP API listens.
+pub async fn start(
+    config: &ClusterConfig,
+    replica: String,
+    address: String,
+    router: Arc<Router>,
+) -> anyhow::Result<Arc<Cluster>> {
+    let connected = Arc::new(AtomicBool::new(false));
+    metrics::gauge!(m::CLUSTER_CONNECTED).set(0.0);
+    let client = connect(config, &replica, connected.clone()).await?;
+    let cluster = Arc::new(Cluster {
+        name: config.name.clone(),
+        replica,
+        connected,
+        members: Mutex::new(Membership::default()),
+        messages_in: AtomicU64::new(0),
+        messages_out: AtomicU64::new(0),
+        client,
+    });
+    ClusterBridge {
+        cluster: cluster.clone(),
+        config: config.clone(),
+        router,
+        address,
+        started: Instant::now(),
+    }
+    .start();
+    Ok(cluster)
+}
+
+struct ClusterBridge {
+    cluster: Arc<Cluster>,
+    config: ClusterConfig,
+    router: Arc<Router>,
+    address: String,
+    started: Instant,
+}
+
+impl ClusterBridge {
+    fn heartbeat(&self) -> Heartbeat {
+        let table = self.router.table();
+        Heartbeat {
+            id: self.cluster.replica.clone(),
+            address: self.address.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            revision: 0,
+            uptime_s: self.started.elapsed().as_secs(),
+            in_flight: table
+                .nodes
+                .iter()
+                .map(|n| u64::from(n.target.in_flight()))
+                .sum(),
+        }
+    }
+
+    fn beat(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let gone = self.cluster.members().expire(now, self.config.peer_timeout);
+        for id in gone {
+            tracing::warn!(replica = %id, "replica went silent; dropped from the cluster");
+        }
+        let replicas = self.cluster.members().live().len();
+        metrics::gauge!(m::CLUSTER_REPLICAS).set(replicas as f64);
+        if !self.cluster.connected() {
+            return; // the client would only queue it; peers expire us as they should
+        }
+        let Ok(body) = serde_json::to_vec(&self.heartbeat()) else {
+            return;
+        };
+        let client = self.cluster.client.clone();
+        let subject = subject(&self.cluster.name, "replicas");
+        let cluster = self.cluster.clone();
+        ctx.spawn(
+            async move {
+                if client.publish(subject, body.into()).await.is_ok() {
+                    cluster.sent();
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Actor for ClusterBridge {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let client = self.cluster.client.clone();
+        let subject = subject(&self.cluster.name, "replicas");
+        // Subscribing only queues the request while NATS is down; the client renews it on
+        // every reconnect.
+        ctx.wait(
+            async move { client.subscribe(subject).await }
+                .into_actor(self)
+                .map(|subscribed, _, ctx| match subscribed {
+                    Ok(subscriber) => {
+                        ctx.add_stream(subscriber);
+                    }
+                    Err(error) => tracing::error!(%error, "cannot subscribe to heartbeats"),
+                }),
+        );
+        let every: Duration = self.config.heartbeat;
+        self.beat(ctx);
+        ctx.run_interval(every, |act, ctx| act.beat(ctx));
+    }
+}
+
+impl StreamHandler<async_nats::Message> for ClusterBridge {
+    fn handle(&mut self, message: async_nats::Message, _: &mut Self::Context) {
+        self.cluster.received();
+        match serde_json::from_slice::<Heartbeat>(&message.payload) {
+            Ok(beat) => {
+                let id = beat.id.clone();
+                if self.cluster.members().heard(beat, Instant::now()) {
+                    tracing::info!(replica = %id, "replica joined the cluster");
+                }
+            }
+            Err(error) => tracing::debug!(%error, "ignoring a malformed heartbeat"),
+        }
+    }
+}
