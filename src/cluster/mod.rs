@@ -4,6 +4,7 @@
 
 pub mod bridge;
 pub mod connect;
+pub mod kv_keys;
 pub mod membership;
 
 pub use bridge::{Cluster, ClusterStatus};
