@@ -13,6 +13,7 @@ use figment::{
     Figment,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The whole configuration of one replica, as the code uses it (validated).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,7 +154,7 @@ impl Default for RequestLogConfig {
 }
 
 /// The API an upstream node speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     Ollama,
@@ -168,7 +169,7 @@ impl NodeKind {
 }
 
 /// Active nodes take traffic; standby nodes only when no active node can serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     #[default]
@@ -176,19 +177,27 @@ pub enum Priority {
     Standby,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An upstream node: a `[[nodes]]` entry, and the body of `POST /admin/api/nodes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
+    /// Unique; no spaces or '/'.
+    #[schema(example = "gpu-a")]
     pub name: String,
     #[serde(default = "default_kind")]
     pub kind: NodeKind,
+    /// Starts with http:// or https://.
+    #[schema(example = "http://10.0.0.5:11434")]
     pub url: String,
     #[serde(default)]
     pub priority: Priority,
+    /// For strategy `weighted`; at least 1.
     #[serde(default = "default_weight")]
+    #[schema(default = 1, minimum = 1)]
     pub weight: u32,
     /// Most requests this node may run at once (across the replica); unbounded when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub max_concurrency: Option<u32>,
 }
 
@@ -215,7 +224,7 @@ impl NodeConfig {
 /// A public model name (`alias`) served as `target_model` on `nodes` (any node when empty).
 /// When every node of the route fails before answering, the `fallbacks` (other routes' aliases)
 /// are tried in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     pub alias: String,
@@ -262,7 +271,7 @@ fn default_weight() -> u32 {
 }
 
 /// Routing strategy names, as written in `[selector] strategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StrategyName {
     #[default]
@@ -274,7 +283,7 @@ pub enum StrategyName {
     Random,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SelectorConfig {
     pub strategy: StrategyName,
@@ -285,8 +294,10 @@ pub struct SelectorConfig {
     pub loaded_busy: u32,
     /// Requests that may wait for a free slot when every candidate is at `max_concurrency`.
     pub max_queue: usize,
-    /// How long a request waits for a slot before it gets 503 with `Retry-After`.
+    /// How long a request waits for a slot before it gets 503 with `Retry-After`: a
+    /// duration such as `30s` or `1m 30s`, above zero.
     #[serde(with = "humantime_serde")]
+    #[schema(value_type = String, default = "30s", example = "10s")]
     pub queue_timeout: Duration,
 }
 
