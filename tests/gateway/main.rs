@@ -12,6 +12,7 @@ mod harness;
 mod keys;
 mod load_smoke;
 mod model_routes;
+mod openapi;
 mod ops;
 mod pool_views;
 mod process;
