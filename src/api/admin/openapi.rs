@@ -166,8 +166,10 @@ const SCALAR_INTEGRITY: &str =
     "sha384-U11tb2XnKvmwt8RlTvnwUnYgrN+ur4Xyh9htLhjajWNR/Oyl5AX5DEz00qRmlrmK";
 
 /// The viewer page; utoipa-scalar puts the document where `$spec` is. Scalar calls the API
-/// from the browser, same origin: no proxy (a proxy would see the token), no telemetry, no
-/// AI agent, no web fonts, and the token is not kept in local storage (`persistAuth` off).
+/// from the browser, same origin: no `proxyUrl` is set (a proxy would see the token, and
+/// Scalar proxies no relative URL without one), and nothing that talks to Scalar's servers
+/// is on: no telemetry, AI agent, MCP, web fonts, or developer tools (whose "Share" uploads
+/// the document). The token is not kept in local storage (`persistAuth` off).
 fn viewer_html() -> String {
     format!(
         r#"<!doctype html>
@@ -191,6 +193,7 @@ if (window.Scalar) {{
     withDefaultFonts: false,
     agent: {{ disabled: true }},
     mcp: {{ disabled: true }},
+    showDeveloperTools: 'never',
   }});
 }}
 </script>
