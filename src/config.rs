@@ -13,6 +13,7 @@ use figment::{
     Figment,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The whole configuration of one replica, as the code uses it (validated).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,7 +219,7 @@ impl Default for RequestLogConfig {
 }
 
 /// The API an upstream node speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     Ollama,
@@ -233,7 +234,7 @@ impl NodeKind {
 }
 
 /// Active nodes take traffic; standby nodes only when no active node can serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     #[default]
@@ -241,19 +242,27 @@ pub enum Priority {
     Standby,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An upstream node: a `[[nodes]]` entry, and the body of `POST /admin/api/nodes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
+    /// Unique; no spaces or '/'.
+    #[schema(example = "gpu-a")]
     pub name: String,
     #[serde(default = "default_kind")]
     pub kind: NodeKind,
+    /// Starts with http:// or https://.
+    #[schema(example = "http://10.0.0.5:11434")]
     pub url: String,
     #[serde(default)]
     pub priority: Priority,
+    /// For strategy `weighted`; at least 1.
     #[serde(default = "default_weight")]
+    #[schema(default = 1, minimum = 1)]
     pub weight: u32,
     /// Most requests this node may run at once (across the replica); unbounded when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub max_concurrency: Option<u32>,
 }
 
@@ -280,7 +289,7 @@ impl NodeConfig {
 /// A public model name (`alias`) served as `target_model` on `nodes` (any node when empty).
 /// When every node of the route fails before answering, the `fallbacks` (other routes' aliases)
 /// are tried in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     pub alias: String,
@@ -327,7 +336,7 @@ fn default_weight() -> u32 {
 }
 
 /// Routing strategy names, as written in `[selector] strategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StrategyName {
     #[default]
@@ -339,7 +348,7 @@ pub enum StrategyName {
     Random,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SelectorConfig {
     pub strategy: StrategyName,
@@ -350,8 +359,10 @@ pub struct SelectorConfig {
     pub loaded_busy: u32,
     /// Requests that may wait for a free slot when every candidate is at `max_concurrency`.
     pub max_queue: usize,
-    /// How long a request waits for a slot before it gets 503 with `Retry-After`.
+    /// How long a request waits for a slot before it gets 503 with `Retry-After`: a
+    /// duration such as `30s` or `1m 30s`, above zero.
     #[serde(with = "humantime_serde")]
+    #[schema(value_type = String, default = "30s", example = "10s")]
     pub queue_timeout: Duration,
 }
 
@@ -367,13 +378,15 @@ impl Default for SelectorConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
     /// Time between active probes of each node.
+    #[schema(value_type = String, example = "5s")]
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
     /// Deadline of one probe.
+    #[schema(value_type = String, example = "5s")]
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Consecutive failures that take a node from suspect to down.
@@ -393,7 +406,7 @@ impl Default for HealthConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FailoverConfig {
     /// Attempts in total (first try included) before the client gets an error.
@@ -406,18 +419,21 @@ impl Default for FailoverConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimeoutConfig {
     /// TCP connect to an upstream node.
+    #[schema(value_type = String, example = "5s")]
     #[serde(with = "humantime_serde")]
     pub connect: Duration,
     /// From sending the request to the first byte of the answer. Generous by default: a
     /// non-streamed answer only starts once the whole generation is done, and Ollama may first
     /// load the model.
+    #[schema(value_type = String, example = "5s")]
     #[serde(with = "humantime_serde")]
     pub first_byte: Duration,
     /// Longest silence between two chunks of a streamed answer.
+    #[schema(value_type = String, example = "5s")]
     #[serde(with = "humantime_serde")]
     pub idle: Duration,
 }
@@ -432,12 +448,13 @@ impl Default for TimeoutConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Largest request body accepted, in bytes (413 above). Base64 images make bodies large.
     pub max_body_bytes: usize,
     /// How long in-flight requests may run on after SIGTERM before the process exits.
+    #[schema(value_type = String, example = "5s")]
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
 }

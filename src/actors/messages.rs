@@ -14,10 +14,12 @@ use crate::{
 };
 
 /// What a node actor knows about its node; sent to the selector whenever it changes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NodeStatus {
+    #[schema(value_type = String)]
     pub name: Arc<str>,
     pub kind: NodeKind,
+    #[schema(value_type = String)]
     pub url: Arc<str>,
     pub priority: Priority,
     pub weight: u32,
@@ -27,8 +29,10 @@ pub struct NodeStatus {
     /// Whether a probe ever answered: until then `models` says nothing.
     pub inventory_known: bool,
     /// Model names the node serves (Ollama `/api/tags`).
+    #[schema(value_type = Vec<String>)]
     pub models: Vec<Arc<str>>,
     /// Model names loaded in memory (Ollama `/api/ps`).
+    #[schema(value_type = Vec<String>)]
     pub loaded: Vec<Arc<str>>,
     /// Raw `/api/tags` entries, kept so the merged `/api/tags` answers with the nodes' own data.
     #[serde(skip)]
@@ -36,11 +40,17 @@ pub struct NodeStatus {
     /// Raw `/api/ps` entries, for the merged `/api/ps`.
     #[serde(skip)]
     pub ps_entries: Arc<[serde_json::Value]>,
+    /// Moving average of whole-request latency, in milliseconds.
     #[serde(with = "opt_millis")]
+    #[schema(value_type = Option<f64>)]
     pub latency_ewma_ms: Option<Duration>,
+    /// Moving average of time to first byte, in milliseconds.
     #[serde(with = "opt_millis")]
+    #[schema(value_type = Option<f64>)]
     pub ttfb_ewma_ms: Option<Duration>,
+    /// The last probe's latency, in milliseconds.
     #[serde(with = "opt_millis")]
+    #[schema(value_type = Option<f64>)]
     pub probe_latency_ms: Option<Duration>,
     pub last_error: Option<String>,
 }
@@ -142,7 +152,8 @@ pub struct ProbeNode(pub String);
 #[rtype(result = "Vec<NodeState>")]
 pub struct GetPool;
 
-#[derive(Debug, Clone, Serialize)]
+/// A node's live state: its status as its actor last reported it, and its load now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NodeState {
     #[serde(flatten)]
     pub status: Arc<NodeStatus>,

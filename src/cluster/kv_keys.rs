@@ -74,9 +74,11 @@ mod tests {
     fn names_round_trip_through_safe_keys() {
         for name in ["gpu-a", "llama3:8b", "a.b=c/d", "ünï", "x_y"] {
             let key = encode(Kind::Route, name);
-            assert!(key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b)), "{key}");
+            assert!(
+                key.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b)),
+                "{key}"
+            );
             assert_eq!(decode(&key), Some((Kind::Route, name.to_owned())));
         }
         assert_eq!(encode(Kind::Node, "llama3:8b"), "node.llama3=3A8b");

@@ -19,7 +19,10 @@ pub struct ContentRow {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, Serialize)]
+/// An image taken out of a captured request, stored once by its SHA-256.
+#[derive(
+    Debug, Clone, PartialEq, Insertable, Queryable, Selectable, Serialize, utoipa::ToSchema,
+)]
 #[diesel(table_name = media_resources, treat_none_as_default_value = false)]
 pub struct MediaRow {
     pub sha256: String,

@@ -42,7 +42,7 @@ struct ChangeRow {
 }
 
 /// One change; `before` is null for a creation, `after` for a removal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Change {
     pub revision: i64,
     pub ts_ms: i64,
@@ -53,7 +53,7 @@ pub struct Change {
 }
 
 /// A page of changes, newest first; `next_before` continues under the last one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryPage {
     pub history: Vec<Change>,
     pub next_before: Option<i64>,

@@ -5,10 +5,14 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{db_run, nodes::now_ms, schema::api_keys, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize)]
+/// An API key as stored; the secret itself is never stored or shown again.
+#[derive(
+    Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize, ToSchema,
+)]
 #[diesel(table_name = api_keys, treat_none_as_default_value = false, treat_none_as_null = true)]
 pub struct KeyRow {
     pub id: String,
@@ -21,6 +25,7 @@ pub struct KeyRow {
     pub expires_ms: Option<i64>,
     /// A JSON array of model names; `None`: every model.
     #[serde(serialize_with = "json_text")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_models: Option<String>,
     pub rpm_limit: Option<i32>,
     pub tpm_limit: Option<i32>,

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{
     db_run,
@@ -15,18 +16,25 @@ use super::{
 };
 use crate::config::{NodeConfig, NodeKind, Priority};
 
-#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize)]
+/// A node as stored (the API shows every field but its credentials).
+#[derive(
+    Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize, ToSchema,
+)]
 #[diesel(table_name = nodes, treat_none_as_default_value = false, treat_none_as_null = true)]
 pub struct NodeRow {
     pub name: String,
+    #[schema(value_type = NodeKind)]
     pub kind: String,
     pub url: String,
+    #[schema(value_type = Priority)]
     pub priority: String,
     pub weight: i32,
     pub max_concurrency: Option<i32>,
     #[serde(skip)]
     pub api_key: Option<String>,
+    /// Drained nodes take no new requests.
     pub drained: bool,
+    /// Epoch milliseconds of the last change.
     pub updated_ms: i64,
 }
 

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
 use diesel_async::AsyncConnection;
 
@@ -13,7 +14,9 @@ use super::{
     DbPool, Store, StoreError,
 };
 
-#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, Serialize)]
+/// One inference request, refused ones included. Times are epoch milliseconds, durations
+/// milliseconds.
+#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = request_logs, treat_none_as_default_value = false)]
 pub struct RequestRecord {
     pub id: String,
@@ -136,8 +139,9 @@ impl Store {
 }
 
 /// A query of request records; absent fields do not filter.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Matches the resolved or the requested model name.
     pub model: Option<String>,
@@ -157,7 +161,7 @@ pub struct LogQuery {
 }
 
 /// A page of records, newest first, and where the next page starts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LogPage {
     pub records: Vec<RequestRecord>,
     pub next_cursor: Option<String>,

@@ -20,7 +20,7 @@ pub struct RouteRow {
 }
 
 /// A route as the API shows it: lists as lists.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RouteView {
     #[serde(flatten)]
     pub route: RouteConfig,

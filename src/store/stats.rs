@@ -22,6 +22,7 @@ use diesel::{
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{db_run, Backend, Store, StoreError};
 
@@ -60,7 +61,8 @@ const WIDEST_BIN_SHIFT: u32 = 49 - BIN_BITS;
 const _: () = assert!(MAX_MICROS < 1i64 << (WIDEST_BIN_SHIFT + BIN_BITS + 1));
 
 /// What `by` groups records by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum GroupBy {
     /// The resolved model, else the requested one (a refused request has no resolved model).
     Model,
@@ -201,7 +203,7 @@ fn default_bucket(since: i64, until: i64) -> i64 {
 }
 
 /// Nearest-rank percentiles of a set of durations, in ms; `None` when the set is empty.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
 pub struct Percentiles {
     pub p50: Option<f64>,
     pub p95: Option<f64>,
@@ -209,7 +211,7 @@ pub struct Percentiles {
 }
 
 /// The figures of a bucket, a group or the whole range.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct Summary {
     pub requests: i64,
     /// Records with status 400 or above, or an error kind (a stream that broke off is a 200
@@ -224,7 +226,8 @@ pub struct Summary {
     pub ttft_ms: Percentiles,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One time bucket's figures.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Bucket {
     /// Epoch ms; the bucket covers `[start, start + bucket_ms)` within the range.
     pub start: i64,
@@ -232,7 +235,8 @@ pub struct Bucket {
     pub summary: Summary,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One group's figures: the group's key (`{"model": "llama3"}`, `{"status": 404}`) with them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Group {
     /// One entry: the `by` parameter and the group's value (null for records without one,
     /// a number for `status`).
@@ -242,11 +246,13 @@ pub struct Group {
     pub summary: Summary,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Statistics over `[since, until)`, epoch milliseconds.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Stats {
     pub since: i64,
     pub until: i64,
     pub bucket_ms: i64,
+    #[schema(value_type = Option<GroupBy>)]
     pub by: Option<&'static str>,
     pub totals: Summary,
     /// Every bucket of the range, oldest first, empty ones included.

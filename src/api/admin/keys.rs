@@ -3,8 +3,9 @@
 //! `auth::keys::RELOAD_EVERY`.
 
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::{
     auth::{Reader, Writer},
@@ -24,35 +25,60 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// `POST /admin/api/keys`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+pub(super) struct NewKey {
+    /// 1 to 200 characters, for people.
     name: String,
+    /// The models this key may use; absent or null: every model.
     #[serde(default)]
     allowed_models: Option<Vec<String>>,
+    /// Requests per minute; absent: unlimited.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2147483647)]
     rpm_limit: Option<u32>,
+    /// Tokens per minute; absent: unlimited.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2147483647)]
     tpm_limit: Option<u32>,
-    /// Epoch milliseconds.
+    /// Epoch milliseconds, in the future; absent: never expires.
     #[serde(default)]
     expires_ms: Option<i64>,
 }
 
 /// `PATCH /admin/api/keys/{id}`: absent fields stay; `null` clears a limit.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct KeyPatch {
+pub(super) struct KeyPatch {
     name: Option<String>,
     enabled: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
     allowed_models: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 2147483647)]
     rpm_limit: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 2147483647)]
     tpm_limit: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
     expires_ms: Option<Option<i64>>,
+}
+
+/// `GET /admin/api/keys`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct KeyList {
+    keys: Vec<KeyRow>,
+}
+
+/// `POST /admin/api/keys`: the stored key and its secret, shown this once.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CreatedKey {
+    #[serde(flatten)]
+    key: KeyRow,
+    /// What clients send as their bearer token; only its digest is kept.
+    secret: String,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
@@ -102,18 +128,71 @@ fn expiry(value: Option<i64>) -> Result<Option<i64>, AdminError> {
     }
 }
 
-async fn list_keys(_: Reader, admin: web::Data<Admin>) -> Reply {
-    Ok(HttpResponse::Ok().json(json!({ "keys": admin.store.list_keys().await? })))
+/// List API keys
+///
+/// Every key, revoked ones included; never their secrets.
+#[utoipa::path(
+    get,
+    path = "/admin/api/keys",
+    tag = "keys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every key", body = KeyList),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn list_keys(_: Reader, admin: web::Data<Admin>) -> Reply {
+    let keys = admin.store.list_keys().await?;
+    Ok(HttpResponse::Ok().json(KeyList { keys }))
 }
 
-async fn get_key(_: Reader, admin: web::Data<Admin>, id: web::Path<String>) -> Reply {
+/// Get an API key
+///
+/// Never its secret.
+#[utoipa::path(
+    get,
+    path = "/admin/api/keys/{id}",
+    tag = "keys",
+    params(("id" = String, Path, description = "The key's id (not its secret)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The key", body = KeyRow),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn get_key(_: Reader, admin: web::Data<Admin>, id: web::Path<String>) -> Reply {
     let row = admin.store.get_key(&id).await?;
     let row = row.ok_or_else(|| AdminError::Missing("key", id.into_inner()))?;
     Ok(HttpResponse::Ok().json(row))
 }
 
+/// Make an API key
+///
 /// Answers with the key's secret: the only time it is ever shown.
-async fn create_key(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+#[utoipa::path(
+    post,
+    path = "/admin/api/keys",
+    tag = "keys",
+    request_body = NewKey,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Made; `secret` is shown only now", body = CreatedKey),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn create_key(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    body: web::Bytes,
+) -> Reply {
     let new: NewKey = parse(&body)?;
     check_name(&new.name)?;
     let (secret, mut row) =
@@ -125,12 +204,31 @@ async fn create_key(Writer(caller): Writer, admin: web::Data<Admin>, body: web::
     admin.store.put_key(&row, &caller.actor).await?;
     admin.keys.reload().await?;
     tracing::info!(key = %row.id, prefix = %row.prefix, actor = %caller.actor, "API key created");
-    let mut answer = json!(row);
-    answer["secret"] = json!(secret);
-    Ok(HttpResponse::Created().json(answer))
+    Ok(HttpResponse::Created().json(CreatedKey { key: row, secret }))
 }
 
-async fn change_key(
+/// Change an API key
+///
+/// Its name, enabled flag, models, limits or expiry; absent fields stay, `null` clears. A
+/// revoked key cannot change.
+#[utoipa::path(
+    patch,
+    path = "/admin/api/keys/{id}",
+    tag = "keys",
+    params(("id" = String, Path, description = "The key's id (not its secret)")),
+    request_body = KeyPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Changed", body = KeyRow),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn change_key(
     Writer(caller): Writer,
     admin: web::Data<Admin>,
     id: web::Path<String>,
@@ -170,8 +268,24 @@ async fn change_key(
     Ok(HttpResponse::Ok().json(row))
 }
 
-/// Revokes for good; the row stays so records keep naming the key.
-async fn revoke_key(
+/// Revoke an API key
+///
+/// For good; the row stays so records keep naming the key.
+#[utoipa::path(
+    delete,
+    path = "/admin/api/keys/{id}",
+    tag = "keys",
+    params(("id" = String, Path, description = "The key's id (not its secret)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn revoke_key(
     Writer(caller): Writer,
     admin: web::Data<Admin>,
     id: web::Path<String>,

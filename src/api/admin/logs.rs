@@ -2,10 +2,18 @@
 //! out of those bodies.
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{auth::Reader, Admin, AdminError, Reply};
-use crate::{capture::media::REFERENCE_TAG, store::records::LogQuery};
+use crate::{
+    capture::media::REFERENCE_TAG,
+    store::{
+        contents::MediaRow,
+        records::{LogPage, LogQuery, RequestRecord},
+    },
+};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/logs", web::get().to(logs))
@@ -13,9 +21,52 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/media/{sha256}", web::get().to(media));
 }
 
-/// `GET /admin/api/logs?model=&node=&key=&status=&since=&until=&q=&limit=&cursor=`: request
-/// records, newest first; `next_cursor` fetches the next page; `q` searches captured bodies.
-async fn logs(_: Reader, admin: web::Data<Admin>, req: HttpRequest) -> Reply {
+/// One record with what was captured of it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct LogDetail {
+    record: RequestRecord,
+    /// Null when bodies were not captured.
+    content: Option<Captured>,
+    /// The images the request referenced, each with the URL that serves it.
+    media: Vec<MediaLink>,
+}
+
+/// Captured bodies: JSON where they parsed as JSON, else the text; images replaced by
+/// references to `media`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Captured {
+    request: Value,
+    response: Value,
+    /// A body was cut at the capture size limit.
+    truncated: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct MediaLink {
+    /// `/admin/api/media/{sha256}`.
+    url: String,
+    media: MediaRow,
+}
+
+/// Query request records
+///
+/// Newest first; pass `next_cursor` as `cursor` for the next page; `q` searches captured
+/// bodies.
+#[utoipa::path(
+    get,
+    path = "/admin/api/logs",
+    tag = "records",
+    params(LogQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of records, newest first", body = LogPage),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn logs(_: Reader, admin: web::Data<Admin>, req: HttpRequest) -> Reply {
     let query = web::Query::<LogQuery>::from_query(req.query_string())
         .map_err(|e| AdminError::Invalid(format!("query: {e}")))?
         .into_inner();
@@ -23,9 +74,25 @@ async fn logs(_: Reader, admin: web::Data<Admin>, req: HttpRequest) -> Reply {
     Ok(HttpResponse::Ok().json(admin.store.query_records(&query).await?))
 }
 
-/// One record with its captured bodies (JSON where they are JSON) and the media they
-/// reference, each with the URL that serves it.
-async fn one_log(_: Reader, admin: web::Data<Admin>, id: web::Path<String>) -> Reply {
+/// Get a request record
+///
+/// With its captured bodies (JSON where they are JSON) and the media they reference, each
+/// with the URL that serves it.
+#[utoipa::path(
+    get,
+    path = "/admin/api/logs/{id}",
+    tag = "records",
+    params(("id" = String, Path, description = "The record's `id`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The record", body = LogDetail),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn one_log(_: Reader, admin: web::Data<Admin>, id: web::Path<String>) -> Reply {
     let record = admin.store.get_record(&id).await?;
     let record = record.ok_or_else(|| AdminError::Missing("record", id.to_string()))?;
     let content = admin.store.get_content(&id).await?;
@@ -37,16 +104,27 @@ async fn one_log(_: Reader, admin: web::Data<Admin>, id: web::Path<String>) -> R
         };
         let request = body(c.request_body);
         collect_references(&request, &mut references);
-        json!({ "request": request, "response": body(c.response_body), "truncated": c.truncated })
+        Captured {
+            request,
+            response: body(c.response_body),
+            truncated: c.truncated,
+        }
     });
-    let media: Vec<Value> = admin
+    let media = admin
         .store
         .get_media(&references)
         .await?
         .into_iter()
-        .map(|m| json!({ "url": format!("/admin/api/media/{}", m.sha256), "media": m }))
+        .map(|m| MediaLink {
+            url: format!("/admin/api/media/{}", m.sha256),
+            media: m,
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "record": record, "content": content, "media": media })))
+    Ok(HttpResponse::Ok().json(LogDetail {
+        record,
+        content,
+        media,
+    }))
 }
 
 fn collect_references(value: &Value, found: &mut Vec<String>) {
@@ -64,8 +142,25 @@ fn collect_references(value: &Value, found: &mut Vec<String>) {
     }
 }
 
-/// An image taken out of a request, as it was sent.
-async fn media(_: Reader, admin: web::Data<Admin>, sha256: web::Path<String>) -> Reply {
+/// Get a captured image
+///
+/// As it was sent, with the type it was sent as.
+#[utoipa::path(
+    get,
+    path = "/admin/api/media/{sha256}",
+    tag = "records",
+    params(("sha256" = String, Path, description = "The image's SHA-256, hex")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The image's bytes, with the Content-Type it was sent with",
+            content(("image/*"))),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn media(_: Reader, admin: web::Data<Admin>, sha256: web::Path<String>) -> Reply {
     let rows = admin.store.get_media(&[sha256.to_string()]).await?;
     let row = rows
         .into_iter()

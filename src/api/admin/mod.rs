@@ -1,17 +1,20 @@
 //! The admin API under `/admin/api/`. Every change is written to the database first (with its history), then applied
 //! to the running selector at once, so the next request already routes by it. Callers must
-//! send the admin token as `Authorization: Bearer …`.
+//! send the admin token as `Authorization: Bearer …`. Its OpenAPI document is served at
+//! `/admin/api/openapi.json` and shown at `/admin/docs` (see `openapi`).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 mod auth;
 mod history;
 mod keys;
 mod logs;
 mod nodes;
+pub mod openapi;
 mod routes;
 mod settings;
 mod stats;
@@ -104,8 +107,19 @@ impl ResponseError for AdminError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(json!({ "error": self.to_string() }))
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: self.to_string(),
+        })
     }
+}
+
+/// The body of every admin error. A type rather than `json!` so that the OpenAPI document
+/// describes exactly what `error_response` sends.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong; a bad input's message starts with the field or parameter at fault.
+    #[schema(example = "url: \"ftp://x\" must start with http:// or https://")]
+    pub error: String,
 }
 
 /// Query parameters, checked against the names an endpoint takes, so that every error (an
@@ -158,8 +172,11 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ad
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Outside the scope: a page for people, not part of the API it shows.
+    cfg.route(openapi::VIEWER_PATH, web::get().to(openapi::viewer));
     cfg.service(
         web::scope("/admin/api")
+            .route("/openapi.json", web::get().to(openapi::document))
             .configure(nodes::routes)
             .configure(routes::routes)
             .configure(keys::routes)

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::{
     auth::{Reader, Writer},
@@ -11,7 +13,7 @@ use super::{
 };
 use crate::{
     actors::messages::{NodeState, ProbeNode, RemoveNode, SetDrained, UpsertNode},
-    config::NodeConfig,
+    config::{NodeConfig, NodeKind, Priority},
     error::GatewayError,
     store::nodes::NodeRow,
 };
@@ -28,27 +30,95 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/pool", web::get().to(pool));
 }
 
+/// `GET /admin/api/nodes`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct NodeList {
+    nodes: Vec<NodeEntry>,
+}
+
+/// A node as stored, and as the running pool sees it (null while its actor starts).
+#[derive(Serialize, ToSchema)]
+pub(super) struct NodeEntry {
+    config: NodeRow,
+    state: Option<NodeState>,
+}
+
+/// `GET /admin/api/pool`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct PoolView {
+    nodes: Vec<NodeState>,
+}
+
+/// The body of `PUT /admin/api/nodes/{name}`: a `NodeConfig` whose `name` may be left out
+/// (the path's wins). Only for the document; the handler parses a `NodeConfig`, and a unit
+/// test keeps the two alike.
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by the OpenAPI derive only
+pub(super) struct NodeChange {
+    /// Ignored: the name in the path wins.
+    name: Option<String>,
+    kind: Option<NodeKind>,
+    url: String,
+    priority: Option<Priority>,
+    #[schema(default = 1, minimum = 1)]
+    weight: Option<u32>,
+    #[schema(minimum = 1)]
+    max_concurrency: Option<u32>,
+}
+
 fn checked(node: NodeConfig) -> Result<NodeConfig, AdminError> {
     node.check()
         .map_err(|(field, message)| AdminError::Invalid(format!("{field}: {message}")))?;
     Ok(node)
 }
 
+/// List nodes
+///
 /// The nodes as stored, each with its live state (health, in flight, models).
-async fn list_nodes(_: Reader, admin: web::Data<Admin>) -> Reply {
+#[utoipa::path(
+    get,
+    path = "/admin/api/nodes",
+    tag = "nodes",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every node, by name", body = NodeList),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn list_nodes(_: Reader, admin: web::Data<Admin>) -> Reply {
     let rows = admin.store.list_nodes().await?;
     let pool = admin.router.pool().await?;
-    let nodes: Vec<_> = rows
-        .iter()
+    let nodes = rows
+        .into_iter()
         .map(|row| {
-            let live = pool.iter().find(|n| *n.status.name == *row.name);
-            json!({ "config": row, "state": live })
+            let state = pool.iter().find(|n| *n.status.name == *row.name).cloned();
+            NodeEntry { config: row, state }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "nodes": nodes })))
+    Ok(HttpResponse::Ok().json(NodeList { nodes }))
 }
 
-async fn get_node(_: Reader, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
+/// Get a node
+///
+/// One node's stored settings.
+#[utoipa::path(
+    get,
+    path = "/admin/api/nodes/{name}",
+    tag = "nodes",
+    params(("name" = String, Path, description = "The node's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The node", body = NodeRow),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn get_node(_: Reader, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
     let row = admin
         .store
         .get_node(&name)
@@ -57,8 +127,30 @@ async fn get_node(_: Reader, admin: web::Data<Admin>, name: web::Path<String>) -
     Ok(HttpResponse::Ok().json(row))
 }
 
-/// Takes the same fields as a `[[nodes]]` entry.
-async fn add_node(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+/// Add a node
+///
+/// Takes the same fields as a `[[nodes]]` entry. Routable on the next request once a probe
+/// finds it up.
+#[utoipa::path(
+    post,
+    path = "/admin/api/nodes",
+    tag = "nodes",
+    request_body = NodeConfig,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Added", body = NodeRow),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn add_node(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    body: web::Bytes,
+) -> Reply {
     let node = checked(parse::<NodeConfig>(&body)?)?;
     if admin.store.get_node(&node.name).await?.is_some() {
         return Err(AdminError::Conflict(node.name));
@@ -69,8 +161,27 @@ async fn add_node(Writer(caller): Writer, admin: web::Data<Admin>, body: web::By
     Ok(HttpResponse::Created().json(row))
 }
 
-/// Replaces a node's settings; the name in the path wins (a body may omit it).
-async fn put_node(
+/// Replace a node
+///
+/// The name in the path wins (a body may omit it). Absent fields take their defaults; drained
+/// stays as it was.
+#[utoipa::path(
+    put,
+    path = "/admin/api/nodes/{name}",
+    tag = "nodes",
+    params(("name" = String, Path, description = "The node's name")),
+    request_body = NodeChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Replaced", body = NodeRow),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn put_node(
     Writer(caller): Writer,
     admin: web::Data<Admin>,
     name: web::Path<String>,
@@ -96,7 +207,25 @@ async fn put_node(
     Ok(HttpResponse::Ok().json(row))
 }
 
-async fn delete_node(
+/// Remove a node
+///
+/// Requests running on it finish there.
+#[utoipa::path(
+    delete,
+    path = "/admin/api/nodes/{name}",
+    tag = "nodes",
+    params(("name" = String, Path, description = "The node's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn delete_node(
     Writer(caller): Writer,
     admin: web::Data<Admin>,
     name: web::Path<String>,
@@ -113,11 +242,55 @@ async fn delete_node(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn drain_node(caller: Writer, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
+/// Drain a node
+///
+/// Stops new requests to a node; requests running on it finish. Stored: a restart keeps it.
+#[utoipa::path(
+    post,
+    path = "/admin/api/nodes/{name}/drain",
+    tag = "nodes",
+    params(("name" = String, Path, description = "The node's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Drained", body = NodeRow),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn drain_node(
+    caller: Writer,
+    admin: web::Data<Admin>,
+    name: web::Path<String>,
+) -> Reply {
     set_drained(caller, admin, name.into_inner(), true).await
 }
 
-async fn undrain_node(caller: Writer, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
+/// Undrain a node
+///
+/// Lets a drained node take new requests again.
+#[utoipa::path(
+    post,
+    path = "/admin/api/nodes/{name}/undrain",
+    tag = "nodes",
+    params(("name" = String, Path, description = "The node's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Taking requests again", body = NodeRow),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn undrain_node(
+    caller: Writer,
+    admin: web::Data<Admin>,
+    name: web::Path<String>,
+) -> Reply {
     set_drained(caller, admin, name.into_inner(), false).await
 }
 
@@ -152,16 +325,52 @@ fn live(mut state: NodeState) -> NodeState {
     state
 }
 
+/// The live pool
+///
 /// The running pool as its actors see it, nothing from the database: health, drained, in
 /// flight, latencies, last error, models, version.
-async fn pool(_: Reader, admin: web::Data<Admin>) -> Reply {
+#[utoipa::path(
+    get,
+    path = "/admin/api/pool",
+    tag = "nodes",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every running node", body = PoolView),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn pool(_: Reader, admin: web::Data<Admin>) -> Reply {
     let nodes: Vec<NodeState> = admin.router.pool().await?.into_iter().map(live).collect();
-    Ok(HttpResponse::Ok().json(json!({ "nodes": nodes })))
+    Ok(HttpResponse::Ok().json(PoolView { nodes }))
 }
 
-/// Probes a node now, without waiting for its next health check (after changing its models
-/// by hand, say), and answers with its fresh state; the routing table already has it.
-async fn probe_node(_: Writer, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
+/// Probe a node now
+///
+/// Without waiting for its next health check (after changing its models by hand, say);
+/// answers with its fresh state, which the routing table already has.
+#[utoipa::path(
+    post,
+    path = "/admin/api/nodes/{name}/probe",
+    tag = "nodes",
+    params(("name" = String, Path, description = "The node's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The node's state after the probe", body = NodeState),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn probe_node(
+    _: Writer,
+    admin: web::Data<Admin>,
+    name: web::Path<String>,
+) -> Reply {
     let name = name.into_inner();
     let probed = admin.router.selector().send(ProbeNode(name.clone())).await;
     match probed.map_err(|e| GatewayError::Internal(e.to_string()))? {

@@ -8,6 +8,7 @@
 use actix_web::{web, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
 use super::{
     auth::{Reader, Writer},
@@ -35,10 +36,10 @@ const SECTIONS: [&str; 5] = [
     LIMITS_SETTING,
 ];
 
-/// A `PUT` body: any of the sections.
-#[derive(serde::Deserialize)]
+/// A `PUT` body: any of the sections; each one given replaces that section whole.
+#[derive(serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Change {
+pub(super) struct Settings {
     selector: Option<SelectorConfig>,
     health: Option<HealthConfig>,
     timeouts: Option<TimeoutConfig>,
@@ -68,12 +69,60 @@ fn section<T: DeserializeOwned + Clone>(sections: &Map<String, Value>, key: &str
         .unwrap_or_else(|| own.clone())
 }
 
-async fn get_settings(_: Reader, admin: web::Data<Admin>) -> Reply {
+/// Every settings section as stored (each as in the config file).
+#[derive(serde::Serialize, ToSchema)]
+pub(super) struct SettingsView {
+    selector: Option<SelectorConfig>,
+    health: Option<HealthConfig>,
+    timeouts: Option<TimeoutConfig>,
+    failover: Option<FailoverConfig>,
+    limits: Option<LimitsConfig>,
+}
+
+/// Get the runtime settings
+///
+/// The sections `selector`, `health`, `timeouts`, `failover` and `limits` in force.
+#[utoipa::path(
+    get,
+    path = "/admin/api/settings",
+    tag = "settings",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The settings", body = SettingsView),
+        (status = 400, description = "A stored section is not valid JSON", body = super::ErrorBody),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn get_settings(_: Reader, admin: web::Data<Admin>) -> Reply {
     Ok(HttpResponse::Ok().json(stored(&admin).await?))
 }
 
-async fn put_settings(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
-    let change: Change = parse(&body)?;
+/// Replace settings sections
+///
+/// Replaces the sections the body names (absent fields take their defaults) and keeps the
+/// others; the result is checked like a config file, then applied at once.
+#[utoipa::path(
+    put,
+    path = "/admin/api/settings",
+    tag = "settings",
+    request_body = Settings,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored and applied; every section", body = SettingsView),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn put_settings(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    body: web::Bytes,
+) -> Reply {
+    let change: Settings = parse(&body)?;
     let current = stored(&admin).await?;
     let base = &admin.config;
     let next = Config {

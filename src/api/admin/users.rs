@@ -3,8 +3,8 @@
 //! `auth.session_ttl`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{
     auth::{bearer, Reader, Writer, ADMIN_ROLE, SESSION_TAG},
@@ -28,31 +28,62 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 const VIEWER_ROLE: &str = "viewer";
 
-#[derive(Deserialize)]
+/// `POST /admin/api/users`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
+pub(super) struct NewUser {
+    /// 1 to 64 letters, digits, or `_ - . @`.
+    #[schema(example = "ada")]
     username: String,
+    #[schema(format = Password)]
     password: String,
+    /// `admin` or `viewer`.
+    #[schema(example = "viewer")]
     role: String,
 }
 
-#[derive(Deserialize)]
+/// `PATCH /admin/api/users/{username}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RoleChange {
+pub(super) struct RoleChange {
+    /// `admin` or `viewer`.
+    #[schema(example = "admin")]
     role: String,
 }
 
-#[derive(Deserialize)]
+/// `PUT /admin/api/users/{username}/password`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(super) struct PasswordChange {
+    #[schema(format = Password)]
     password: String,
 }
 
-#[derive(Deserialize)]
+/// `POST /admin/api/login`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub(super) struct Login {
     username: String,
+    #[schema(format = Password)]
     password: String,
+}
+
+/// A session, from `POST /admin/api/login`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Session {
+    /// Send as `Authorization: Bearer <token>` until it expires or the user logs out.
+    #[schema(example = "drs_…")]
+    token: String,
+    /// Epoch milliseconds.
+    expires_ms: i64,
+    username: String,
+    role: String,
+}
+
+/// `GET /admin/api/users`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct UserList {
+    users: Vec<UserRow>,
 }
 
 fn check_username(name: &str) -> Result<(), AdminError> {
@@ -84,17 +115,68 @@ async fn hash(password: String) -> Result<String, AdminError> {
     })
 }
 
-async fn list_users(_: Reader, admin: web::Data<Admin>) -> Reply {
-    Ok(HttpResponse::Ok().json(json!({ "users": admin.store.list_users().await? })))
+/// List users
+#[utoipa::path(
+    get,
+    path = "/admin/api/users",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every user", body = UserList),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn list_users(_: Reader, admin: web::Data<Admin>) -> Reply {
+    let users = admin.store.list_users().await?;
+    Ok(HttpResponse::Ok().json(UserList { users }))
 }
 
-async fn get_user(_: Reader, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
+/// Get a user
+#[utoipa::path(
+    get,
+    path = "/admin/api/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "The user's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserRow),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn get_user(_: Reader, admin: web::Data<Admin>, name: web::Path<String>) -> Reply {
     let user = admin.store.get_user(&name).await?;
     let user = user.ok_or_else(|| AdminError::Missing("user", name.into_inner()))?;
     Ok(HttpResponse::Ok().json(user))
 }
 
-async fn add_user(Writer(caller): Writer, admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+/// Add a user
+///
+/// With a password and a role.
+#[utoipa::path(
+    post,
+    path = "/admin/api/users",
+    tag = "users",
+    request_body = NewUser,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Added", body = UserRow),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn add_user(
+    Writer(caller): Writer,
+    admin: web::Data<Admin>,
+    body: web::Bytes,
+) -> Reply {
     let new: NewUser = parse(&body)?;
     check_username(&new.username)?;
     check_role(&new.role)?;
@@ -114,7 +196,24 @@ async fn add_user(Writer(caller): Writer, admin: web::Data<Admin>, body: web::By
     Ok(HttpResponse::Created().json(row))
 }
 
-async fn change_role(
+/// Change a user's role
+#[utoipa::path(
+    patch,
+    path = "/admin/api/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "The user's name")),
+    request_body = RoleChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Changed", body = UserRow),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn change_role(
     Writer(caller): Writer,
     admin: web::Data<Admin>,
     name: web::Path<String>,
@@ -130,7 +229,22 @@ async fn change_role(
     Ok(HttpResponse::Ok().json(row))
 }
 
-async fn delete_user(
+/// Remove a user
+#[utoipa::path(
+    delete,
+    path = "/admin/api/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "The user's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn delete_user(
     Writer(caller): Writer,
     admin: web::Data<Admin>,
     name: web::Path<String>,
@@ -141,9 +255,28 @@ async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Set a user's password
+///
 /// An admin may set anyone's password; a viewer only their own. Every session of the user
 /// ends, so a stolen session does not outlive the change.
-async fn set_password(
+#[utoipa::path(
+    put,
+    path = "/admin/api/users/{username}/password",
+    tag = "users",
+    params(("username" = String, Path, description = "The user's name")),
+    request_body = PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Set; the user's sessions have ended"),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn set_password(
     Reader(caller): Reader,
     admin: web::Data<Admin>,
     name: web::Path<String>,
@@ -162,7 +295,23 @@ async fn set_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn login(admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+/// Log in
+///
+/// Trades a username and password for a session token. Needs no credentials.
+#[utoipa::path(
+    post,
+    path = "/admin/api/login",
+    tag = "users",
+    request_body = Login,
+    responses(
+        (status = 200, description = "A new session", body = Session),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, description = "Wrong username or password", body = super::ErrorBody),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn login(admin: web::Data<Admin>, body: web::Bytes) -> Reply {
     let login: Login = parse(&body)?;
     let user = admin.store.get_user(&login.username).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -179,16 +328,30 @@ async fn login(admin: web::Data<Admin>, body: web::Bytes) -> Reply {
         .store
         .create_session(&secrets::digest(&token), &user.username, expires_ms)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "token": token,
-        "expires_ms": expires_ms,
-        "username": user.username,
-        "role": user.role,
-    })))
+    Ok(HttpResponse::Ok().json(Session {
+        token,
+        expires_ms,
+        username: user.username,
+        role: user.role,
+    }))
 }
 
+/// Log out
+///
 /// Ends the session the request carries (the admin token has no session to end).
-async fn logout(_: Reader, admin: web::Data<Admin>, req: HttpRequest) -> Reply {
+#[utoipa::path(
+    post,
+    path = "/admin/api/logout",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The session has ended"),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub(super) async fn logout(_: Reader, admin: web::Data<Admin>, req: HttpRequest) -> Reply {
     if let Some(token) = bearer(&req).filter(|t| t.starts_with(SESSION_TAG)) {
         admin.store.end_session(&secrets::digest(token)).await?;
     }
