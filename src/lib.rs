@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod capture;
 pub mod catalog;
+pub mod changes;
 pub mod cli;
 pub mod cluster;
 pub mod config;

@@ -11,6 +11,8 @@ pub const TTFT: &str = "drover_time_to_first_byte_seconds";
 pub const CLUSTER_CONNECTED: &str = "drover_cluster_nats_connected";
 pub const CLUSTER_REPLICAS: &str = "drover_cluster_replicas";
 pub const CLUSTER_MESSAGES: &str = "drover_cluster_messages_total";
+pub const CLUSTER_REVISION: &str = "drover_cluster_applied_revision";
+pub const CLUSTER_APPLY_ERRORS: &str = "drover_cluster_apply_errors_total";
 pub const TOKENS: &str = "drover_tokens_total";
 pub const RETRIES: &str = "drover_retries_total";
 pub const QUEUE_WAITS: &str = "drover_queue_waits_total";
@@ -72,6 +74,14 @@ fn describe() {
     describe_gauge!(
         CLUSTER_REPLICAS,
         "Live replicas this replica hears, itself included"
+    );
+    describe_gauge!(
+        CLUSTER_REVISION,
+        "The last cluster config revision this replica applied"
+    );
+    describe_counter!(
+        CLUSTER_APPLY_ERRORS,
+        "Cluster config changes this replica could not apply (and skipped)"
     );
     describe_counter!(
         CLUSTER_MESSAGES,

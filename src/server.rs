@@ -12,6 +12,8 @@ use crate::{
     actors::{self, log_writer, messages::SetDrained},
     api,
     auth::KeyRing,
+    changes::Applier,
+    cluster::config_sync::ConfigSync,
     config::{Config, NodeConfig, RouteConfig},
     dispatch::{Gateway, RecordSink},
     metrics,
@@ -85,27 +87,30 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
         .await
         .context("cannot read the API keys")?;
     keys.watch();
-    let cluster = match config.cluster.enabled() {
-        true => Some(
-            crate::cluster::bridge::start(
+    let applier = Arc::new(Applier {
+        store: store.clone(),
+        router: router.clone(),
+        keys: keys.clone(),
+        tuning: tuning.clone(),
+        base: config.clone(),
+    });
+    let (cluster, sync) = match config.cluster.enabled() {
+        true => {
+            let cluster = crate::cluster::bridge::start(
                 &config.cluster,
                 config.replica.clone(),
                 addr.to_string(),
                 router.clone(),
             )
             .await
-            .context("cannot start the cluster bridge")?,
-        ),
-        false => None,
+            .context("cannot start the cluster bridge")?;
+            let sync = ConfigSync::start(cluster.clone(), applier.clone()).await?;
+            (Some(cluster), Some(sync))
+        }
+        false => (None, None),
     };
     let cluster = web::Data::new(cluster);
-    let admin = web::Data::new(api::admin::Admin::new(
-        store,
-        router.clone(),
-        keys.clone(),
-        tuning.clone(),
-        &config,
-    ));
+    let admin = web::Data::new(api::admin::Admin::new(applier, sync, &config));
     let shared = config.clone();
     let mut server = HttpServer::new(move || {
         App::new()

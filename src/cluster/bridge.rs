@@ -30,6 +30,8 @@ pub struct Cluster {
     members: Mutex<Membership>,
     messages_in: AtomicU64,
     messages_out: AtomicU64,
+    /// The last config revision this replica applied (set by `ConfigSync`).
+    pub applied: AtomicU64,
     pub client: async_nats::Client,
 }
 
@@ -42,6 +44,8 @@ pub struct ClusterStatus {
     pub replicas: Vec<Heartbeat>,
     pub messages_in: u64,
     pub messages_out: u64,
+    /// The last config revision this replica applied.
+    pub revision: u64,
 }
 
 impl Cluster {
@@ -57,6 +61,7 @@ impl Cluster {
             replicas: self.members().live(),
             messages_in: self.messages_in.load(Ordering::Relaxed),
             messages_out: self.messages_out.load(Ordering::Relaxed),
+            revision: self.applied.load(Ordering::Relaxed),
         }
     }
 
@@ -96,6 +101,7 @@ pub async fn start(
         members: Mutex::new(Membership::default()),
         messages_in: AtomicU64::new(0),
         messages_out: AtomicU64::new(0),
+        applied: AtomicU64::new(0),
         client,
     });
     ClusterBridge {
@@ -124,7 +130,7 @@ impl ClusterBridge {
             id: self.cluster.replica.clone(),
             address: self.address.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            revision: 0,
+            revision: self.cluster.applied.load(Ordering::Relaxed),
             uptime_s: self.started.elapsed().as_secs(),
             in_flight: table
                 .nodes

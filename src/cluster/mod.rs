@@ -3,9 +3,11 @@
 //! `[cluster]` a replica runs standalone and none of this starts.
 
 pub mod bridge;
+pub mod config_sync;
 pub mod connect;
 pub mod kv_keys;
 pub mod membership;
+pub mod wire;
 
 pub use bridge::{Cluster, ClusterStatus};
 

@@ -7,7 +7,12 @@ use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{db_run, nodes::now_ms, schema::api_keys, Store, StoreError};
+use super::{
+    db_run,
+    nodes::{now_ms, Origin},
+    schema::api_keys,
+    Store, StoreError,
+};
 
 /// An API key as stored; the secret itself is never stored or shown again.
 #[derive(
@@ -70,7 +75,11 @@ impl Store {
 
     /// Inserts a new key, or replaces the settings of one (its secret never changes). The
     /// history keeps the metadata, never the hash.
-    pub async fn put_key(&self, row: &KeyRow, actor: &str) -> Result<(), StoreError> {
+    pub async fn put_key(
+        &self,
+        row: &KeyRow,
+        origin: impl Into<Origin<'_>>,
+    ) -> Result<(), StoreError> {
         let before = self.get_key(&row.id).await?;
         db_run!(self, |conn| diesel::insert_into(api_keys::table)
             .values(row)
@@ -81,7 +90,7 @@ impl Store {
             .await
             .map_err(StoreError::from))?;
         self.record_change(
-            actor,
+            origin.into(),
             &format!("key:{}", row.id),
             before.as_ref(),
             Some(row),
@@ -90,7 +99,11 @@ impl Store {
     }
 
     /// Marks a key revoked (and disabled); false when there is no such key.
-    pub async fn revoke_key(&self, id: &str, actor: &str) -> Result<Option<KeyRow>, StoreError> {
+    pub async fn revoke_key(
+        &self,
+        id: &str,
+        origin: impl Into<Origin<'_>>,
+    ) -> Result<Option<KeyRow>, StoreError> {
         let Some(mut row) = self.get_key(id).await? else {
             return Ok(None);
         };
@@ -98,7 +111,7 @@ impl Store {
             row.revoked_ms = Some(now_ms());
         }
         row.enabled = false;
-        self.put_key(&row, actor).await?;
+        self.put_key(&row, origin).await?;
         Ok(Some(row))
     }
 }

@@ -38,6 +38,29 @@ pub struct NodeRow {
     pub updated_ms: i64,
 }
 
+/// Who made a change, for its history: a person or process, and, for a change that came
+/// through the cluster's config bucket, its revision there.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub actor: &'a str,
+    pub revision: Option<i64>,
+}
+
+impl<'a> From<&'a str> for Origin<'a> {
+    fn from(actor: &'a str) -> Self {
+        Origin {
+            actor,
+            revision: None,
+        }
+    }
+}
+
+impl<'a> From<&'a String> for Origin<'a> {
+    fn from(actor: &'a String) -> Self {
+        Origin::from(actor.as_str())
+    }
+}
+
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -101,6 +124,7 @@ struct HistoryRow {
     entity: String,
     before: Option<String>,
     after: Option<String>,
+    cluster_revision: Option<i64>,
 }
 
 impl Store {
@@ -124,7 +148,11 @@ impl Store {
     }
 
     /// Writes `row` (insert or replace) and records the change.
-    pub async fn put_node(&self, row: &NodeRow, actor: &str) -> Result<(), StoreError> {
+    pub async fn put_node(
+        &self,
+        row: &NodeRow,
+        origin: impl Into<Origin<'_>>,
+    ) -> Result<(), StoreError> {
         let before = self.get_node(&row.name).await?;
         db_run!(self, |conn| diesel::insert_into(nodes::table)
             .values(row)
@@ -135,7 +163,7 @@ impl Store {
             .await
             .map_err(StoreError::from))?;
         self.record_change(
-            actor,
+            origin.into(),
             &format!("node:{}", row.name),
             before.as_ref(),
             Some(row),
@@ -144,7 +172,11 @@ impl Store {
     }
 
     /// Deletes a node; false when there was none.
-    pub async fn delete_node(&self, name: &str, actor: &str) -> Result<bool, StoreError> {
+    pub async fn delete_node(
+        &self,
+        name: &str,
+        origin: impl Into<Origin<'_>>,
+    ) -> Result<bool, StoreError> {
         let Some(before) = self.get_node(name).await? else {
             return Ok(false);
         };
@@ -152,14 +184,14 @@ impl Store {
             .execute(conn)
             .await
             .map_err(StoreError::from))?;
-        self.record_change(actor, &format!("node:{name}"), Some(&before), None)
+        self.record_change(origin.into(), &format!("node:{name}"), Some(&before), None)
             .await?;
         Ok(true)
     }
 
     pub(super) async fn record_change<T: Serialize>(
         &self,
-        actor: &str,
+        origin: Origin<'_>,
         entity: &str,
         before: Option<&T>,
         after: Option<&T>,
@@ -167,13 +199,17 @@ impl Store {
         let json = |v: Option<&T>| v.and_then(|v| serde_json::to_string(v).ok());
         let row = HistoryRow {
             ts_ms: now_ms(),
-            actor: actor.to_owned(),
+            actor: origin.actor.to_owned(),
             entity: entity.to_owned(),
             before: json(before),
             after: json(after),
+            cluster_revision: origin.revision,
         };
+        // A change from the cluster's bucket is recorded once, by whichever replica sharing
+        // this database comes first.
         db_run!(self, |conn| diesel::insert_into(config_history::table)
             .values(&row)
+            .on_conflict_do_nothing()
             .execute(conn)
             .await
             .map_err(StoreError::from))?;
@@ -203,12 +239,31 @@ impl Store {
             .map_err(StoreError::from))
     }
 
+    /// Stores bookkeeping of the replica's own (not configuration: no history).
+    pub async fn put_meta(&self, key: &str, text: &str) -> Result<(), StoreError> {
+        use super::schema::settings;
+        let now = now_ms();
+        db_run!(self, |conn| diesel::insert_into(settings::table)
+            .values((
+                settings::key.eq(key),
+                settings::value.eq(text),
+                settings::updated_ms.eq(now)
+            ))
+            .on_conflict(settings::key)
+            .do_update()
+            .set((settings::value.eq(text), settings::updated_ms.eq(now)))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from))?;
+        Ok(())
+    }
+
     /// Stores a setting's JSON value and records the change.
     pub async fn put_setting(
         &self,
         key: &str,
         value: &serde_json::Value,
-        actor: &str,
+        origin: impl Into<Origin<'_>>,
     ) -> Result<(), StoreError> {
         use super::schema::settings;
         let before: Option<serde_json::Value> = self
@@ -230,7 +285,7 @@ impl Store {
             .await
             .map_err(StoreError::from))?;
         self.record_change(
-            actor,
+            origin.into(),
             &format!("setting:{key}"),
             before.as_ref(),
             Some(value),

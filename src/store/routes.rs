@@ -4,7 +4,12 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 
-use super::{db_run, nodes::now_ms, schema::routes, Store, StoreError};
+use super::{
+    db_run,
+    nodes::{now_ms, Origin},
+    schema::routes,
+    Store, StoreError,
+};
 use crate::config::RouteConfig;
 
 #[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable, AsChangeset)]
@@ -84,7 +89,11 @@ impl Store {
     }
 
     /// Writes a route (insert or replace) and records the change.
-    pub async fn put_route(&self, row: &RouteRow, actor: &str) -> Result<(), StoreError> {
+    pub async fn put_route(
+        &self,
+        row: &RouteRow,
+        origin: impl Into<Origin<'_>>,
+    ) -> Result<(), StoreError> {
         let before = self.get_route(&row.alias).await?;
         db_run!(self, |conn| diesel::insert_into(routes::table)
             .values(row)
@@ -97,7 +106,7 @@ impl Store {
         let before = before.and_then(|r| r.view().ok());
         let after = row.view().ok();
         self.record_change(
-            actor,
+            origin.into(),
             &format!("route:{}", row.alias),
             before.as_ref(),
             after.as_ref(),
@@ -106,7 +115,11 @@ impl Store {
     }
 
     /// Deletes a route; false when there was none.
-    pub async fn delete_route(&self, alias: &str, actor: &str) -> Result<bool, StoreError> {
+    pub async fn delete_route(
+        &self,
+        alias: &str,
+        origin: impl Into<Origin<'_>>,
+    ) -> Result<bool, StoreError> {
         let Some(before) = self.get_route(alias).await? else {
             return Ok(false);
         };
@@ -115,8 +128,13 @@ impl Store {
             .await
             .map_err(StoreError::from))?;
         let before = before.view().ok();
-        self.record_change(actor, &format!("route:{alias}"), before.as_ref(), None)
-            .await?;
+        self.record_change(
+            origin.into(),
+            &format!("route:{alias}"),
+            before.as_ref(),
+            None,
+        )
+        .await?;
         Ok(true)
     }
 

@@ -41,6 +41,7 @@ diesel::table! {
         entity -> Text,
         before -> Nullable<Text>,
         after -> Nullable<Text>,
+        cluster_revision -> Nullable<BigInt>,
     }
 }
 

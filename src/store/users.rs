@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{
     db_run,
-    nodes::now_ms,
+    nodes::{now_ms, Origin},
     schema::{sessions, users},
     Store, StoreError,
 };
@@ -49,7 +49,11 @@ impl Store {
     }
 
     /// Inserts or replaces a user; the history records the change without the hash.
-    pub async fn put_user(&self, row: &UserRow, actor: &str) -> Result<(), StoreError> {
+    pub async fn put_user(
+        &self,
+        row: &UserRow,
+        origin: impl Into<Origin<'_>>,
+    ) -> Result<(), StoreError> {
         let before = self.get_user(&row.username).await?;
         db_run!(self, |conn| diesel::insert_into(users::table)
             .values(row)
@@ -60,7 +64,7 @@ impl Store {
             .await
             .map_err(StoreError::from))?;
         self.record_change(
-            actor,
+            origin.into(),
             &format!("user:{}", row.username),
             before.as_ref(),
             Some(row),
@@ -69,7 +73,11 @@ impl Store {
     }
 
     /// Deletes a user and ends their sessions; false when there was none.
-    pub async fn delete_user(&self, username: &str, actor: &str) -> Result<bool, StoreError> {
+    pub async fn delete_user(
+        &self,
+        username: &str,
+        origin: impl Into<Origin<'_>>,
+    ) -> Result<bool, StoreError> {
         let Some(before) = self.get_user(username).await? else {
             return Ok(false);
         };
@@ -78,8 +86,13 @@ impl Store {
             .await
             .map_err(StoreError::from))?;
         self.end_sessions(username).await?;
-        self.record_change(actor, &format!("user:{username}"), Some(&before), None)
-            .await?;
+        self.record_change(
+            origin.into(),
+            &format!("user:{username}"),
+            Some(&before),
+            None,
+        )
+        .await?;
         Ok(true)
     }
 

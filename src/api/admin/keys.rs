@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     auth::keys::mint,
+    changes::Change,
     store::{keys::KeyRow, nodes::now_ms},
 };
 
@@ -201,8 +202,9 @@ pub(super) async fn create_key(
     row.rpm_limit = limit("rpm_limit", new.rpm_limit)?;
     row.tpm_limit = limit("tpm_limit", new.tpm_limit)?;
     row.expires_ms = expiry(new.expires_ms)?;
-    admin.store.put_key(&row, &caller.actor).await?;
-    admin.keys.reload().await?;
+    admin
+        .commit(Change::Key { row: row.clone() }, &caller)
+        .await?;
     tracing::info!(key = %row.id, prefix = %row.prefix, actor = %caller.actor, "API key created");
     Ok(HttpResponse::Created().json(CreatedKey { key: row, secret }))
 }
@@ -263,8 +265,9 @@ pub(super) async fn change_key(
     if let Some(expires) = patch.expires_ms {
         row.expires_ms = expiry(expires)?;
     }
-    admin.store.put_key(&row, &caller.actor).await?;
-    admin.keys.reload().await?;
+    admin
+        .commit(Change::Key { row: row.clone() }, &caller)
+        .await?;
     Ok(HttpResponse::Ok().json(row))
 }
 
@@ -290,9 +293,16 @@ pub(super) async fn revoke_key(
     admin: web::Data<Admin>,
     id: web::Path<String>,
 ) -> Reply {
-    let revoked = admin.store.revoke_key(&id, &caller.actor).await?;
-    let row: KeyRow = revoked.ok_or_else(|| AdminError::Missing("key", id.into_inner()))?;
-    admin.keys.reload().await?;
+    let Some(mut row) = admin.store.get_key(&id).await? else {
+        return Err(AdminError::Missing("key", id.into_inner()));
+    };
+    if row.revoked_ms.is_none() {
+        row.revoked_ms = Some(now_ms());
+    }
+    row.enabled = false;
+    admin
+        .commit(Change::Key { row: row.clone() }, &caller)
+        .await?;
     tracing::info!(key = %row.id, actor = %caller.actor, "API key revoked");
     Ok(HttpResponse::NoContent().finish())
 }

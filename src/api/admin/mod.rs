@@ -21,42 +21,58 @@ mod stats;
 mod users;
 
 use crate::{
-    auth::KeyRing,
+    changes::{Applier, ApplyError, Change},
+    cluster::config_sync::{ConfigSync, WriteError},
     config::Config,
     error::GatewayError,
     routing::Router,
     store::{Store, StoreError},
-    tuning::LiveTuning,
 };
+use auth::Caller;
 
 /// What the admin handlers share.
 pub struct Admin {
     pub(super) store: Store,
     pub(super) router: Arc<Router>,
-    pub(super) keys: Arc<KeyRing>,
-    pub(super) tuning: LiveTuning,
-    /// The configuration the replica started with (file and environment), for checks.
-    pub(super) config: Arc<Config>,
+    pub(super) applier: Arc<Applier>,
+    /// In a cluster: where changes go (the shared bucket) instead of straight to `applier`.
+    pub(super) sync: Option<Arc<ConfigSync>>,
     pub(super) token: String,
     pub(super) session_ttl: Duration,
 }
 
 impl Admin {
-    pub fn new(
-        store: Store,
-        router: Arc<Router>,
-        keys: Arc<KeyRing>,
-        tuning: LiveTuning,
-        config: &Arc<Config>,
-    ) -> Admin {
+    pub fn new(applier: Arc<Applier>, sync: Option<Arc<ConfigSync>>, config: &Config) -> Admin {
         Admin {
-            store,
-            router,
-            keys,
-            tuning,
+            store: applier.store.clone(),
+            router: applier.router.clone(),
+            applier,
+            sync,
             token: config.auth.admin_token.clone(),
             session_ttl: config.auth.session_ttl,
-            config: config.clone(),
+        }
+    }
+
+    /// Makes a change to nodes, routes, settings or keys. Standalone, it is stored and applied
+    /// here at once; in a cluster it goes to the shared bucket (compare-and-set), every
+    /// replica applies it, and this one has before the answer.
+    pub(super) async fn commit(&self, change: Change, caller: &Caller) -> Result<(), AdminError> {
+        match &self.sync {
+            None => Ok(self
+                .applier
+                .apply(&change, caller.actor.as_str().into())
+                .await?),
+            Some(sync) => Ok(sync.write(&change, &caller.actor).await?),
+        }
+    }
+}
+
+impl From<ApplyError> for AdminError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Store(e) => AdminError::Store(e),
+            ApplyError::Invalid(message) => AdminError::Invalid(message),
+            ApplyError::Gateway(e) => AdminError::Gateway(e),
         }
     }
 }
@@ -86,6 +102,8 @@ pub enum AdminError {
     BadLogin,
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Cluster(#[from] WriteError),
     #[error("{0}")]
     Gateway(#[from] GatewayError),
 }
@@ -102,6 +120,9 @@ impl ResponseError for AdminError {
             AdminError::Missing(..) => StatusCode::NOT_FOUND,
             AdminError::BadLogin => StatusCode::UNAUTHORIZED,
             AdminError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Cluster(WriteError::Conflict(_)) => StatusCode::CONFLICT,
+            AdminError::Cluster(WriteError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Cluster(WriteError::Failed(_)) => StatusCode::BAD_GATEWAY,
             AdminError::Gateway(e) => e.status(),
         }
     }

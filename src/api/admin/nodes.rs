@@ -12,7 +12,8 @@ use super::{
     parse, Admin, AdminError, Reply,
 };
 use crate::{
-    actors::messages::{NodeState, ProbeNode, RemoveNode, SetDrained, UpsertNode},
+    actors::messages::{NodeState, ProbeNode},
+    changes::Change,
     config::{NodeConfig, NodeKind, Priority},
     error::GatewayError,
     store::nodes::NodeRow,
@@ -156,8 +157,7 @@ pub(super) async fn add_node(
         return Err(AdminError::Conflict(node.name));
     }
     let row = NodeRow::from_config(&node, false);
-    admin.store.put_node(&row, &caller.actor).await?;
-    admin.router.selector().do_send(UpsertNode(node));
+    admin.commit(node_change(&row), &caller).await?;
     Ok(HttpResponse::Created().json(row))
 }
 
@@ -202,8 +202,7 @@ pub(super) async fn put_node(
             .map_err(|e| AdminError::Invalid(e.to_string()))?,
     )?;
     let row = NodeRow::from_config(&node, before.drained);
-    admin.store.put_node(&row, &caller.actor).await?;
-    admin.router.selector().do_send(UpsertNode(node));
+    admin.commit(node_change(&row), &caller).await?;
     Ok(HttpResponse::Ok().json(row))
 }
 
@@ -230,15 +229,14 @@ pub(super) async fn delete_node(
     admin: web::Data<Admin>,
     name: web::Path<String>,
 ) -> Reply {
-    if !admin.store.delete_node(&name, &caller.actor).await? {
+    if admin.store.get_node(&name).await?.is_none() {
         return Err(AdminError::NotFound(name.into_inner()));
     }
-    let removed = admin
-        .router
-        .selector()
-        .send(RemoveNode(name.into_inner()))
-        .await;
-    removed.map_err(|e| GatewayError::Internal(e.to_string()))??;
+    let change = Change::Node {
+        name: name.into_inner(),
+        row: None,
+    };
+    admin.commit(change, &caller).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -305,14 +303,15 @@ async fn set_drained(
     };
     row.drained = drained;
     row.updated_ms = crate::store::nodes::now_ms();
-    admin.store.put_node(&row, &caller.actor).await?;
-    let applied = admin
-        .router
-        .selector()
-        .send(SetDrained { name, drained })
-        .await;
-    applied.map_err(|e| GatewayError::Internal(e.to_string()))??;
+    admin.commit(node_change(&row), &caller).await?;
     Ok(HttpResponse::Ok().json(row))
+}
+
+fn node_change(row: &NodeRow) -> Change {
+    Change::Node {
+        name: row.name.clone(),
+        row: Some(row.clone()),
+    }
 }
 
 /// A node's state with its latency averages read now. Leases update them on every request;

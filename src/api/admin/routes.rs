@@ -11,8 +11,8 @@ use super::{
     parse, Admin, AdminError, Reply,
 };
 use crate::{
+    changes::Change,
     config::RouteConfig,
-    routing::RouteTable,
     store::routes::{RouteRow, RouteView},
 };
 
@@ -63,19 +63,6 @@ async fn checked(admin: &Admin, route: RouteConfig) -> Result<RouteConfig, Admin
         }
     }
     Ok(route)
-}
-
-/// Rebuilds the router's routes from the database.
-async fn apply(admin: &Admin) -> Result<(), AdminError> {
-    let routes = admin
-        .store
-        .list_routes()
-        .await?
-        .iter()
-        .map(RouteRow::to_config)
-        .collect::<Result<Vec<_>, _>>()?;
-    admin.router.set_routes(RouteTable::new(routes));
-    Ok(())
 }
 
 fn view(row: &RouteRow) -> Result<RouteView, AdminError> {
@@ -164,8 +151,11 @@ pub(super) async fn add_route(
         )));
     }
     let row = RouteRow::from_config(&route);
-    admin.store.put_route(&row, &caller.actor).await?;
-    apply(&admin).await?;
+    let change = Change::Route {
+        alias: route.alias.clone(),
+        route: Some(route),
+    };
+    admin.commit(change, &caller).await?;
     Ok(HttpResponse::Created().json(view(&row)?))
 }
 
@@ -206,8 +196,11 @@ pub(super) async fn put_route(
         .map_err(|e| AdminError::Invalid(e.to_string()))?;
     let route = checked(&admin, route).await?;
     let row = RouteRow::from_config(&route);
-    admin.store.put_route(&row, &caller.actor).await?;
-    apply(&admin).await?;
+    let change = Change::Route {
+        alias: route.alias.clone(),
+        route: Some(route),
+    };
+    admin.commit(change, &caller).await?;
     Ok(HttpResponse::Ok().json(view(&row)?))
 }
 
@@ -233,9 +226,13 @@ pub(super) async fn delete_route(
     admin: web::Data<Admin>,
     alias: web::Path<String>,
 ) -> Reply {
-    if !admin.store.delete_route(&alias, &caller.actor).await? {
+    if admin.store.get_route(&alias).await?.is_none() {
         return Err(AdminError::Missing("route", alias.into_inner()));
     }
-    apply(&admin).await?;
+    let change = Change::Route {
+        alias: alias.into_inner(),
+        route: None,
+    };
+    admin.commit(change, &caller).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,7 +6,6 @@
 //! `limits.shutdown_grace`, which the server reads when it starts.
 
 use actix_web::{web, HttpResponse};
-use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
@@ -15,26 +14,17 @@ use super::{
     parse, Admin, AdminError, Reply,
 };
 use crate::{
-    actors::messages::{ApplyProbing, ApplySelectorConfig},
-    config::{Config, FailoverConfig, HealthConfig, LimitsConfig, SelectorConfig, TimeoutConfig},
+    changes::SECTIONS,
+    config::{FailoverConfig, HealthConfig, LimitsConfig, SelectorConfig, TimeoutConfig},
     server::{
         FAILOVER_SETTING, HEALTH_SETTING, LIMITS_SETTING, SELECTOR_SETTING, TIMEOUTS_SETTING,
     },
-    tuning::Tuning,
 };
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(get_settings))
         .route("/settings", web::put().to(put_settings));
 }
-
-const SECTIONS: [&str; 5] = [
-    SELECTOR_SETTING,
-    HEALTH_SETTING,
-    TIMEOUTS_SETTING,
-    FAILOVER_SETTING,
-    LIMITS_SETTING,
-];
 
 /// A `PUT` body: any of the sections; each one given replaces that section whole.
 #[derive(serde::Deserialize, ToSchema)]
@@ -59,14 +49,6 @@ async fn stored(admin: &Admin) -> Result<Map<String, Value>, AdminError> {
         sections.insert(key.to_owned(), value);
     }
     Ok(sections)
-}
-
-/// A stored section, or the replica's own when none is stored.
-fn section<T: DeserializeOwned + Clone>(sections: &Map<String, Value>, key: &str, own: &T) -> T {
-    sections
-        .get(key)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_else(|| own.clone())
 }
 
 /// Every settings section as stored (each as in the config file).
@@ -123,73 +105,30 @@ pub(super) async fn put_settings(
     body: web::Bytes,
 ) -> Reply {
     let change: Settings = parse(&body)?;
-    let current = stored(&admin).await?;
-    let base = &admin.config;
-    let next = Config {
-        selector: change
-            .selector
-            .clone()
-            .unwrap_or_else(|| section(&current, SELECTOR_SETTING, &base.selector)),
-        health: change
-            .health
-            .clone()
-            .unwrap_or_else(|| section(&current, HEALTH_SETTING, &base.health)),
-        timeouts: change
-            .timeouts
-            .clone()
-            .unwrap_or_else(|| section(&current, TIMEOUTS_SETTING, &base.timeouts)),
-        failover: change
-            .failover
-            .clone()
-            .unwrap_or_else(|| section(&current, FAILOVER_SETTING, &base.failover)),
-        limits: change
-            .limits
-            .clone()
-            .unwrap_or_else(|| section(&current, LIMITS_SETTING, &base.limits)),
-        ..(**base).clone()
-    };
-    next.validate()
-        .map_err(|e| AdminError::Invalid(e.to_string()))?;
-    let changed = [
-        (
-            SELECTOR_SETTING,
-            change.selector.is_some(),
-            json!(next.selector),
-        ),
-        (HEALTH_SETTING, change.health.is_some(), json!(next.health)),
-        (
-            TIMEOUTS_SETTING,
-            change.timeouts.is_some(),
-            json!(next.timeouts),
-        ),
-        (
-            FAILOVER_SETTING,
-            change.failover.is_some(),
-            json!(next.failover),
-        ),
-        (LIMITS_SETTING, change.limits.is_some(), json!(next.limits)),
-    ];
-    if !changed.iter().any(|(_, named, _)| *named) {
+    let named: Vec<(&str, Value)> = [
+        (SELECTOR_SETTING, change.selector.map(|v| json!(v))),
+        (HEALTH_SETTING, change.health.map(|v| json!(v))),
+        (TIMEOUTS_SETTING, change.timeouts.map(|v| json!(v))),
+        (FAILOVER_SETTING, change.failover.map(|v| json!(v))),
+        (LIMITS_SETTING, change.limits.map(|v| json!(v))),
+    ]
+    .into_iter()
+    .filter_map(|(section, value)| value.map(|v| (section, v)))
+    .collect();
+    if named.is_empty() {
         return Err(AdminError::Invalid(format!(
             "expected at least one section: {}",
             SECTIONS.join(", ")
         )));
     }
-    for (key, named, value) in &changed {
-        if *named {
-            admin.store.put_setting(key, value, &caller.actor).await?;
-        }
+    // The whole result is checked before any section is stored.
+    admin.applier.compose(&named).await?;
+    for (section, value) in named {
+        let change = crate::changes::Change::Setting {
+            section: section.to_owned(),
+            value,
+        };
+        admin.commit(change, &caller).await?;
     }
-    let selector = admin.router.selector();
-    if change.selector.is_some() {
-        selector.do_send(ApplySelectorConfig(next.selector.clone()));
-    }
-    if change.health.is_some() || change.timeouts.is_some() {
-        selector.do_send(ApplyProbing {
-            health: next.health.clone(),
-            connect_timeout: next.timeouts.connect,
-        });
-    }
-    admin.tuning.store(std::sync::Arc::new(Tuning::of(&next)));
     Ok(HttpResponse::Ok().json(stored(&admin).await?))
 }

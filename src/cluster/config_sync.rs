@@ -1,0 +1,325 @@
+//! Config through the cluster's JetStream key-value bucket (`drover-<cluster>-config`).
+//!
+//! Admin writes on any replica go to the bucket with compare-and-set on the revision this
+//! replica last applied for that entity, so a write based on a stale view gets 409 rather
+//! than overwriting. Every replica (the writer too) watches the bucket and applies changes in
+//! revision order through the same `Applier` a standalone replica uses, storing them in its
+//! database and remembering the revision it reached there, so a replica that was away or down
+//! resumes from that revision. With NATS unreachable, a replica serves on what it applied and
+//! refuses admin writes with 503.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_nats::jetstream::{
+    self,
+    kv::{self, Operation},
+};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use super::{
+    bridge::Cluster,
+    kv_keys::{encode, Kind},
+    wire::{change_of, key_of, value_of},
+};
+use crate::{
+    changes::{Applier, Change, SECTIONS},
+    metrics as m,
+    store::nodes::Origin,
+};
+
+/// Revisions kept per entity, for `drover config history` and `rollback`.
+const HISTORY: i64 = 64;
+/// The `settings` row holding the last revision applied here.
+const APPLIED_KEY: &str = "cluster.applied_revision";
+/// How long an admin write waits for this replica to apply it before answering anyway.
+const APPLY_WAIT: Duration = Duration::from_secs(5);
+
+pub fn bucket_name(cluster: &str) -> String {
+    format!("drover-{cluster}-config")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the cluster's config store is unreachable (NATS is down); this replica keeps serving on what it last applied, but takes no changes until it returns")]
+    Unavailable,
+    #[error("{0} was changed meanwhile by another writer; read it again and retry")]
+    Conflict(String),
+    #[error("cluster config write failed: {0}")]
+    Failed(String),
+}
+
+pub struct ConfigSync {
+    cluster: Arc<Cluster>,
+    applier: Arc<Applier>,
+    bucket: Mutex<Option<kv::Store>>,
+    /// The revision of each entity as this replica last applied it: the expected revision of
+    /// its next write.
+    revisions: Mutex<HashMap<String, u64>>,
+    applied: watch::Sender<u64>,
+}
+
+impl ConfigSync {
+    /// Starts following the bucket on the current arbiter.
+    pub async fn start(
+        cluster: Arc<Cluster>,
+        applier: Arc<Applier>,
+    ) -> anyhow::Result<Arc<ConfigSync>> {
+        let applied = match applier.store.get_setting(APPLIED_KEY).await? {
+            Some(text) => text.parse().unwrap_or(0),
+            None => 0,
+        };
+        cluster
+            .applied
+            .store(applied, std::sync::atomic::Ordering::Relaxed);
+        let sync = Arc::new(ConfigSync {
+            cluster,
+            applier,
+            bucket: Mutex::new(None),
+            revisions: Mutex::new(HashMap::new()),
+            applied: watch::channel(applied).0,
+        });
+        let runner = sync.clone();
+        actix_rt::spawn(async move { runner.run().await });
+        Ok(sync)
+    }
+
+    /// The last revision applied here.
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    fn bucket(&self) -> Option<kv::Store> {
+        match self.bucket.lock() {
+            Ok(b) => b.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn revision_of(&self, key: &str) -> Option<u64> {
+        let revisions = match self.revisions.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        revisions.get(key).copied()
+    }
+
+    fn set_revision(&self, key: &str, revision: u64) {
+        let mut revisions = match self.revisions.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        revisions.insert(key.to_owned(), revision);
+    }
+
+    /// Writes a change to the bucket (compare-and-set), then waits until this replica has
+    /// applied it, so the caller reads its own write.
+    pub async fn write(&self, change: &Change, actor: &str) -> Result<(), WriteError> {
+        let Some(bucket) = self.bucket().filter(|_| self.cluster.connected()) else {
+            return Err(WriteError::Unavailable);
+        };
+        let key = key_of(change);
+        let value = value_of(change, actor, &self.cluster.replica)
+            .map_err(|e| WriteError::Failed(e.to_string()))?;
+        let expected = self.revision_of(&key);
+        let conflict = || WriteError::Conflict(key.clone());
+        let written = match (value, expected) {
+            (Some(value), Some(revision)) => bucket
+                .update(&key, value.into(), revision)
+                .await
+                .map(Some)
+                .map_err(|e| match e.kind() {
+                    kv::UpdateErrorKind::WrongLastRevision => conflict(),
+                    _ => unavailable_or(e.to_string()),
+                }),
+            (Some(value), None) => bucket
+                .create(&key, value.into())
+                .await
+                .map(Some)
+                .map_err(|e| match e.kind() {
+                    kv::CreateErrorKind::AlreadyExists => conflict(),
+                    _ => unavailable_or(e.to_string()),
+                }),
+            (None, expected) => bucket
+                .delete_expect_revision(&key, expected)
+                .await
+                .map(|()| None)
+                .map_err(|e| match e.kind() {
+                    kv::DeleteErrorKind::WrongLastRevision => conflict(),
+                    _ => unavailable_or(e.to_string()),
+                }),
+        }?;
+        self.cluster.sent();
+        // Read-your-writes: wait for the watcher to apply what was just written.
+        let mut applied = self.applied.subscribe();
+        let done = |sync: &ConfigSync, now: u64| match written {
+            Some(revision) => now >= revision,
+            None => sync.revision_of(&key) != expected,
+        };
+        let wait = async {
+            while !done(self, *applied.borrow_and_update()) {
+                if applied.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if tokio::time::timeout(APPLY_WAIT, wait).await.is_err() {
+            tracing::warn!(%key, "written to the cluster but not applied here yet");
+        }
+        Ok(())
+    }
+
+    /// Follows the bucket for as long as the replica runs, reconnecting after failures.
+    async fn run(self: Arc<Self>) {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match self.follow().await {
+                Ok(()) => delay = Duration::from_millis(200),
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?delay, "cluster config watch stopped");
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn follow(&self) -> anyhow::Result<()> {
+        let js = jetstream::new(self.cluster.client.clone());
+        let bucket = js
+            .create_or_update_key_value(kv::Config {
+                bucket: bucket_name(&self.cluster.name),
+                history: HISTORY,
+                ..Default::default()
+            })
+            .await?;
+        if let Ok(mut b) = self.bucket.lock() {
+            *b = Some(bucket.clone());
+        }
+        if self.applied() == 0 {
+            self.join(&bucket).await?;
+        }
+        let from = self.applied() + 1;
+        let mut watch = bucket.watch_all_from_revision(from).await?;
+        while let Some(entry) = watch.next().await {
+            let entry = entry?;
+            self.cluster.received();
+            self.apply(&entry).await;
+        }
+        anyhow::bail!("the bucket's watch ended")
+    }
+
+    /// A replica's first contact with the cluster: an empty bucket is seeded from this
+    /// replica's database (its file seeds, or what it held standalone); otherwise the bucket
+    /// is the truth, and local nodes and routes it does not hold are removed.
+    async fn join(&self, bucket: &kv::Store) -> anyhow::Result<()> {
+        let mut keys = bucket.keys().await?;
+        let mut present = Vec::new();
+        while let Some(key) = keys.next().await {
+            present.push(key?);
+        }
+        let store = &self.applier.store;
+        let mut local: Vec<Change> = Vec::new();
+        for row in store.list_nodes().await? {
+            local.push(Change::Node {
+                name: row.name.clone(),
+                row: Some(row),
+            });
+        }
+        for row in store.list_routes().await? {
+            local.push(Change::Route {
+                alias: row.alias.clone(),
+                route: Some(row.to_config()?),
+            });
+        }
+        if present.is_empty() {
+            for section in SECTIONS {
+                if let Some(text) = store.get_setting(section).await? {
+                    local.push(Change::Setting {
+                        section: section.to_owned(),
+                        value: serde_json::from_str(&text)?,
+                    });
+                }
+            }
+            for row in store.list_keys().await? {
+                local.push(Change::Key { row });
+            }
+            for change in &local {
+                if let Some(value) = value_of(change, "seed", &self.cluster.replica)? {
+                    // Another replica seeding at the same moment wins for that key.
+                    let _ = bucket.create(key_of(change), value.into()).await;
+                }
+            }
+            tracing::info!(entities = local.len(), "seeded the cluster's config bucket");
+            return Ok(());
+        }
+        for change in local {
+            let key = key_of(&change);
+            if !present.contains(&key) {
+                let removal = match change {
+                    Change::Node { name, .. } => Change::Node { name, row: None },
+                    Change::Route { alias, .. } => Change::Route { alias, route: None },
+                    other => other,
+                };
+                if let Err(error) = self.applier.apply(&removal, "cluster".into()).await {
+                    tracing::warn!(%error, %key, "cannot drop a local entity the cluster lacks");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, entry: &kv::Entry) {
+        let value = match entry.operation {
+            Operation::Put => Some(&entry.value[..]),
+            Operation::Delete | Operation::Purge => None,
+        };
+        match change_of(&entry.key, value) {
+            Some((change, actor, _origin)) => {
+                let actor = if actor.is_empty() { "cluster" } else { &actor };
+                let origin = Origin {
+                    actor,
+                    revision: i64::try_from(entry.revision).ok(),
+                };
+                if let Err(error) = self.applier.apply(&change, origin).await {
+                    // A change this replica cannot apply must not stop the ones after it.
+                    metrics::counter!(m::CLUSTER_APPLY_ERRORS).increment(1);
+                    tracing::error!(%error, key = %entry.key, revision = entry.revision,
+                        "cannot apply a cluster config change; skipping it");
+                }
+            }
+            None => tracing::debug!(key = %entry.key, "ignoring an unknown bucket key"),
+        }
+        self.set_revision(&entry.key, entry.revision);
+        if let Err(error) = self
+            .applier
+            .store
+            .put_meta(APPLIED_KEY, &entry.revision.to_string())
+            .await
+        {
+            tracing::warn!(%error, "cannot store the applied cluster revision");
+        }
+        self.applied.send_replace(entry.revision);
+        self.cluster
+            .applied
+            .store(entry.revision, std::sync::atomic::Ordering::Relaxed);
+        metrics::gauge!(m::CLUSTER_REVISION).set(entry.revision as f64);
+    }
+}
+
+fn unavailable_or(message: String) -> WriteError {
+    if message.contains("timed out") || message.contains("no responders") {
+        WriteError::Unavailable
+    } else {
+        WriteError::Failed(message)
+    }
+}
+
+/// The key of a settings section, for tests and the CLI.
+pub fn setting_key(section: &str) -> String {
+    encode(Kind::Setting, section)
+}
