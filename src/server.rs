@@ -26,12 +26,16 @@ struct Built {
     addr: SocketAddr,
     log: Option<log_writer::LogHandle>,
     flush_wait: std::time::Duration,
+    sync: Option<Arc<ConfigSync>>,
 }
 
 impl Built {
-    /// Serves until the server stops, then flushes the request log.
+    /// Serves until the server stops, then leaves the cluster and flushes the request log.
     async fn serve(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(sync) = self.sync {
+            sync.shutdown().await;
+        }
         if let Some(log) = self.log {
             log.close(self.flush_wait).await;
         }
@@ -110,7 +114,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
         false => (None, None),
     };
     let cluster = web::Data::new(cluster);
-    let admin = web::Data::new(api::admin::Admin::new(applier, sync, &config));
+    let admin = web::Data::new(api::admin::Admin::new(applier, sync.clone(), &config));
     let shared = config.clone();
     let mut server = HttpServer::new(move || {
         App::new()
@@ -145,6 +149,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
         addr,
         log,
         flush_wait: config.request_log.flush_timeout + std::time::Duration::from_secs(1),
+        sync,
     })
 }
 

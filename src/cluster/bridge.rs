@@ -33,6 +33,7 @@ pub struct Cluster {
     /// The last config revision this replica applied (set by `ConfigSync`).
     pub applied: AtomicU64,
     pub client: async_nats::Client,
+    bridge: Mutex<Option<actix::Addr<ClusterBridge>>>,
 }
 
 /// `/readyz` details and `GET /admin/api/cluster` (local view).
@@ -72,6 +73,19 @@ impl Cluster {
         }
     }
 
+    /// Stops the bridge while the runtime still runs: NATS subscriptions unsubscribe on
+    /// drop through the runtime, and would panic if dropped with it.
+    pub async fn shutdown(&self) {
+        let bridge = match self.bridge.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(bridge) = bridge {
+            let _ = bridge.send(Shutdown).await;
+        }
+        let _ = self.client.flush().await;
+    }
+
     pub fn sent(&self) {
         self.messages_out.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(m::CLUSTER_MESSAGES, "direction" => "out").increment(1);
@@ -103,8 +117,9 @@ pub async fn start(
         messages_out: AtomicU64::new(0),
         applied: AtomicU64::new(0),
         client,
+        bridge: Mutex::new(None),
     });
-    ClusterBridge {
+    let bridge = ClusterBridge {
         cluster: cluster.clone(),
         config: config.clone(),
         router,
@@ -112,6 +127,9 @@ pub async fn start(
         started: Instant::now(),
     }
     .start();
+    if let Ok(mut slot) = cluster.bridge.lock() {
+        *slot = Some(bridge);
+    }
     Ok(cluster)
 }
 
@@ -189,6 +207,19 @@ impl Actor for ClusterBridge {
         let every: Duration = self.config.heartbeat;
         self.beat(ctx);
         ctx.run_interval(every, |act, ctx| act.beat(ctx));
+    }
+}
+
+/// Stops the bridge (at shutdown).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Shutdown;
+
+impl actix::Handler<Shutdown> for ClusterBridge {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        actix::ActorContext::stop(ctx);
     }
 }
 

@@ -61,6 +61,8 @@ pub struct ConfigSync {
     /// its next write.
     revisions: Mutex<HashMap<String, u64>>,
     applied: watch::Sender<u64>,
+    /// The follower task, stopped at shutdown while the runtime still runs.
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl ConfigSync {
@@ -82,10 +84,27 @@ impl ConfigSync {
             bucket: Mutex::new(None),
             revisions: Mutex::new(HashMap::new()),
             applied: watch::channel(applied).0,
+            task: Mutex::new(None),
         });
         let runner = sync.clone();
-        actix_rt::spawn(async move { runner.run().await });
+        let task = actix_rt::spawn(async move { runner.run().await });
+        if let Ok(mut slot) = sync.task.lock() {
+            *slot = Some(task);
+        }
         Ok(sync)
+    }
+
+    /// Stops following the bucket, and the bridge with it.
+    pub async fn shutdown(&self) {
+        let task = match self.task.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+        self.cluster.shutdown().await;
     }
 
     /// The last revision applied here.
@@ -116,10 +135,24 @@ impl ConfigSync {
         revisions.insert(key.to_owned(), revision);
     }
 
+    /// The bucket, once this replica has reached it (waiting a moment at start).
+    async fn ready_bucket(&self) -> Option<kv::Store> {
+        for _ in 0..40 {
+            if !self.cluster.connected() {
+                return None;
+            }
+            if let Some(bucket) = self.bucket() {
+                return Some(bucket);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// Writes a change to the bucket (compare-and-set), then waits until this replica has
     /// applied it, so the caller reads its own write.
     pub async fn write(&self, change: &Change, actor: &str) -> Result<(), WriteError> {
-        let Some(bucket) = self.bucket().filter(|_| self.cluster.connected()) else {
+        let Some(bucket) = self.ready_bucket().await else {
             return Err(WriteError::Unavailable);
         };
         let key = key_of(change);
@@ -190,13 +223,7 @@ impl ConfigSync {
 
     async fn follow(&self) -> anyhow::Result<()> {
         let js = jetstream::new(self.cluster.client.clone());
-        let bucket = js
-            .create_or_update_key_value(kv::Config {
-                bucket: bucket_name(&self.cluster.name),
-                history: HISTORY,
-                ..Default::default()
-            })
-            .await?;
+        let bucket = open_bucket(&js, &bucket_name(&self.cluster.name)).await?;
         if let Ok(mut b) = self.bucket.lock() {
             *b = Some(bucket.clone());
         }
@@ -309,6 +336,33 @@ impl ConfigSync {
             .store(entry.revision, std::sync::atomic::Ordering::Relaxed);
         metrics::gauge!(m::CLUSTER_REVISION).set(entry.revision as f64);
     }
+}
+
+/// The bucket, made if missing. Made as its stream directly: `create_key_value` first reads
+/// the account's JetStream info, whose shape differs in the nats-server 2.9 that Debian ships
+/// (async-nats cannot parse it), while the stream API is the same. The stream is what a KV
+/// bucket is: per-subject history, rollups, direct gets, no deletes of its messages.
+pub async fn open_bucket(js: &jetstream::Context, name: &str) -> anyhow::Result<kv::Store> {
+    if let Ok(bucket) = js.get_key_value(name).await {
+        return Ok(bucket);
+    }
+    let made = js
+        .create_stream(jetstream::stream::Config {
+            name: format!("KV_{name}"),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: HISTORY,
+            discard: jetstream::stream::DiscardPolicy::New,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await;
+    if let Err(error) = made {
+        // Another replica may have made it at the same moment.
+        tracing::debug!(%error, "creating the config bucket");
+    }
+    Ok(js.get_key_value(name).await?)
 }
 
 fn unavailable_or(message: String) -> WriteError {

@@ -9,19 +9,79 @@ use serde_json::Value;
 
 use crate::{
     harness::{client, test_config},
-    nats::NatsServer,
+    nats::{NatsRelay, NatsServer},
 };
 
 fn replica(nats: &NatsServer, cluster: &str, name: &str, node: &MockUpstream) -> RunningServer {
-    let mut config = test_config(&[node]);
     let dir = tempfile::tempdir().unwrap().keep();
+    replica_at(&nats.url(), cluster, name, node, &dir)
+}
+
+/// A replica on NATS at `url` keeping its SQLite database in `dir` (to restart it there).
+fn replica_at(
+    url: &str,
+    cluster: &str,
+    name: &str,
+    node: &MockUpstream,
+    dir: &std::path::Path,
+) -> RunningServer {
+    let mut config = test_config(&[node]);
     config.database_url = format!("sqlite://{}/drover.db", dir.display());
     config.replica = name.to_owned();
-    config.cluster.nats_url = nats.url();
+    config.auth.admin_token = TOKEN.into();
+    config.cluster.nats_url = url.to_owned();
     config.cluster.name = cluster.to_owned();
     config.cluster.heartbeat = Duration::from_millis(100);
     config.cluster.peer_timeout = Duration::from_millis(600);
     spawn(config).unwrap()
+}
+
+const TOKEN: &str = "cluster-admin-token";
+
+/// An admin call on one replica: status and JSON body.
+async fn admin(
+    server: &RunningServer,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{}/admin/api{path}", server.url());
+    let req = match method {
+        "GET" => client().get(url),
+        "POST" => client().post(url),
+        "PUT" => client().put(url),
+        _ => client().delete(url),
+    }
+    .insert_header(("authorization", format!("Bearer {TOKEN}")));
+    let mut res = match body {
+        Some(body) => req.send_json(&body).await.unwrap(),
+        None => req.send().await.unwrap(),
+    };
+    let status = res.status().as_u16();
+    let body = res.body().await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+async fn revision(server: &RunningServer) -> u64 {
+    ready(server).await["cluster"]["revision"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Waits until `server` applied `at least` revision `rev` (10 s at most).
+async fn wait_revision(server: &RunningServer, rev: u64) {
+    for _ in 0..2000 {
+        if revision(server).await >= rev {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("revision {rev} never reached {}", server.url());
+}
+
+async fn weight_of(server: &RunningServer, node: &str) -> Option<i64> {
+    let (status, body) = admin(server, "GET", &format!("/nodes/{node}"), None).await;
+    (status == 200).then(|| body["weight"].as_i64()).flatten()
 }
 
 async fn ready(server: &RunningServer) -> Value {
@@ -110,4 +170,194 @@ async fn replicas_find_each_other_and_survive_nats_outages() {
         "{metrics}"
     );
     assert!(metrics.contains("drover_cluster_messages_total{direction=\"in\"}"));
+}
+
+/// A change made on one replica is applied by the others; propagation is measured.
+#[actix_rt::test]
+async fn changes_propagate_and_stale_writes_conflict() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let servers = [
+        replica(&nats, "cfg", "ra", &node),
+        replica(&nats, "cfg", "rb", &node),
+        replica(&nats, "cfg", "rc", &node),
+    ];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| ids(c).len() == 3).await;
+    }
+    // A node added on A serves requests on B and C.
+    let extra = MockUpstream::start(MockConfig::named("extra", &["only-here:latest"])).unwrap();
+    let (status, _) = admin(
+        &servers[0],
+        "POST",
+        "/nodes",
+        Some(serde_json::json!({"name": "extra", "url": extra.url()})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let rev = revision(&servers[0]).await;
+    for server in &servers[1..] {
+        wait_revision(server, rev).await;
+        assert_eq!(weight_of(server, "extra").await, Some(1));
+    }
+
+    // Propagation over 100 changes, from the writer's answer to the others' application.
+    let mut took = Vec::new();
+    for i in 0..100 {
+        let writer = &servers[i % 3];
+        let body = serde_json::json!({"url": extra.url(), "weight": i + 2});
+        let (status, _) = admin(writer, "PUT", "/nodes/extra", Some(body)).await;
+        assert_eq!(status, 200);
+        let rev = revision(writer).await;
+        let started = std::time::Instant::now();
+        for server in &servers {
+            wait_revision(server, rev).await;
+        }
+        took.push(started.elapsed());
+    }
+    took.sort();
+    println!(
+        "config propagation over 100 changes, 3 replicas: p50 {:?} p99 {:?} max {:?}",
+        took[49], took[98], took[99]
+    );
+    for server in &servers {
+        assert_eq!(weight_of(server, "extra").await, Some(101));
+    }
+
+    // Two writes of one node at once, on two replicas: one wins, the other gets 409, and
+    // every replica ends on the winner's value.
+    let mut conflicts = 0;
+    for round in 0..5 {
+        let body =
+            |w: usize| serde_json::json!({"url": extra.url(), "weight": 1000 + 10 * round + w});
+        let (a, b) = tokio::join!(
+            admin(&servers[0], "PUT", "/nodes/extra", Some(body(1))),
+            admin(&servers[1], "PUT", "/nodes/extra", Some(body(2))),
+        );
+        let statuses = [a.0, b.0];
+        assert!(statuses.contains(&200), "{statuses:?}");
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 409),
+            "{statuses:?}"
+        );
+        if statuses.contains(&409) {
+            conflicts += 1;
+            let loser = if a.0 == 409 { &a.1 } else { &b.1 };
+            assert!(
+                loser["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("changed meanwhile"),
+                "{loser}"
+            );
+        }
+        let rev = std::cmp::max(revision(&servers[0]).await, revision(&servers[1]).await);
+        for server in &servers {
+            wait_revision(server, rev).await;
+        }
+        let weights: Vec<_> =
+            futures_util::future::join_all(servers.iter().map(|s| weight_of(s, "extra"))).await;
+        assert!(weights.iter().all(|w| *w == weights[0]), "{weights:?}");
+    }
+    assert!(conflicts > 0, "concurrent writes never conflicted");
+}
+
+/// NATS down: requests keep flowing, admin writes get 503; a replica cut off, and one
+/// restarted, catch up on what they missed.
+#[actix_rt::test]
+async fn replicas_catch_up_after_outages() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let relay = NatsRelay::start(&nats);
+    let dir_c = tempfile::tempdir().unwrap();
+    let a = replica(&nats, "up", "ra", &node);
+    let b = replica_at(
+        &relay.url(),
+        "up",
+        "rb",
+        &node,
+        &tempfile::tempdir().unwrap().keep(),
+    );
+    let c = replica_at(&nats.url(), "up", "rc", &node, dir_c.path());
+    for server in [&a, &b, &c] {
+        wait_cluster(server, "connected", |c| ids(c).len() == 3).await;
+    }
+    let node_url = node.url();
+    let set_weight = |server, w: u32| {
+        let body = serde_json::json!({"url": node_url.clone(), "weight": w});
+        async move { admin(server, "PUT", "/nodes/a", Some(body)).await.0 }
+    };
+
+    // B cut off: A's changes wait for it; it catches up once back.
+    relay.cut();
+    wait_cluster(&b, "b cut off", |c| c["connected"] == false).await;
+    assert_eq!(set_weight(&a, 7).await, 200);
+    assert_eq!(
+        set_weight(&b, 8).await,
+        503,
+        "a cut-off replica takes no writes"
+    );
+    relay.restore();
+    let rev = revision(&a).await;
+    wait_revision(&b, rev).await;
+    assert_eq!(weight_of(&b, "a").await, Some(7));
+
+    // C stopped; changes meanwhile; C restarted on its database catches up.
+    c.stop();
+    assert_eq!(set_weight(&a, 9).await, 200);
+    let rev = revision(&a).await;
+    let c = replica_at(&nats.url(), "up", "rc", &node, dir_c.path());
+    wait_revision(&c, rev).await;
+    assert_eq!(weight_of(&c, "a").await, Some(9));
+
+    // NATS down under load: no request fails; writes get 503 naming the cause.
+    let load = async {
+        let mut failed = 0;
+        for _ in 0..60 {
+            let reply = client()
+                .post(format!("{}/api/chat", a.url()))
+                .send_json(&serde_json::json!({"model": "m", "stream": false,
+                    "messages": [{"role": "user", "content": "hi"}]}))
+                .await;
+            if !matches!(reply, Ok(ref r) if r.status() == 200) {
+                failed += 1;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        failed
+    };
+    let outage = async {
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+        nats.stop();
+        wait_cluster(&a, "a disconnected", |c| c["connected"] == false).await;
+        let (status, body) = admin(
+            &a,
+            "PUT",
+            "/nodes/a",
+            Some(serde_json::json!({"url": node.url(), "weight": 3})),
+        )
+        .await;
+        (status, body)
+    };
+    let (failed, (status, body)) = tokio::join!(load, outage);
+    assert_eq!(failed, 0);
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("NATS"), "{body}");
+    nats.restart();
+    wait_cluster(&a, "a back", |c| c["connected"] == true).await;
+    // Back: writes work again and reach everyone.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = set_weight(&a, 11).await;
+        if status == 200 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200);
+    let rev = revision(&a).await;
+    for server in [&b, &c] {
+        wait_revision(server, rev).await;
+        assert_eq!(weight_of(server, "a").await, Some(11));
+    }
 }
