@@ -11,6 +11,7 @@ use crate::{
 };
 
 mod admin;
+mod cluster_config;
 mod key;
 mod logs;
 mod node;
@@ -54,6 +55,8 @@ enum Command {
     Login(user::LoginArgs),
     /// Model routes of a running replica: add, list, show, rm.
     Route(route::RouteArgs),
+    /// The cluster's config in NATS (no replica needed): show, publish, history, rollback.
+    Config(cluster_config::ConfigArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -149,6 +152,7 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::User(args) => call(|mut out| async move { user::run(args, &mut *out).await }),
         Command::Login(args) => call(|mut out| async move { user::login(args, &mut *out).await }),
         Command::Route(args) => call(|mut out| async move { route::run(args, &mut *out).await }),
+        Command::Config(args) => call(|out| cluster_config::run(args, out)),
         Command::Serve(args) => {
             let format = args.log_format.map(|f| match f {
                 LogFormatArg::Text => LogFormat::Text,

@@ -361,3 +361,133 @@ async fn replicas_catch_up_after_outages() {
         assert_eq!(weight_of(server, "a").await, Some(11));
     }
 }
+
+/// Runs `drover config …` against the cluster's NATS (no replica involved) off the runtime.
+async fn config_cli(nats: &NatsServer, cluster: &str, args: &[&str]) -> (bool, String) {
+    let mut cmd = crate::process::drover();
+    cmd.arg("config")
+        .args(args)
+        .args(["--nats-url", &nats.url(), "--cluster", cluster]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `drover config publish` after a NATS outage reaches every replica; show, history and
+/// rollback work with NATS alone; a bad file is refused naming the field.
+#[actix_rt::test]
+async fn config_publish_history_and_rollback_need_only_nats() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let servers = [
+        replica(&nats, "pub", "ra", &node),
+        replica(&nats, "pub", "rb", &node),
+    ];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| {
+            ids(c).len() == 2 && c["revision"] != 0
+        })
+        .await;
+    }
+    nats.stop();
+    wait_cluster(&servers[0], "down", |c| c["connected"] == false).await;
+    nats.restart();
+    for server in &servers {
+        wait_cluster(server, "back", |c| c["connected"] == true).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fleet.toml");
+    let publish = |text: String| {
+        std::fs::write(&file, text).unwrap();
+        file.to_str().unwrap().to_owned()
+    };
+    let fleet = publish(format!(
+        "drained = []\n[[nodes]]\nname = \"a\"\nurl = \"{}\"\nweight = 21\n\
+         [[routes]]\nalias = \"chat\"\ntarget_model = \"m\"\nnodes = [\"a\"]\n\
+         [failover]\nattempts = 2\n",
+        node.url()
+    ));
+    let (ok, text) = config_cli(&nats, "pub", &["publish", &fleet, "--dry-run"]).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("~ node a") && text.contains("+ route chat"),
+        "{text}"
+    );
+    assert_eq!(
+        weight_of(&servers[0], "a").await,
+        Some(1),
+        "a dry run writes nothing"
+    );
+    let (ok, text) = config_cli(&nats, "pub", &["publish", &fleet]).await;
+    assert!(ok && text.contains("published 3 change(s)"), "{text}");
+    let revision: u64 = text
+        .rsplit("revision ")
+        .next()
+        .and_then(|r| r.trim().parse().ok())
+        .unwrap();
+    for server in &servers {
+        wait_revision(server, revision).await;
+        assert_eq!(weight_of(server, "a").await, Some(21));
+        let (status, route) = admin(server, "GET", "/routes/chat", None).await;
+        assert_eq!((status, route["target_model"].clone()), (200, "m".into()));
+        let (_, settings) = admin(server, "GET", "/settings", None).await;
+        assert_eq!(settings["failover"]["attempts"], 2);
+    }
+    // Published again: nothing to do.
+    let (ok, text) = config_cli(&nats, "pub", &["publish", &fleet]).await;
+    assert!(ok && text.contains("nothing to change"), "{text}");
+
+    let (ok, text) = config_cli(&nats, "pub", &["show", "--json"]).await;
+    assert!(ok, "{text}");
+    let shown: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(shown["node.a"]["value"]["weight"], 21, "{shown}");
+    let (ok, text) = config_cli(&nats, "pub", &["history"]).await;
+    assert!(
+        ok && text.contains("route.chat") && text.contains("cli:"),
+        "{text}"
+    );
+
+    // Back to before the publish: weight 1, no route.
+    let (ok, text) = config_cli(&nats, "pub", &["rollback", &(revision - 3).to_string()]).await;
+    assert!(ok, "{text}");
+    assert!(text.contains("- route chat"), "{text}");
+    let now = revision_after(&text);
+    for server in &servers {
+        wait_revision(server, now).await;
+        assert_eq!(weight_of(server, "a").await, Some(1));
+        assert_eq!(admin(server, "GET", "/routes/chat", None).await.0, 404);
+    }
+
+    // Bad files are refused before anything is written.
+    for (text, field) in [
+        ("[[nodes]]\nname = \"x\"\nurl = \"ftp://x\"\n", "url"),
+        (
+            "[[routes]]\nalias = \"r\"\ntarget_model = \"m\"\nnodes = [\"ghost\"]\n",
+            "ghost",
+        ),
+        ("listen = \"0.0.0.0:1\"\n", "listen"),
+        ("drained = [\"nobody\"]\n", "drained"),
+    ] {
+        let bad = publish(text.to_owned());
+        let (ok, out) = config_cli(&nats, "pub", &["publish", &bad]).await;
+        assert!(!ok && out.contains(field), "{text}: {out}");
+    }
+    let (ok, out) = config_cli(&nats, "nowhere", &["show"]).await;
+    assert!(
+        ok && out.contains("KEY"),
+        "an empty cluster shows an empty table: {out}"
+    );
+}
+
+fn revision_after(text: &str) -> u64 {
+    text.rsplit("revision ")
+        .next()
+        .and_then(|r| r.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no revision in {text}"))
+}
