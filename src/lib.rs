@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod headline;
 pub mod inbound;
 pub mod metrics;
 pub mod providers;

@@ -13,6 +13,7 @@ pub const CLUSTER_REPLICAS: &str = "drover_cluster_replicas";
 pub const CLUSTER_MESSAGES: &str = "drover_cluster_messages_total";
 pub const CLUSTER_REVISION: &str = "drover_cluster_applied_revision";
 pub const CLUSTER_APPLY_ERRORS: &str = "drover_cluster_apply_errors_total";
+pub const CLUSTER_REVISION_LAG: &str = "drover_cluster_revision_lag";
 pub const TOKENS: &str = "drover_tokens_total";
 pub const RETRIES: &str = "drover_retries_total";
 pub const QUEUE_WAITS: &str = "drover_queue_waits_total";
@@ -78,6 +79,10 @@ fn describe() {
     describe_gauge!(
         CLUSTER_REVISION,
         "The last cluster config revision this replica applied"
+    );
+    describe_gauge!(
+        CLUSTER_REVISION_LAG,
+        "Newest config revision a peer reports minus this replica's applied one"
     );
     describe_counter!(
         CLUSTER_APPLY_ERRORS,

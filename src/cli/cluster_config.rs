@@ -14,6 +14,7 @@ use clap::{Args, Subcommand};
 use super::table::Table;
 use crate::{
     cluster::{
+        bridge::gather,
         config_sync::{bucket_name, open_bucket},
         connect::connect,
         publish::{self, comparable},
@@ -115,19 +116,90 @@ impl NatsArgs {
     }
 }
 
-pub async fn run(args: ConfigArgs, mut out: Box<dyn Write>) -> anyhow::Result<()> {
-    let cluster = args.nats.cluster()?;
+/// A NATS connection for one command, or an error naming the server when it does not come
+/// up within 3 s.
+async fn connect_cli(cluster: &ClusterConfig) -> anyhow::Result<async_nats::Client> {
     let connected = Arc::new(AtomicBool::new(false));
-    let client = connect(&cluster, "cli", connected.clone()).await?;
+    let client = connect(cluster, "cli", connected.clone()).await?;
     for _ in 0..60 {
         if connected.load(std::sync::atomic::Ordering::SeqCst) {
-            break;
+            return Ok(client);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    if !connected.load(std::sync::atomic::Ordering::SeqCst) {
-        anyhow::bail!("cannot reach NATS at {}", cluster.nats_url);
+    anyhow::bail!("cannot reach NATS at {}", cluster.nats_url)
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    command: ClusterCommand,
+    #[command(flatten)]
+    nats: NatsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Every live replica: version, applied revision and lag, uptime, in flight, traffic.
+    Status,
+}
+
+pub async fn status(args: ClusterArgs, mut out: Box<dyn Write>) -> anyhow::Result<()> {
+    let ClusterCommand::Status = args.command;
+    let cluster = args.nats.cluster()?;
+    let client = connect_cli(&cluster).await?;
+    let replicas = gather(&client, &cluster.name, Duration::from_millis(700)).await?;
+    if args.nats.json {
+        writeln!(out, "{}", serde_json::to_string(&replicas)?)?;
+        return Ok(());
     }
+    let newest = replicas.iter().map(|r| r.revision).max().unwrap_or(0);
+    let one = |v: f64| format!("{v:.1}");
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    let rows: Vec<Vec<String>> = replicas
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.clone(),
+                r.address.clone(),
+                r.version.clone(),
+                r.revision.to_string(),
+                newest.saturating_sub(r.revision).to_string(),
+                format!("{}s", r.uptime_s),
+                r.in_flight.to_string(),
+                one(r.load.rps),
+                one(r.load.errors_per_s),
+                ms(r.load.p99_ms),
+                one(r.load.tokens_per_s),
+            ]
+        })
+        .collect();
+    Table::new(&[
+        "REPLICA",
+        "ADDRESS",
+        "VERSION",
+        "REVISION",
+        "LAG",
+        "UPTIME",
+        "IN FLIGHT",
+        "RPS",
+        "ERR/S",
+        "P99 MS",
+        "TOKENS/S",
+    ])
+    .print(&mut out, &rows)?;
+    writeln!(
+        out,
+        "{} replica(s) in cluster {}",
+        replicas.len(),
+        cluster.name
+    )?;
+    Ok(())
+}
+
+pub async fn run(args: ConfigArgs, mut out: Box<dyn Write>) -> anyhow::Result<()> {
+    let cluster = args.nats.cluster()?;
+    let client = connect_cli(&cluster).await?;
     let js = jetstream::new(client);
     let bucket = open_bucket(&js, &bucket_name(&cluster.name)).await?;
     let json = args.nats.json;

@@ -57,6 +57,8 @@ enum Command {
     Route(route::RouteArgs),
     /// The cluster's config in NATS (no replica needed): show, publish, history, rollback.
     Config(cluster_config::ConfigArgs),
+    /// The cluster's live replicas, asked over NATS (no replica URL needed): status.
+    Cluster(cluster_config::ClusterArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,6 +155,7 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Login(args) => call(|mut out| async move { user::login(args, &mut *out).await }),
         Command::Route(args) => call(|mut out| async move { route::run(args, &mut *out).await }),
         Command::Config(args) => call(|out| cluster_config::run(args, out)),
+        Command::Cluster(args) => call(|out| cluster_config::status(args, out)),
         Command::Serve(args) => {
             let format = args.log_format.map(|f| match f {
                 LogFormatArg::Text => LogFormat::Text,

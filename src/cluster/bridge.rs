@@ -11,6 +11,7 @@ use std::{
 };
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, StreamHandler, WrapFuture};
+use futures_util::StreamExt as _;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -19,7 +20,12 @@ use super::{
     membership::{Heartbeat, Membership},
     subject,
 };
-use crate::{config::ClusterConfig, metrics as m, routing::Router};
+use crate::{
+    config::ClusterConfig,
+    headline::{Rates, Snapshot, HEADLINE},
+    metrics as m,
+    routing::Router,
+};
 
 /// What the rest of the replica sees of the cluster; shared, lock held only for a few
 /// operations, never across an await.
@@ -125,6 +131,8 @@ pub async fn start(
         router,
         address,
         started: Instant::now(),
+        last: (Instant::now(), HEADLINE.snapshot()),
+        load: Rates::default(),
     }
     .start();
     if let Ok(mut slot) = cluster.bridge.lock() {
@@ -139,6 +147,9 @@ struct ClusterBridge {
     router: Arc<Router>,
     address: String,
     started: Instant,
+    /// The headline numbers at the last heartbeat, and when: rates are their difference.
+    last: (Instant, Snapshot),
+    load: Rates,
 }
 
 impl ClusterBridge {
@@ -155,17 +166,26 @@ impl ClusterBridge {
                 .iter()
                 .map(|n| u64::from(n.target.in_flight()))
                 .sum(),
+            load: self.load.clone(),
+            connected: self.cluster.connected(),
         }
     }
 
     fn beat(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
+        let snapshot = HEADLINE.snapshot();
+        self.load =
+            snapshot.rates_since(&self.last.1, now.duration_since(self.last.0).as_secs_f64());
+        self.last = (now, snapshot);
         let gone = self.cluster.members().expire(now, self.config.peer_timeout);
         for id in gone {
             tracing::warn!(replica = %id, "replica went silent; dropped from the cluster");
         }
-        let replicas = self.cluster.members().live().len();
-        metrics::gauge!(m::CLUSTER_REPLICAS).set(replicas as f64);
+        let live = self.cluster.members().live();
+        metrics::gauge!(m::CLUSTER_REPLICAS).set(live.len() as f64);
+        let newest = live.iter().map(|b| b.revision).max().unwrap_or(0);
+        let own = self.cluster.applied.load(Ordering::Relaxed);
+        metrics::gauge!(m::CLUSTER_REVISION_LAG).set(newest.saturating_sub(own) as f64);
         if !self.cluster.connected() {
             return; // the client would only queue it; peers expire us as they should
         }
@@ -204,10 +224,81 @@ impl Actor for ClusterBridge {
                     Err(error) => tracing::error!(%error, "cannot subscribe to heartbeats"),
                 }),
         );
+        let client = self.cluster.client.clone();
+        let rpc = super::subject(&self.cluster.name, "rpc.status");
+        ctx.wait(
+            async move { client.subscribe(rpc).await }
+                .into_actor(self)
+                .map(|subscribed, _, ctx| match subscribed {
+                    Ok(subscriber) => {
+                        ctx.add_stream(subscriber.map(StatusRequest));
+                    }
+                    Err(error) => tracing::error!(%error, "cannot subscribe to status requests"),
+                }),
+        );
         let every: Duration = self.config.heartbeat;
         self.beat(ctx);
         ctx.run_interval(every, |act, ctx| act.beat(ctx));
     }
+}
+
+/// A scatter-gather status request from a peer or `drover cluster status`.
+struct StatusRequest(async_nats::Message);
+
+impl StreamHandler<StatusRequest> for ClusterBridge {
+    fn handle(&mut self, request: StatusRequest, ctx: &mut Self::Context) {
+        self.cluster.received();
+        let Some(reply) = request.0.reply else { return };
+        let Ok(body) = serde_json::to_vec(&self.heartbeat()) else {
+            return;
+        };
+        let client = self.cluster.client.clone();
+        let cluster = self.cluster.clone();
+        ctx.spawn(
+            async move {
+                if client.publish(reply, body.into()).await.is_ok() {
+                    cluster.sent();
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    // The heartbeat stream ends the actor when it ends; this one need not.
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+/// Every live replica's status, gathered by one request on `drover.<cluster>.rpc.status`
+/// and the replies that come within `wait`.
+pub async fn gather(
+    client: &async_nats::Client,
+    cluster: &str,
+    wait: Duration,
+) -> anyhow::Result<Vec<Heartbeat>> {
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.clone()).await?;
+    client
+        .publish_with_reply(subject(cluster, "rpc.status"), inbox, bytes::Bytes::new())
+        .await?;
+    client.flush().await?;
+    let mut found = Vec::new();
+    let deadline = tokio::time::sleep(wait);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            message = futures_util::StreamExt::next(&mut replies) => match message {
+                Some(message) => {
+                    if let Ok(beat) = serde_json::from_slice::<Heartbeat>(&message.payload) {
+                        found.push(beat);
+                    }
+                }
+                None => break,
+            },
+            _ = &mut deadline => break,
+        }
+    }
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found)
 }
 
 /// Stops the bridge (at shutdown).

@@ -107,6 +107,10 @@ impl ConfigSync {
         self.cluster.shutdown().await;
     }
 
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
     /// The last revision applied here.
     pub fn applied(&self) -> u64 {
         *self.applied.borrow()

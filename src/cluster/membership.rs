@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 /// What a replica says of itself, every heartbeat.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Heartbeat {
     pub id: String,
     /// Where its HTTP API listens.
@@ -18,6 +18,16 @@ pub struct Heartbeat {
     pub uptime_s: u64,
     /// Requests it is serving now.
     pub in_flight: u64,
+    /// Its traffic over the last heartbeat interval.
+    #[serde(default)]
+    pub load: crate::headline::Rates,
+    /// Connected to NATS (always true in a heartbeat; false when a status reply says so).
+    #[serde(default = "yes")]
+    pub connected: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +77,8 @@ mod tests {
             revision: 0,
             uptime_s: 0,
             in_flight: 0,
+            load: Default::default(),
+            connected: true,
         }
     }
 

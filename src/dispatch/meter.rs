@@ -188,6 +188,11 @@ impl RequestMeter {
             key.spent(self.tokens.total());
         }
         let error_kind = self.error_kind.or(end.error_kind());
+        crate::headline::HEADLINE.record(
+            elapsed.as_micros() as u64,
+            end.status() >= 500 || matches!(end, End::StreamError(_)),
+            self.tokens.total(),
+        );
         tracing::info!(
             request_id = %self.request_id,
             api = self.api,

@@ -491,3 +491,102 @@ fn revision_after(text: &str) -> u64 {
         .and_then(|r| r.trim().parse().ok())
         .unwrap_or_else(|| panic!("no revision in {text}"))
 }
+
+/// `GET /admin/api/cluster` and `drover cluster status` gather every live replica's status
+/// and traffic; a standalone replica says it is not in a cluster.
+#[actix_rt::test]
+async fn cluster_status_gathers_every_replica() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let servers = [
+        replica(&nats, "st", "ra", &node),
+        replica(&nats, "st", "rb", &node),
+        replica(&nats, "st", "rc", &node),
+    ];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| ids(c).len() == 3).await;
+    }
+    // Traffic on A shows in its status within a heartbeat or two.
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        for _ in 0..5 {
+            client()
+                .post(format!("{}/api/chat", servers[0].url()))
+                .send_json(&serde_json::json!({"model": "m", "stream": false,
+                    "messages": [{"role": "user", "content": "hi"}]}))
+                .await
+                .unwrap();
+        }
+        let (status, body) = admin(&servers[1], "GET", "/cluster", None).await;
+        assert_eq!(status, 200, "{body}");
+        seen = body;
+        let a = seen["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "ra")
+            .cloned()
+            .unwrap_or_default();
+        if seen["replicas"].as_array().unwrap().len() == 3 && a["load"]["rps"].as_f64() > Some(0.0)
+        {
+            break;
+        }
+    }
+    let replicas = seen["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 3, "{seen}");
+    assert!(
+        replicas
+            .iter()
+            .all(|r| r["revision_lag"] == 0 && r["connected"] == true),
+        "{seen}"
+    );
+    let a = replicas.iter().find(|r| r["id"] == "ra").unwrap();
+    assert!(a["load"]["rps"].as_f64().unwrap() > 0.0, "{seen}");
+    assert!(a["load"]["p99_ms"].as_f64().is_some(), "{seen}");
+
+    let mut cmd = crate::process::drover();
+    cmd.args([
+        "cluster",
+        "status",
+        "--nats-url",
+        &nats.url(),
+        "--cluster",
+        "st",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("3 replica(s) in cluster st"), "{text}");
+    for id in ["ra", "rb", "rc"] {
+        assert!(text.lines().any(|l| l.starts_with(id)), "{text}");
+    }
+    let metrics = client()
+        .get(format!("{}/metrics", servers[2].url()))
+        .send()
+        .await
+        .unwrap()
+        .body()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&metrics).contains("drover_cluster_revision_lag"));
+
+    // Standalone: not a cluster.
+    let alone = crate::harness::start(&[("b", &["m:latest"])], |c| {
+        c.auth.admin_token = TOKEN.into()
+    })
+    .await;
+    let res = client()
+        .get(alone.url("/admin/api/cluster"))
+        .insert_header(("authorization", format!("Bearer {TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    let body = crate::harness::read(res).await.json();
+    assert_eq!(body["enabled"], false, "{body}");
+}

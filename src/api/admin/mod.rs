@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 mod auth;
+mod cluster;
 mod history;
 mod keys;
 mod logs;
@@ -204,6 +205,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(logs::routes)
             .configure(settings::routes)
+            .configure(cluster::routes)
             .configure(stats::routes)
             .configure(history::routes),
     );

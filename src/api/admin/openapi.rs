@@ -20,7 +20,9 @@ use utoipa::{
 };
 use utoipa_scalar::Scalar;
 
-use super::{history, keys, logs, nodes, routes, settings, stats, users, AdminError, ErrorBody};
+use super::{
+    cluster, history, keys, logs, nodes, routes, settings, stats, users, AdminError, ErrorBody,
+};
 use crate::error::GatewayError;
 
 /// Where the viewer page is served (outside `/admin/api`: it is for people, not part of the
@@ -78,6 +80,7 @@ pub const SECURITY_SCHEME: &str = "bearer";
         logs::media,
         stats::stats,
         history::history,
+        cluster::cluster,
     ),
     components(responses(
         BadRequest,
@@ -97,6 +100,7 @@ pub const SECURITY_SCHEME: &str = "bearer";
         (name = "settings", description = "Selector settings changed at runtime"),
         (name = "records", description = "Request records, captured bodies and media, statistics"),
         (name = "history", description = "Every change made through this API"),
+        (name = "cluster", description = "The replicas of a cluster, as they report themselves"),
         (name = "meta", description = "This document"),
     )
 )]
