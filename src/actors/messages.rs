@@ -200,3 +200,19 @@ pub struct ApplyProbing {
     pub health: crate::config::HealthConfig,
     pub connect_timeout: Duration,
 }
+
+/// A replica's own view of a node's health changed (from its probes or requests, never from
+/// a peer's word): sent to the cluster bridge, which tells the peers.
+pub type Observer =
+    std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(Arc<str>, Health)>>>;
+
+/// Bridge → Selector → NodeActor: what a peer replica sees of node `node` (by its own
+/// evidence). A node a peer finds unwell is treated as suspect here too, so the fleet avoids
+/// it at once rather than each replica finding out on its own.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct PeerHealth {
+    pub replica: Arc<str>,
+    pub node: Arc<str>,
+    pub health: Health,
+}

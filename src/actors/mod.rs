@@ -28,6 +28,7 @@ pub struct NodeSpawner {
     pub(crate) health: HealthConfig,
     pub(crate) connect_timeout: Duration,
     selector: Addr<Selector>,
+    observer: messages::Observer,
 }
 
 impl NodeSpawner {
@@ -41,6 +42,7 @@ impl NodeSpawner {
             self.connect_timeout,
             self.selector.clone(),
             stats.clone(),
+            self.observer.clone(),
         )
         .start();
         let status = NodeStatus::initial(config);
@@ -74,6 +76,7 @@ pub fn start_pool(config: &Config, nodes: &[NodeConfig]) -> Arc<Router> {
         health: config.health.clone(),
         connect_timeout: config.timeouts.connect,
         selector: selector_addr,
+        observer: router.observer.clone(),
     };
     let entries = nodes
         .iter()

@@ -2,7 +2,7 @@
 //! hysteresis, EWMA latency and time to first byte, the model inventory and loaded models, and
 //! the last error, and reports every meaningful change to the selector.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use actix::{
     Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseFuture,
@@ -11,8 +11,11 @@ use actix::{
 use tokio::{sync::oneshot, time::Instant};
 
 use super::{
-    health::{HealthTracker, Transition},
-    messages::{ApplyProbing, NodeReport, NodeStatus, Passive, ProbeNow, RequestOutcome, StopNode},
+    health::{Health, HealthTracker, Transition},
+    messages::{
+        ApplyProbing, NodeReport, NodeStatus, Observer, Passive, PeerHealth, ProbeNow,
+        RequestOutcome, StopNode,
+    },
     selector::Selector,
 };
 use crate::{
@@ -41,7 +44,15 @@ pub struct NodeActor {
     status: Arc<NodeStatus>,
     /// The probe timer, replaced when the interval changes.
     timer: Option<SpawnHandle>,
+    /// Where this node's health changes go (the cluster bridge), and the peers that last said
+    /// the node is unwell, with when.
+    observer: Observer,
+    peers_unwell: HashMap<Arc<str>, Instant>,
 }
+
+/// A peer's word that a node is unwell counts this long unless repeated (peers repeat it
+/// every heartbeat while it holds).
+const PEER_WORD: Duration = Duration::from_secs(3);
 
 impl NodeActor {
     pub fn new(
@@ -51,6 +62,7 @@ impl NodeActor {
         connect_timeout: Duration,
         selector: Addr<Selector>,
         stats: Arc<NodeStats>,
+        observer: Observer,
     ) -> Self {
         let status = Arc::new(NodeStatus::initial(&config));
         Self {
@@ -67,6 +79,8 @@ impl NodeActor {
             pending: Vec::new(),
             status,
             timer: None,
+            observer,
+            peers_unwell: HashMap::new(),
         }
     }
 
@@ -91,6 +105,7 @@ impl NodeActor {
         ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
             act.probing = false;
             act.apply_probe(result, started.elapsed());
+            act.refresh();
             for reply in waiting {
                 // The caller may have given up; nothing to do then.
                 let _ = reply.send(act.status.clone());
@@ -166,7 +181,32 @@ impl NodeActor {
             "from" => from.as_str(), "to" => to.as_str())
         .increment(1);
         metrics::gauge!(m::NODE_UP, "node" => name).set(if to.routable() { 1.0 } else { 0.0 });
-        Arc::make_mut(&mut self.status).health = to;
+        if let Some(observer) = self.observer.get() {
+            let _ = observer.send((self.status.name.clone(), to));
+        }
+        Arc::make_mut(&mut self.status).health = self.effective(to);
+    }
+
+    /// The health routing uses: this replica's own, made suspect while a peer finds the node
+    /// unwell and this replica has not seen worse itself.
+    fn effective(&mut self, own: Health) -> Health {
+        let now = Instant::now();
+        self.peers_unwell
+            .retain(|_, at| now.duration_since(*at) < PEER_WORD);
+        if own == Health::Up && !self.peers_unwell.is_empty() {
+            Health::Suspect
+        } else {
+            own
+        }
+    }
+
+    /// Recomputes the health routing uses; reports when it changed.
+    fn refresh(&mut self) {
+        let health = self.effective(self.health.state());
+        if health != self.status.health {
+            Arc::make_mut(&mut self.status).health = health;
+            self.report();
+        }
     }
 
     fn report(&mut self) {
@@ -240,6 +280,19 @@ impl Handler<ProbeNow> for NodeActor {
         let name = self.config.name.clone();
         // The sender goes unanswered only when the actor stops: the node left the pool.
         Box::pin(async move { status.await.map_err(|_| GatewayError::UnknownNode(name)) })
+    }
+}
+
+impl Handler<PeerHealth> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PeerHealth, _: &mut Self::Context) {
+        if matches!(msg.health, Health::Suspect | Health::Down) {
+            self.peers_unwell.insert(msg.replica, Instant::now());
+        } else {
+            self.peers_unwell.remove(&msg.replica);
+        }
+        self.refresh();
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use super::{
     messages::{
         ApplyProbing, ApplySelectorConfig, Assignment, Enqueue, GetPool, NodeReport, NodeState,
-        ProbeNode, ProbeNow, RemoveNode, SetDrained, SlotFreed, StopNode, UpsertNode,
+        PeerHealth, ProbeNode, ProbeNow, RemoveNode, SetDrained, SlotFreed, StopNode, UpsertNode,
     },
     NodeSpawner,
 };
@@ -299,6 +299,16 @@ impl Handler<SetDrained> for Selector {
             self.serve_waiters();
         }
         Ok(())
+    }
+}
+
+impl Handler<PeerHealth> for Selector {
+    type Result = ();
+
+    fn handle(&mut self, msg: PeerHealth, _: &mut Self::Context) {
+        if let Some(node) = self.nodes.iter().find(|n| n.target.name == msg.node) {
+            node.target.actor.do_send(msg);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! peers' announcements, and exposes what the rest of the replica reads (`Cluster`).
 
 use std::{
+    collections::HashMap,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
@@ -12,7 +13,7 @@ use std::{
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, StreamHandler, WrapFuture};
 use futures_util::StreamExt as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::{
@@ -21,6 +22,7 @@ use super::{
     subject,
 };
 use crate::{
+    actors::{health::Health, messages::PeerHealth},
     config::ClusterConfig,
     headline::{Rates, Snapshot, HEADLINE},
     metrics as m,
@@ -133,6 +135,7 @@ pub async fn start(
         started: Instant::now(),
         last: (Instant::now(), HEADLINE.snapshot()),
         load: Rates::default(),
+        health: HashMap::new(),
     }
     .start();
     if let Ok(mut slot) = cluster.bridge.lock() {
@@ -150,9 +153,47 @@ struct ClusterBridge {
     /// The headline numbers at the last heartbeat, and when: rates are their difference.
     last: (Instant, Snapshot),
     load: Rates,
+    /// This replica's own view of each node's health, shared with the peers.
+    health: HashMap<Arc<str>, Health>,
+}
+
+/// What a replica sees of the nodes by its own evidence (probes, failed requests), sent on
+/// `drover.<cluster>.pool` at once on a change and with every heartbeat.
+#[derive(Debug, Serialize, Deserialize)]
+struct PoolReport {
+    replica: String,
+    nodes: Vec<(String, Health)>,
 }
 
 impl ClusterBridge {
+    fn publish_pool(&self, ctx: &mut Context<Self>) {
+        if !self.cluster.connected() || self.health.is_empty() {
+            return;
+        }
+        let report = PoolReport {
+            replica: self.cluster.replica.clone(),
+            nodes: self
+                .health
+                .iter()
+                .map(|(node, health)| (node.to_string(), *health))
+                .collect(),
+        };
+        let Ok(body) = serde_json::to_vec(&report) else {
+            return;
+        };
+        let client = self.cluster.client.clone();
+        let cluster = self.cluster.clone();
+        let subject = super::subject(&self.cluster.name, "pool");
+        ctx.spawn(
+            async move {
+                if client.publish(subject, body.into()).await.is_ok() {
+                    cluster.sent();
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
     fn heartbeat(&self) -> Heartbeat {
         let table = self.router.table();
         Heartbeat {
@@ -189,6 +230,7 @@ impl ClusterBridge {
         if !self.cluster.connected() {
             return; // the client would only queue it; peers expire us as they should
         }
+        self.publish_pool(ctx);
         let Ok(body) = serde_json::to_vec(&self.heartbeat()) else {
             return;
         };
@@ -236,10 +278,73 @@ impl Actor for ClusterBridge {
                     Err(error) => tracing::error!(%error, "cannot subscribe to status requests"),
                 }),
         );
+        let client = self.cluster.client.clone();
+        let pool = super::subject(&self.cluster.name, "pool");
+        ctx.wait(
+            async move { client.subscribe(pool).await }
+                .into_actor(self)
+                .map(|subscribed, _, ctx| match subscribed {
+                    Ok(subscriber) => {
+                        ctx.add_stream(subscriber.map(PeerPool));
+                    }
+                    Err(error) => tracing::error!(%error, "cannot subscribe to pool reports"),
+                }),
+        );
+        // Node actors report the health changes they find themselves here.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if self.router.observer.set(tx).is_ok() {
+            ctx.add_stream(tokio_stream_of(rx));
+        }
         let every: Duration = self.config.heartbeat;
         self.beat(ctx);
         ctx.run_interval(every, |act, ctx| act.beat(ctx));
     }
+}
+
+/// A node's health as this replica found it.
+struct OwnHealth(Arc<str>, Health);
+
+fn tokio_stream_of(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Arc<str>, Health)>,
+) -> impl futures_util::Stream<Item = OwnHealth> {
+    futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx).map(|o| o.map(|(n, h)| OwnHealth(n, h)))
+    })
+}
+
+impl StreamHandler<OwnHealth> for ClusterBridge {
+    fn handle(&mut self, OwnHealth(node, health): OwnHealth, ctx: &mut Self::Context) {
+        if self.health.insert(node, health) != Some(health) {
+            self.publish_pool(ctx);
+        }
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+/// A peer's pool report.
+struct PeerPool(async_nats::Message);
+
+impl StreamHandler<PeerPool> for ClusterBridge {
+    fn handle(&mut self, PeerPool(message): PeerPool, _: &mut Self::Context) {
+        self.cluster.received();
+        let Ok(report) = serde_json::from_slice::<PoolReport>(&message.payload) else {
+            return;
+        };
+        if report.replica == self.cluster.replica {
+            return;
+        }
+        let replica: Arc<str> = report.replica.as_str().into();
+        for (node, health) in report.nodes {
+            self.router.selector().do_send(PeerHealth {
+                replica: replica.clone(),
+                node: node.as_str().into(),
+                health,
+            });
+        }
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 /// A scatter-gather status request from a peer or `drover cluster status`.

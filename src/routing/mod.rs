@@ -50,6 +50,9 @@ pub struct Router {
     /// How long a request may wait for a slot, in ms; an operator may change it.
     queue_timeout_ms: AtomicU64,
     selector: Addr<Selector>,
+    /// Where node actors report health changes they found themselves; set by the cluster
+    /// bridge (unset standalone).
+    pub observer: crate::actors::messages::Observer,
 }
 
 impl Router {
@@ -65,6 +68,7 @@ impl Router {
             waiting: AtomicUsize::new(0),
             queue_timeout_ms: AtomicU64::new(queue_timeout.as_millis() as u64),
             selector,
+            observer: Default::default(),
         }
     }
 

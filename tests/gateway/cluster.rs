@@ -590,3 +590,87 @@ async fn cluster_status_gathers_every_replica() {
     let body = crate::harness::read(res).await.json();
     assert_eq!(body["enabled"], false, "{body}");
 }
+
+/// A node that fails on one replica is avoided by the others within a second, though they
+/// never saw it fail (their own probes are an hour apart).
+#[actix_rt::test]
+async fn a_node_failing_on_one_replica_is_avoided_by_all() {
+    let nats = NatsServer::start();
+    let a = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let b = MockUpstream::start(MockConfig::named("b", &["m:latest"])).unwrap();
+    let start = |name: &str| {
+        let mut config = test_config(&[&a, &b]);
+        let dir = tempfile::tempdir().unwrap().keep();
+        config.database_url = format!("sqlite://{}/drover.db", dir.display());
+        config.replica = name.to_owned();
+        config.auth.admin_token = TOKEN.into();
+        config.selector.strategy = drover::config::StrategyName::RoundRobin;
+        config.cluster.nats_url = nats.url();
+        config.cluster.name = "obs".into();
+        config.cluster.heartbeat = Duration::from_millis(200);
+        config.cluster.peer_timeout = Duration::from_secs(2);
+        spawn(config).unwrap()
+    };
+    let servers = [start("ra"), start("rb"), start("rc")];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| ids(c).len() == 3).await;
+        for _ in 0..200 {
+            if ready(server).await["nodes_up"] == 2 {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    // From now on, only requests tell a replica about a node (one change, for the fleet).
+    let (status, body) = admin(
+        &servers[0],
+        "PUT",
+        "/settings",
+        Some(serde_json::json!({"health": {"interval": "1h"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let rev = revision(&servers[0]).await;
+    for server in &servers {
+        wait_revision(server, rev).await;
+    }
+    // A probe already under way when the interval changed may still land: let it.
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    a.set_failure(drover_loadtest::mock::Failure::Status(500));
+    let chat = |server: &RunningServer| {
+        client()
+            .post(format!("{}/api/chat", server.url()))
+            .send_json(&serde_json::json!({"model": "m", "stream": false,
+                "messages": [{"role": "user", "content": "hi"}]}))
+    };
+    // Round robin on A reaches node a within two requests; it fails there (a 5xx) and the
+    // request is served by b.
+    for _ in 0..2 {
+        assert_eq!(chat(&servers[0]).await.unwrap().status(), 200);
+    }
+    assert!(a.requests("/api/chat") >= 1);
+    let failed_at = std::time::Instant::now();
+    for server in &servers[1..] {
+        let mut seen = false;
+        for _ in 0..400 {
+            if ready(server).await["nodes"]["a"] == "suspect" {
+                seen = true;
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(seen, "{} never avoided node a", server.url());
+    }
+    let took = failed_at.elapsed();
+    println!("fleet avoided a failed node after {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // B and C send nothing to a now.
+    let before = a.requests("/api/chat");
+    for server in &servers[1..] {
+        for _ in 0..4 {
+            let res = chat(server).await.unwrap();
+            assert_eq!(res.headers().get("x-drover-node").unwrap(), "b");
+        }
+    }
+    assert_eq!(a.requests("/api/chat"), before);
+}
