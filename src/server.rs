@@ -105,6 +105,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
                 config.replica.clone(),
                 addr.to_string(),
                 router.clone(),
+                keys.clone(),
             )
             .await
             .context("cannot start the cluster bridge")?;

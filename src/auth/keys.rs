@@ -159,6 +159,27 @@ impl KeyRing {
         });
     }
 
+    /// What this replica consumed per limited key since the last call: `(key id, window
+    /// start, requests, tokens)`, for the peers.
+    pub fn unsent(&self) -> Vec<(Arc<str>, i64, f64, f64)> {
+        self.by_prefix
+            .load()
+            .values()
+            .filter(|k| k.rpm.is_some() || k.tpm.is_some())
+            .filter_map(|k| {
+                let (start, requests, tokens) = k.usage.take_unsent()?;
+                Some((k.id.clone(), start, requests, tokens))
+            })
+            .collect()
+    }
+
+    /// Adds a peer's consumption of key `id`.
+    pub fn add_remote(&self, id: &str, start_ms: i64, requests: f64, tokens: f64) {
+        if let Some(key) = self.by_prefix.load().values().find(|k| &*k.id == id) {
+            key.usage.add_remote(now_ms(), start_ms, requests, tokens);
+        }
+    }
+
     /// The key a client sent, if it is valid now. The digest is compared in constant time;
     /// the secret itself is never logged.
     pub fn verify(&self, secret: Option<&str>) -> Result<Arc<ClientKey>, KeyError> {

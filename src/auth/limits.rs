@@ -49,6 +49,8 @@ struct Windows {
     start_ms: i64,
     current: Counts,
     previous: Counts,
+    /// What this replica admitted since it last told its peers, and in which window.
+    unsent: (i64, Counts),
 }
 
 impl Windows {
@@ -64,6 +66,15 @@ impl Windows {
         };
         self.current = Counts::default();
         self.start_ms = start;
+    }
+
+    fn note_unsent(&mut self, start: i64, requests: f64, tokens: f64) {
+        if self.unsent.0 != start {
+            // A window passed without a send: what is left of it no longer counts anyway.
+            self.unsent = (start, Counts::default());
+        }
+        self.unsent.1.requests += requests;
+        self.unsent.1.tokens += tokens;
     }
 
     /// The share of the previous window that still lies within the last minute.
@@ -110,7 +121,42 @@ impl Usage {
             }
         }
         w.current.requests += 1.0;
+        let start = w.start_ms;
+        w.note_unsent(start, 1.0, 0.0);
         Ok(())
+    }
+
+    /// Takes what this replica consumed since the last call, with its window's start: the
+    /// cluster bridge sends it to the peers. `None` when nothing new.
+    pub fn take_unsent(&self) -> Option<(i64, f64, f64)> {
+        let mut w = match self.windows.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (start, counts) = std::mem::take(&mut w.unsent);
+        (counts.requests > 0.0 || counts.tokens > 0.0).then_some((
+            start,
+            counts.requests,
+            counts.tokens,
+        ))
+    }
+
+    /// Adds what a peer replica consumed in the window starting at `start_ms`.
+    pub fn add_remote(&self, now_ms: i64, start_ms: i64, requests: f64, tokens: f64) {
+        let mut w = match self.windows.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        w.roll(now_ms);
+        let counts = if start_ms == w.start_ms {
+            &mut w.current
+        } else if start_ms == w.start_ms - WINDOW_MS {
+            &mut w.previous
+        } else {
+            return; // older than anything that still counts
+        };
+        counts.requests += requests;
+        counts.tokens += tokens;
     }
 
     /// Adds the tokens of a finished request.
@@ -121,6 +167,8 @@ impl Usage {
         };
         w.roll(now_ms);
         w.current.tokens += tokens as f64;
+        let start = w.start_ms;
+        w.note_unsent(start, 0.0, tokens as f64);
     }
 }
 
@@ -152,6 +200,24 @@ fn wait(previous: f64, current: f64, elapsed: i64, allowed: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peers_consumption_counts_and_is_sent_once() {
+        let (here, there) = (Usage::default(), Usage::default());
+        here.admit(T0, Some(4), None).unwrap();
+        here.admit(T0 + 1, Some(4), None).unwrap();
+        here.add_tokens(T0 + 2, 7);
+        let (start, requests, tokens) = here.take_unsent().unwrap();
+        assert_eq!((start, requests, tokens), (T0, 2.0, 7.0));
+        assert_eq!(here.take_unsent(), None);
+        there.add_remote(T0 + 3, start, requests, tokens);
+        there.admit(T0 + 4, Some(4), None).unwrap();
+        there.admit(T0 + 5, Some(4), None).unwrap();
+        // Two here, two there: the fifth is refused on either replica.
+        assert!(there.admit(T0 + 6, Some(4), None).is_err());
+        // News from a window long gone is ignored.
+        there.add_remote(T0 + 7, T0 - 10 * WINDOW_MS, 100.0, 0.0);
+    }
 
     const T0: i64 = 1_700_000_040_000; // a minute boundary
 

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::{
     actors::{health::Health, messages::PeerHealth},
+    auth::KeyRing,
     config::ClusterConfig,
     headline::{Rates, Snapshot, HEADLINE},
     metrics as m,
@@ -112,6 +113,7 @@ pub async fn start(
     replica: String,
     address: String,
     router: Arc<Router>,
+    keys: Arc<KeyRing>,
 ) -> anyhow::Result<Arc<Cluster>> {
     let connected = Arc::new(AtomicBool::new(false));
     metrics::gauge!(m::CLUSTER_CONNECTED).set(0.0);
@@ -131,6 +133,7 @@ pub async fn start(
         cluster: cluster.clone(),
         config: config.clone(),
         router,
+        keys,
         address,
         started: Instant::now(),
         last: (Instant::now(), HEADLINE.snapshot()),
@@ -148,6 +151,7 @@ struct ClusterBridge {
     cluster: Arc<Cluster>,
     config: ClusterConfig,
     router: Arc<Router>,
+    keys: Arc<KeyRing>,
     address: String,
     started: Instant,
     /// The headline numbers at the last heartbeat, and when: rates are their difference.
@@ -155,6 +159,19 @@ struct ClusterBridge {
     load: Rates,
     /// This replica's own view of each node's health, shared with the peers.
     health: HashMap<Arc<str>, Health>,
+}
+
+/// How often a replica tells its peers what its clients consumed of their keys' limits: the
+/// bound on how far a key can go over its limit across the fleet is what the other replicas
+/// admit within one such interval.
+pub const USAGE_EVERY: Duration = Duration::from_millis(100);
+
+/// Consumption of limited keys on one replica since its last report.
+#[derive(Debug, Serialize, Deserialize)]
+struct UsageReport {
+    replica: String,
+    /// (key id, window start, requests, tokens)
+    keys: Vec<(String, i64, f64, f64)>,
 }
 
 /// What a replica sees of the nodes by its own evidence (probes, failed requests), sent on
@@ -166,6 +183,37 @@ struct PoolReport {
 }
 
 impl ClusterBridge {
+    fn publish_usage(&self, ctx: &mut Context<Self>) {
+        if !self.cluster.connected() {
+            return;
+        }
+        let keys = self.keys.unsent();
+        if keys.is_empty() {
+            return;
+        }
+        let report = UsageReport {
+            replica: self.cluster.replica.clone(),
+            keys: keys
+                .into_iter()
+                .map(|(id, start, requests, tokens)| (id.to_string(), start, requests, tokens))
+                .collect(),
+        };
+        let Ok(body) = serde_json::to_vec(&report) else {
+            return;
+        };
+        let client = self.cluster.client.clone();
+        let cluster = self.cluster.clone();
+        let subject = super::subject(&self.cluster.name, "usage");
+        ctx.spawn(
+            async move {
+                if client.publish(subject, body.into()).await.is_ok() {
+                    cluster.sent();
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
     fn publish_pool(&self, ctx: &mut Context<Self>) {
         if !self.cluster.connected() || self.health.is_empty() {
             return;
@@ -290,6 +338,19 @@ impl Actor for ClusterBridge {
                     Err(error) => tracing::error!(%error, "cannot subscribe to pool reports"),
                 }),
         );
+        let client = self.cluster.client.clone();
+        let usage = super::subject(&self.cluster.name, "usage");
+        ctx.wait(
+            async move { client.subscribe(usage).await }
+                .into_actor(self)
+                .map(|subscribed, _, ctx| match subscribed {
+                    Ok(subscriber) => {
+                        ctx.add_stream(subscriber.map(PeerUsage));
+                    }
+                    Err(error) => tracing::error!(%error, "cannot subscribe to key usage"),
+                }),
+        );
+        ctx.run_interval(USAGE_EVERY, |act, ctx| act.publish_usage(ctx));
         // Node actors report the health changes they find themselves here.
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         if self.router.observer.set(tx).is_ok() {
@@ -316,6 +377,26 @@ impl StreamHandler<OwnHealth> for ClusterBridge {
     fn handle(&mut self, OwnHealth(node, health): OwnHealth, ctx: &mut Self::Context) {
         if self.health.insert(node, health) != Some(health) {
             self.publish_pool(ctx);
+        }
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+/// A peer's key consumption.
+struct PeerUsage(async_nats::Message);
+
+impl StreamHandler<PeerUsage> for ClusterBridge {
+    fn handle(&mut self, PeerUsage(message): PeerUsage, _: &mut Self::Context) {
+        self.cluster.received();
+        let Ok(report) = serde_json::from_slice::<UsageReport>(&message.payload) else {
+            return;
+        };
+        if report.replica == self.cluster.replica {
+            return;
+        }
+        for (id, start, requests, tokens) in report.keys {
+            self.keys.add_remote(&id, start, requests, tokens);
         }
     }
 

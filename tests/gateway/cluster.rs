@@ -674,3 +674,77 @@ async fn a_node_failing_on_one_replica_is_avoided_by_all() {
     }
     assert_eq!(a.requests("/api/chat"), before);
 }
+
+/// A key's requests-per-minute limit holds across replicas, within the documented bound:
+/// what the other replicas admit in one usage interval (100 ms) before they hear of it.
+#[actix_rt::test]
+async fn key_limits_hold_across_replicas() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let start = |name: &str| {
+        let mut config = test_config(&[&node]);
+        let dir = tempfile::tempdir().unwrap().keep();
+        config.database_url = format!("sqlite://{}/drover.db", dir.display());
+        config.replica = name.to_owned();
+        config.auth.admin_token = TOKEN.into();
+        config.auth.mode = drover::config::AuthMode::Keys;
+        config.cluster.nats_url = nats.url();
+        config.cluster.name = "lim".into();
+        config.cluster.heartbeat = Duration::from_millis(200);
+        config.cluster.peer_timeout = Duration::from_secs(2);
+        spawn(config).unwrap()
+    };
+    let servers = [start("ra"), start("rb"), start("rc")];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| {
+            ids(c).len() == 3 && c["revision"] != 0
+        })
+        .await;
+    }
+    let limit = 30;
+    let (status, made) = admin(
+        &servers[0],
+        "POST",
+        "/keys",
+        Some(serde_json::json!({"name": "shared", "rpm_limit": limit})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    let rev = revision(&servers[0]).await;
+    for server in &servers {
+        wait_revision(server, rev).await;
+    }
+    // Paced round robin: one request every 15 ms, so each replica takes one every 45 ms.
+    let spacing = Duration::from_millis(15);
+    let mut admitted = 0;
+    let started = std::time::Instant::now();
+    for i in 0..90 {
+        let res = client()
+            .post(format!("{}/api/chat", servers[i % 3].url()))
+            .insert_header(("authorization", format!("Bearer {secret}")))
+            .send_json(&serde_json::json!({"model": "m", "stream": false,
+                "messages": [{"role": "user", "content": "hi"}]}))
+            .await
+            .unwrap();
+        match res.status().as_u16() {
+            200 => admitted += 1,
+            429 => {}
+            other => panic!("unexpected {other}"),
+        }
+        actix_rt::time::sleep(spacing).await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "the test must stay in one minute window pair"
+    );
+    // Bound: the 2 other replicas may each admit what reaches them within one usage interval
+    // plus delivery (~150 ms), 4 requests at this pace.
+    let bound = 2 * 4;
+    println!("key limit {limit}/min across 3 replicas: {admitted} admitted (overshoot {}, bound {bound})", admitted - limit);
+    assert!(admitted >= limit, "{admitted}");
+    assert!(
+        admitted <= limit + bound,
+        "{admitted} admitted, limit {limit} + bound {bound}"
+    );
+}
