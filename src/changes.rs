@@ -94,10 +94,9 @@ impl Applier {
         row: Option<&NodeRow>,
         origin: Origin<'_>,
     ) -> Result<(), ApplyError> {
-        let before = self.store.get_node(name).await?;
         let selector = self.router.selector();
         let Some(row) = row else {
-            if before.is_some() {
+            if self.store.get_node(name).await?.is_some() {
                 self.store.delete_node(name, origin).await?;
             }
             // Gone from the pool, whether it was there or not.
@@ -106,16 +105,25 @@ impl Applier {
         };
         let config = row.to_config()?;
         self.store.put_node(row, origin).await?;
+        // Compared with the running pool, not the database: replicas sharing PostgreSQL find
+        // the row already written by whichever applied the change first.
+        let table = self.router.table();
+        let running = table.nodes.iter().find(|n| *n.status.name == *name);
+        let unchanged = running.is_some_and(|n| {
+            let s = &n.status;
+            s.kind == config.kind
+                && *s.url == *config.url.trim_end_matches('/')
+                && s.priority == config.priority
+                && s.weight == config.weight
+                && s.max_concurrency == config.max_concurrency
+                && n.target.max_concurrency == config.max_concurrency
+        });
         // Only a change of the node itself restarts its actor (and its health); a drain
         // alone does not.
-        let unchanged = before
-            .as_ref()
-            .and_then(|b| b.to_config().ok())
-            .is_some_and(|b| b == config);
         if !unchanged {
             selector.do_send(UpsertNode(config));
         }
-        if before.as_ref().map(|b| b.drained) != Some(row.drained) || !unchanged {
+        if running.map(|n| n.drained) != Some(row.drained) || !unchanged {
             let drained = selector
                 .send(SetDrained {
                     name: name.to_owned(),

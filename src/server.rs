@@ -27,12 +27,16 @@ struct Built {
     log: Option<log_writer::LogHandle>,
     flush_wait: std::time::Duration,
     sync: Option<Arc<ConfigSync>>,
+    router: Arc<crate::routing::Router>,
 }
 
 impl Built {
     /// Serves until the server stops, then leaves the cluster and flushes the request log.
     async fn serve(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(slots) = self.router.slots.get() {
+            slots.shutdown().await;
+        }
         if let Some(sync) = self.sync {
             sync.shutdown().await;
         }
@@ -110,6 +114,13 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
             .await
             .context("cannot start the cluster bridge")?;
             let sync = ConfigSync::start(cluster.clone(), applier.clone()).await?;
+            match crate::cluster::slots::Slots::open(cluster.clone()).await {
+                Ok(slots) => {
+                    let _ = router.slots.set(slots);
+                }
+                // NATS is down at start: limits stay per replica until a restart.
+                Err(error) => tracing::warn!(%error, "fleet-wide node limits are off"),
+            }
             (Some(cluster), Some(sync))
         }
         false => (None, None),
@@ -117,6 +128,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
     let cluster = web::Data::new(cluster);
     let admin = web::Data::new(api::admin::Admin::new(applier, sync.clone(), &config));
     let shared = config.clone();
+    let shutdown_router = router.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(Gateway::new(
@@ -151,6 +163,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
         log,
         flush_wait: config.request_log.flush_timeout + std::time::Duration::from_secs(1),
         sync,
+        router: shutdown_router,
     })
 }
 

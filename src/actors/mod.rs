@@ -47,14 +47,17 @@ impl NodeSpawner {
         .start();
         let status = NodeStatus::initial(config);
         NodeEntry {
-            target: Arc::new(NodeTarget::new(
-                id,
-                status.name.clone(),
-                config.kind,
-                status.url.clone(),
-                actor,
-                stats,
-            )),
+            target: Arc::new(
+                NodeTarget::new(
+                    id,
+                    status.name.clone(),
+                    config.kind,
+                    status.url.clone(),
+                    actor,
+                    stats,
+                )
+                .with_max_concurrency(config.max_concurrency),
+            ),
             status: Arc::new(status),
             drained: false,
         }

@@ -267,8 +267,21 @@ impl ClusterBridge {
             snapshot.rates_since(&self.last.1, now.duration_since(self.last.0).as_secs_f64());
         self.last = (now, snapshot);
         let gone = self.cluster.members().expire(now, self.config.peer_timeout);
+        let live_ids: Vec<String> = self
+            .cluster
+            .members()
+            .live()
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+        // The lowest-named live replica frees what a departed one held.
+        let sweeper = live_ids.first() == Some(&self.cluster.replica);
         for id in gone {
             tracing::warn!(replica = %id, "replica went silent; dropped from the cluster");
+            if let (true, Some(slots)) = (sweeper, self.router.slots.get()) {
+                let slots = slots.clone();
+                ctx.spawn(async move { slots.release_all_of(&id).await }.into_actor(self));
+            }
         }
         let live = self.cluster.members().live();
         metrics::gauge!(m::CLUSTER_REPLICAS).set(live.len() as f64);

@@ -8,6 +8,7 @@ pub mod connect;
 pub mod kv_keys;
 pub mod membership;
 pub mod publish;
+pub mod slots;
 pub mod wire;
 
 pub use bridge::{Cluster, ClusterStatus};

@@ -28,6 +28,9 @@ pub struct Lease {
     model: Arc<str>,
     router: Arc<Router>,
     outcome: Outcome,
+    /// The node's fleet-wide slot, in a cluster, for a node with a limit. Declared last so
+    /// it is freed after the local slot.
+    pub(super) cluster_slot: Option<crate::cluster::slots::SlotGuard>,
 }
 
 impl Lease {
@@ -38,6 +41,7 @@ impl Lease {
             model,
             router,
             outcome: Outcome::Neutral,
+            cluster_slot: None,
         }
     }
 

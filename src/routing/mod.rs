@@ -53,6 +53,8 @@ pub struct Router {
     /// Where node actors report health changes they found themselves; set by the cluster
     /// bridge (unset standalone).
     pub observer: crate::actors::messages::Observer,
+    /// Fleet-wide slots of nodes with a limit; set in a cluster.
+    pub slots: std::sync::OnceLock<Arc<crate::cluster::slots::Slots>>,
 }
 
 impl Router {
@@ -69,6 +71,7 @@ impl Router {
             queue_timeout_ms: AtomicU64::new(queue_timeout.as_millis() as u64),
             selector,
             observer: Default::default(),
+            slots: std::sync::OnceLock::new(),
         }
     }
 
@@ -133,8 +136,45 @@ impl Router {
     }
 
     /// Gets a lease on a node for `model`, avoiding the nodes in `exclude`. When every
-    /// candidate is at capacity, waits in the selector's queue for at most `queue_timeout`.
+    /// candidate is at capacity, waits (in the selector's queue, or for a fleet-wide slot) for
+    /// at most `queue_timeout`.
     pub async fn acquire(
+        self: &Arc<Self>,
+        model: &Arc<str>,
+        exclude: &[usize],
+    ) -> Result<Lease, GatewayError> {
+        let Some(slots) = self.slots.get() else {
+            return self.acquire_here(model, exclude).await;
+        };
+        let queue_timeout =
+            std::time::Duration::from_millis(self.queue_timeout_ms.load(Ordering::Relaxed));
+        let deadline = tokio::time::Instant::now() + queue_timeout;
+        loop {
+            let mut lease = self.acquire_here(model, exclude).await?;
+            let Some(max) = lease.node().max_concurrency else {
+                return Ok(lease);
+            };
+            // Registered before the local slot is given back, so no free is missed.
+            let freed = slots.freed.notified();
+            if let Some(slot) = slots.try_take(&lease.node().name, max).await {
+                lease.cluster_slot = Some(slot);
+                return Ok(lease);
+            }
+            drop(lease);
+            // A free elsewhere wakes us; the poll covers a free whose news was lost.
+            let wait = tokio::time::timeout(std::time::Duration::from_millis(100), freed);
+            if tokio::time::timeout_at(deadline, wait).await.is_err() {
+                metrics::counter!(m::QUEUE_TIMEOUTS).increment(1);
+                return Err(GatewayError::Busy {
+                    model: model.to_string(),
+                    retry_after: std::time::Duration::from_secs(1),
+                });
+            }
+        }
+    }
+
+    /// `acquire` within this replica: its table, then its selector's queue.
+    async fn acquire_here(
         self: &Arc<Self>,
         model: &Arc<str>,
         exclude: &[usize],

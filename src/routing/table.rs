@@ -40,6 +40,8 @@ pub struct NodeTarget {
     /// The `X-Drover-Node` header value, made once.
     pub header: HeaderValue,
     pub stats: Arc<NodeStats>,
+    /// The node's limit, which in a cluster holds fleet-wide (see `cluster::slots`).
+    pub max_concurrency: Option<u32>,
     in_flight: AtomicU32,
 }
 
@@ -60,8 +62,14 @@ impl NodeTarget {
             base_url,
             actor,
             stats,
+            max_concurrency: None,
             in_flight: AtomicU32::new(0),
         }
+    }
+
+    pub fn with_max_concurrency(mut self, max: Option<u32>) -> Self {
+        self.max_concurrency = max;
+        self
     }
 
     /// Requests this replica runs on the node right now.

@@ -748,3 +748,100 @@ async fn key_limits_hold_across_replicas() {
         "{admitted} admitted, limit {limit} + bound {bound}"
     );
 }
+
+/// Replicas sharing one PostgreSQL: each finds the other's rows already written, and must
+/// still bring every node into its running pool.
+#[actix_rt::test]
+async fn replicas_sharing_postgres_apply_every_node() {
+    let nats = NatsServer::start();
+    let db = crate::databases::TestDb::postgres().await;
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let start = |name: &str| {
+        let mut config = test_config(&[&node]);
+        config.database_url = db.url().to_owned();
+        config.replica = name.to_owned();
+        config.auth.admin_token = TOKEN.into();
+        config.cluster.nats_url = nats.url();
+        config.cluster.name = "pg".into();
+        config.cluster.heartbeat = Duration::from_millis(200);
+        config.cluster.peer_timeout = Duration::from_secs(2);
+        spawn(config).unwrap()
+    };
+    let first = start("ra");
+    wait_cluster(&first, "connected", |c| c["revision"] != 0).await;
+    let servers = [first, start("rb"), start("rc")];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| ids(c).len() == 3).await;
+    }
+    let extra = MockUpstream::start(MockConfig::named("x", &["x:latest"])).unwrap();
+    for i in 0..12 {
+        let (status, body) = admin(
+            &servers[0],
+            "POST",
+            "/nodes",
+            Some(serde_json::json!({"name": format!("n{i}"), "url": extra.url()})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let rev = revision(&servers[0]).await;
+    for server in &servers {
+        wait_revision(server, rev).await;
+        let (_, pool) = admin(server, "GET", "/pool", None).await;
+        let names: Vec<_> = pool["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names.len(), 13, "{}: {names:?}", server.url());
+    }
+    for server in servers {
+        server.stop();
+    }
+    db.drop_db().await;
+}
+
+/// With `max_concurrency = 2` on a node and 3 replicas, the fleet never runs more than 2
+/// requests on it; the others wait their turn and are served.
+#[actix_rt::test]
+async fn max_concurrency_holds_across_replicas() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    node.set_latency(Duration::from_millis(150));
+    let start = |name: &str| {
+        let mut config = test_config(&[&node]);
+        config.nodes[0].max_concurrency = Some(2);
+        let dir = tempfile::tempdir().unwrap().keep();
+        config.database_url = format!("sqlite://{}/drover.db", dir.display());
+        config.replica = name.to_owned();
+        config.cluster.nats_url = nats.url();
+        config.cluster.name = "cap".into();
+        config.cluster.heartbeat = Duration::from_millis(200);
+        config.cluster.peer_timeout = Duration::from_secs(2);
+        spawn(config).unwrap()
+    };
+    let servers = [start("ra"), start("rb"), start("rc")];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| {
+            ids(c).len() == 3 && c["revision"] != 0
+        })
+        .await;
+    }
+    let requests = (0..12).map(|i| {
+        client()
+            .post(format!("{}/api/chat", servers[i % 3].url()))
+            .send_json(&serde_json::json!({"model": "m", "stream": false,
+                "messages": [{"role": "user", "content": "hi"}]}))
+    });
+    let replies = futures_util::future::join_all(requests).await;
+    for reply in replies {
+        assert_eq!(reply.unwrap().status(), 200);
+    }
+    assert_eq!(
+        node.max_in_flight(),
+        2,
+        "the fleet ran more than the node's limit at once"
+    );
+    assert_eq!(node.requests("/api/chat"), 12);
+}
