@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (variables used by up and down)
 # Shared by cluster/local/up and cluster/local/down (sourced, not run).
 #
 # The state dir holds everything a local fleet owns:
