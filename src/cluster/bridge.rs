@@ -139,6 +139,8 @@ pub async fn start(
         last: (Instant::now(), HEADLINE.snapshot()),
         load: Rates::default(),
         health: HashMap::new(),
+        reported: Vec::new(),
+        peer_loads: HashMap::new(),
     }
     .start();
     if let Ok(mut slot) = cluster.bridge.lock() {
@@ -159,6 +161,10 @@ struct ClusterBridge {
     load: Rates,
     /// This replica's own view of each node's health, shared with the peers.
     health: HashMap<Arc<str>, Health>,
+    /// The in-flight counts last reported, to report only changes between heartbeats.
+    reported: Vec<(String, u32)>,
+    /// Each peer's last in-flight report, and when it came.
+    peer_loads: HashMap<String, (Instant, Vec<(String, u32)>)>,
 }
 
 /// How often a replica tells its peers what its clients consumed of their keys' limits: the
@@ -180,7 +186,14 @@ struct UsageReport {
 struct PoolReport {
     replica: String,
     nodes: Vec<(String, Health)>,
+    /// Requests this replica runs on each node now.
+    #[serde(default)]
+    in_flight: Vec<(String, u32)>,
 }
+
+/// How often a replica looks whether its in-flight counts changed, to report them: the
+/// coalescing bound on how stale a peer's counts are.
+const IN_FLIGHT_EVERY: Duration = Duration::from_millis(250);
 
 impl ClusterBridge {
     fn publish_usage(&self, ctx: &mut Context<Self>) {
@@ -214,10 +227,40 @@ impl ClusterBridge {
         );
     }
 
-    fn publish_pool(&self, ctx: &mut Context<Self>) {
-        if !self.cluster.connected() || self.health.is_empty() {
+    fn local_in_flight(&self) -> Vec<(String, u32)> {
+        self.router
+            .table()
+            .nodes
+            .iter()
+            .map(|n| (n.status.name.to_string(), n.target.in_flight()))
+            .collect()
+    }
+
+    /// Sums the peers' fresh reports into each node's `peer_in_flight`.
+    fn apply_peer_loads(&mut self) {
+        let now = Instant::now();
+        let timeout = self.config.peer_timeout;
+        self.peer_loads
+            .retain(|_, (at, _)| now.duration_since(*at) < timeout);
+        for node in &self.router.table().nodes {
+            let name = &*node.status.name;
+            let total: u32 = self
+                .peer_loads
+                .values()
+                .flat_map(|(_, loads)| loads.iter())
+                .filter(|(n, _)| n == name)
+                .map(|(_, count)| *count)
+                .sum();
+            node.target.set_peer_in_flight(total);
+        }
+    }
+
+    fn publish_pool(&mut self, ctx: &mut Context<Self>) {
+        if !self.cluster.connected() {
             return;
         }
+        let in_flight = self.local_in_flight();
+        self.reported = in_flight.clone();
         let report = PoolReport {
             replica: self.cluster.replica.clone(),
             nodes: self
@@ -225,6 +268,7 @@ impl ClusterBridge {
                 .iter()
                 .map(|(node, health)| (node.to_string(), *health))
                 .collect(),
+            in_flight,
         };
         let Ok(body) = serde_json::to_vec(&report) else {
             return;
@@ -364,6 +408,12 @@ impl Actor for ClusterBridge {
                 }),
         );
         ctx.run_interval(USAGE_EVERY, |act, ctx| act.publish_usage(ctx));
+        ctx.run_interval(IN_FLIGHT_EVERY, |act, ctx| {
+            if act.local_in_flight() != act.reported {
+                act.publish_pool(ctx);
+            }
+            act.apply_peer_loads();
+        });
         // Node actors report the health changes they find themselves here.
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         if self.router.observer.set(tx).is_ok() {
@@ -428,6 +478,9 @@ impl StreamHandler<PeerPool> for ClusterBridge {
         if report.replica == self.cluster.replica {
             return;
         }
+        self.peer_loads
+            .insert(report.replica.clone(), (Instant::now(), report.in_flight));
+        self.apply_peer_loads();
         let replica: Arc<str> = report.replica.as_str().into();
         for (node, health) in report.nodes {
             self.router.selector().do_send(PeerHealth {

@@ -43,6 +43,8 @@ pub struct NodeTarget {
     /// The node's limit, which in a cluster holds fleet-wide (see `cluster::slots`).
     pub max_concurrency: Option<u32>,
     in_flight: AtomicU32,
+    /// What the other replicas of a cluster run on the node, as they last reported it.
+    peer_in_flight: AtomicU32,
 }
 
 impl NodeTarget {
@@ -64,6 +66,7 @@ impl NodeTarget {
             stats,
             max_concurrency: None,
             in_flight: AtomicU32::new(0),
+            peer_in_flight: AtomicU32::new(0),
         }
     }
 
@@ -75,6 +78,17 @@ impl NodeTarget {
     /// Requests this replica runs on the node right now.
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Requests the whole fleet runs on the node, as far as this replica knows: its own now,
+    /// its peers' as of their last report. Load-aware strategies balance on this.
+    pub fn fleet_in_flight(&self) -> u32 {
+        self.in_flight()
+            .saturating_add(self.peer_in_flight.load(Ordering::Relaxed))
+    }
+
+    pub fn set_peer_in_flight(&self, n: u32) {
+        self.peer_in_flight.store(n, Ordering::Relaxed);
     }
 
     /// Takes a slot unless the node is at `max`; never overshoots, whatever the concurrency.
@@ -114,7 +128,7 @@ impl NodeEntry {
     fn tier(&self, model: &str, loaded_busy: u32) -> u8 {
         let suspect = u8::from(self.status.health != Health::Up);
         let standby = u8::from(self.status.priority == Priority::Standby);
-        let warm = self.target.in_flight() < loaded_busy
+        let warm = self.target.fleet_in_flight() < loaded_busy
             && self.status.loaded.iter().any(|m| &**m == model);
         (suspect << 2) | (standby << 1) | u8::from(!warm)
     }
@@ -122,7 +136,7 @@ impl NodeEntry {
     fn candidate(&self) -> Candidate {
         Candidate {
             id: self.target.id,
-            in_flight: self.target.in_flight(),
+            in_flight: self.target.fleet_in_flight(),
             weight: self.status.weight,
             latency: self
                 .target

@@ -845,3 +845,70 @@ async fn max_concurrency_holds_across_replicas() {
     );
     assert_eq!(node.requests("/api/chat"), 12);
 }
+
+/// least_inflight balances on the fleet's counts: requests running on node a through one
+/// replica steer another replica's requests to node b.
+#[actix_rt::test]
+async fn least_inflight_counts_the_peers_requests() {
+    let nats = NatsServer::start();
+    let a = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let b = MockUpstream::start(MockConfig::named("b", &["m:latest"])).unwrap();
+    let start = |name: &str| {
+        let mut config = test_config(&[&a, &b]);
+        let dir = tempfile::tempdir().unwrap().keep();
+        config.database_url = format!("sqlite://{}/drover.db", dir.display());
+        config.replica = name.to_owned();
+        config.selector.strategy = drover::config::StrategyName::LeastInflight;
+        config.cluster.nats_url = nats.url();
+        config.cluster.name = "inf".into();
+        config.cluster.heartbeat = Duration::from_millis(200);
+        config.cluster.peer_timeout = Duration::from_secs(2);
+        spawn(config).unwrap()
+    };
+    let servers = [start("ra"), start("rb")];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| ids(c).len() == 2).await;
+    }
+    // Two long requests on A, both on node a (b is made slow to answer only afterwards).
+    a.set_latency(Duration::from_secs(3));
+    b.set_failure(drover_loadtest::mock::Failure::Status(503));
+    let chat = |server: &RunningServer| {
+        client()
+            .post(format!("{}/api/chat", server.url()))
+            .timeout(Duration::from_secs(20))
+            .send_json(&serde_json::json!({"model": "m", "stream": false,
+                "messages": [{"role": "user", "content": "hi"}]}))
+    };
+    let held =
+        async { futures_util::future::join_all([chat(&servers[0]), chat(&servers[0])]).await };
+    let probe_b = async {
+        // Wait until a holds A's two requests and B has heard (reports every 250 ms).
+        for _ in 0..100 {
+            if a.in_flight() == 2 {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        b.set_failure(drover_loadtest::mock::Failure::None);
+        actix_rt::time::sleep(Duration::from_millis(600)).await;
+        let mut served = Vec::new();
+        for _ in 0..4 {
+            let res = chat(&servers[1]).await.unwrap();
+            served.push(
+                res.headers()
+                    .get("x-drover-node")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        served
+    };
+    let (_, served) = tokio::join!(held, probe_b);
+    assert_eq!(
+        served,
+        ["b", "b", "b", "b"],
+        "B ignored A's requests on node a"
+    );
+}
