@@ -38,6 +38,28 @@ fn replica_at(
 
 const TOKEN: &str = "cluster-admin-token";
 
+/// A replica of cluster `cluster` over `nodes`, with its own SQLite database, the admin token,
+/// a 200 ms heartbeat and a 2 s peer timeout, adjusted by `tweak`.
+fn member(
+    nats: &NatsServer,
+    cluster: &str,
+    name: &str,
+    nodes: &[&MockUpstream],
+    tweak: impl FnOnce(&mut drover::config::Config),
+) -> RunningServer {
+    let mut config = test_config(nodes);
+    let dir = tempfile::tempdir().unwrap().keep();
+    config.database_url = format!("sqlite://{}/drover.db", dir.display());
+    config.replica = name.to_owned();
+    config.auth.admin_token = TOKEN.into();
+    config.cluster.nats_url = nats.url();
+    config.cluster.name = cluster.to_owned();
+    config.cluster.heartbeat = Duration::from_millis(200);
+    config.cluster.peer_timeout = Duration::from_secs(2);
+    tweak(&mut config);
+    spawn(config).unwrap()
+}
+
 /// An admin call on one replica: status and JSON body.
 async fn admin(
     server: &RunningServer,
@@ -599,17 +621,9 @@ async fn a_node_failing_on_one_replica_is_avoided_by_all() {
     let a = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
     let b = MockUpstream::start(MockConfig::named("b", &["m:latest"])).unwrap();
     let start = |name: &str| {
-        let mut config = test_config(&[&a, &b]);
-        let dir = tempfile::tempdir().unwrap().keep();
-        config.database_url = format!("sqlite://{}/drover.db", dir.display());
-        config.replica = name.to_owned();
-        config.auth.admin_token = TOKEN.into();
-        config.selector.strategy = drover::config::StrategyName::RoundRobin;
-        config.cluster.nats_url = nats.url();
-        config.cluster.name = "obs".into();
-        config.cluster.heartbeat = Duration::from_millis(200);
-        config.cluster.peer_timeout = Duration::from_secs(2);
-        spawn(config).unwrap()
+        member(&nats, "obs", name, &[&a, &b], |c| {
+            c.selector.strategy = drover::config::StrategyName::RoundRobin;
+        })
     };
     let servers = [start("ra"), start("rb"), start("rc")];
     for server in &servers {
@@ -682,17 +696,9 @@ async fn key_limits_hold_across_replicas() {
     let nats = NatsServer::start();
     let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
     let start = |name: &str| {
-        let mut config = test_config(&[&node]);
-        let dir = tempfile::tempdir().unwrap().keep();
-        config.database_url = format!("sqlite://{}/drover.db", dir.display());
-        config.replica = name.to_owned();
-        config.auth.admin_token = TOKEN.into();
-        config.auth.mode = drover::config::AuthMode::Keys;
-        config.cluster.nats_url = nats.url();
-        config.cluster.name = "lim".into();
-        config.cluster.heartbeat = Duration::from_millis(200);
-        config.cluster.peer_timeout = Duration::from_secs(2);
-        spawn(config).unwrap()
+        member(&nats, "lim", name, &[&node], |c| {
+            c.auth.mode = drover::config::AuthMode::Keys;
+        })
     };
     let servers = [start("ra"), start("rb"), start("rc")];
     for server in &servers {
@@ -757,15 +763,9 @@ async fn replicas_sharing_postgres_apply_every_node() {
     let db = crate::databases::TestDb::postgres().await;
     let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
     let start = |name: &str| {
-        let mut config = test_config(&[&node]);
-        config.database_url = db.url().to_owned();
-        config.replica = name.to_owned();
-        config.auth.admin_token = TOKEN.into();
-        config.cluster.nats_url = nats.url();
-        config.cluster.name = "pg".into();
-        config.cluster.heartbeat = Duration::from_millis(200);
-        config.cluster.peer_timeout = Duration::from_secs(2);
-        spawn(config).unwrap()
+        member(&nats, "pg", name, &[&node], |c| {
+            c.database_url = db.url().to_owned();
+        })
     };
     let first = start("ra");
     wait_cluster(&first, "connected", |c| c["revision"] != 0).await;
@@ -810,16 +810,9 @@ async fn max_concurrency_holds_across_replicas() {
     let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
     node.set_latency(Duration::from_millis(150));
     let start = |name: &str| {
-        let mut config = test_config(&[&node]);
-        config.nodes[0].max_concurrency = Some(2);
-        let dir = tempfile::tempdir().unwrap().keep();
-        config.database_url = format!("sqlite://{}/drover.db", dir.display());
-        config.replica = name.to_owned();
-        config.cluster.nats_url = nats.url();
-        config.cluster.name = "cap".into();
-        config.cluster.heartbeat = Duration::from_millis(200);
-        config.cluster.peer_timeout = Duration::from_secs(2);
-        spawn(config).unwrap()
+        member(&nats, "cap", name, &[&node], |c| {
+            c.nodes[0].max_concurrency = Some(2);
+        })
     };
     let servers = [start("ra"), start("rb"), start("rc")];
     for server in &servers {
@@ -854,16 +847,9 @@ async fn least_inflight_counts_the_peers_requests() {
     let a = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
     let b = MockUpstream::start(MockConfig::named("b", &["m:latest"])).unwrap();
     let start = |name: &str| {
-        let mut config = test_config(&[&a, &b]);
-        let dir = tempfile::tempdir().unwrap().keep();
-        config.database_url = format!("sqlite://{}/drover.db", dir.display());
-        config.replica = name.to_owned();
-        config.selector.strategy = drover::config::StrategyName::LeastInflight;
-        config.cluster.nats_url = nats.url();
-        config.cluster.name = "inf".into();
-        config.cluster.heartbeat = Duration::from_millis(200);
-        config.cluster.peer_timeout = Duration::from_secs(2);
-        spawn(config).unwrap()
+        member(&nats, "inf", name, &[&a, &b], |c| {
+            c.selector.strategy = drover::config::StrategyName::LeastInflight;
+        })
     };
     let servers = [start("ra"), start("rb")];
     for server in &servers {
