@@ -2,7 +2,7 @@
 //! the model asked for, whether the answer streams, and the body exactly as received (so a
 //! same-format upstream gets it byte for byte).
 
-use std::{net::IpAddr, sync::Arc};
+use std::{borrow::Cow, net::IpAddr, sync::Arc};
 
 use bytes::Bytes;
 
@@ -110,16 +110,17 @@ impl Inbound {
         })
     }
 
-    /// The same request asking for `model` instead (a route's target).
-    pub fn for_model(&self, model: &Arc<str>) -> Result<Inbound, GatewayError> {
+    /// The same request asking for `model` instead (a route's target); borrowed as it is
+    /// when the model is the same, the common case.
+    pub fn for_model(&self, model: &Arc<str>) -> Result<Cow<'_, Inbound>, GatewayError> {
         if *model == self.model {
-            return Ok(self.clone());
+            return Ok(Cow::Borrowed(self));
         }
-        Ok(Inbound {
+        Ok(Cow::Owned(Inbound {
             body: wire::replace_model(&self.body, model)?,
             model: model.clone(),
             ..self.clone()
-        })
+        }))
     }
 
     pub fn framing(&self) -> Framing {

@@ -114,13 +114,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
             .await
             .context("cannot start the cluster bridge")?;
             let sync = ConfigSync::start(cluster.clone(), applier.clone()).await?;
-            match crate::cluster::slots::Slots::open(cluster.clone()).await {
-                Ok(slots) => {
-                    let _ = router.slots.set(slots);
-                }
-                // NATS is down at start: limits stay per replica until a restart.
-                Err(error) => tracing::warn!(%error, "fleet-wide node limits are off"),
-            }
+            crate::cluster::slots::Slots::start(cluster.clone(), router.clone());
             (Some(cluster), Some(sync))
         }
         false => (None, None),

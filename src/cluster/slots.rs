@@ -54,8 +54,28 @@ fn bucket_name(cluster: &str) -> String {
 }
 
 impl Slots {
+    /// Opens the slots bucket in the background, once NATS answers (a replica must start and
+    /// serve while NATS is away), and hands it to the router; until then limits hold per
+    /// replica.
+    pub fn start(cluster: Arc<Cluster>, router: Arc<crate::routing::Router>) {
+        actix_rt::spawn(async move {
+            loop {
+                if cluster.connected() {
+                    match Slots::open(cluster.clone()).await {
+                        Ok(slots) => {
+                            let _ = router.slots.set(slots);
+                            return;
+                        }
+                        Err(error) => tracing::warn!(%error, "cannot open the slots bucket yet"),
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        });
+    }
+
     /// Opens (or makes) the slots bucket and follows its frees.
-    pub async fn open(cluster: Arc<Cluster>) -> anyhow::Result<Arc<Slots>> {
+    async fn open(cluster: Arc<Cluster>) -> anyhow::Result<Arc<Slots>> {
         let js = jetstream::new(cluster.client.clone());
         let name = bucket_name(&cluster.name);
         let bucket = match js.get_key_value(&name).await {
