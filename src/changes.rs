@@ -155,7 +155,7 @@ impl Applier {
     }
 
     /// Rebuilds the router's routes from the database.
-    pub async fn reload_routes(&self) -> Result<(), ApplyError> {
+    async fn reload_routes(&self) -> Result<(), ApplyError> {
         let routes = self
             .store
             .list_routes()

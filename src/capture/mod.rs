@@ -59,9 +59,4 @@ impl Capture {
             self.cut = true;
         }
     }
-
-    /// Bytes held: the writer bounds what it buffers by this.
-    pub fn size(&self) -> usize {
-        self.request.len() + self.kept
-    }
 }

@@ -196,6 +196,48 @@ struct PoolReport {
 const IN_FLIGHT_EVERY: Duration = Duration::from_millis(250);
 
 impl ClusterBridge {
+    /// Sends `message` as JSON on `subject` without waiting for it, counted when sent.
+    fn send<T: Serialize>(&self, ctx: &mut Context<Self>, subject: String, message: &T) {
+        let Ok(body) = serde_json::to_vec(message) else {
+            return;
+        };
+        let client = self.cluster.client.clone();
+        let cluster = self.cluster.clone();
+        ctx.spawn(
+            async move {
+                if client.publish(subject, body.into()).await.is_ok() {
+                    cluster.sent();
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    /// Feeds every message on the cluster subject `kind` to the actor, as `wrap` makes it.
+    /// Subscribing only queues the request while NATS is down; the client renews it on every
+    /// reconnect.
+    fn follow<M: 'static>(
+        &self,
+        ctx: &mut Context<Self>,
+        kind: &'static str,
+        wrap: fn(async_nats::Message) -> M,
+    ) where
+        Self: StreamHandler<M>,
+    {
+        let client = self.cluster.client.clone();
+        let subject = subject(&self.cluster.name, kind);
+        ctx.wait(
+            async move { client.subscribe(subject).await }
+                .into_actor(self)
+                .map(move |subscribed, _, ctx| match subscribed {
+                    Ok(subscriber) => {
+                        ctx.add_stream(subscriber.map(wrap));
+                    }
+                    Err(error) => tracing::error!(%error, kind, "cannot subscribe"),
+                }),
+        );
+    }
+
     fn publish_usage(&self, ctx: &mut Context<Self>) {
         if !self.cluster.connected() {
             return;
@@ -211,20 +253,7 @@ impl ClusterBridge {
                 .map(|(id, start, requests, tokens)| (id.to_string(), start, requests, tokens))
                 .collect(),
         };
-        let Ok(body) = serde_json::to_vec(&report) else {
-            return;
-        };
-        let client = self.cluster.client.clone();
-        let cluster = self.cluster.clone();
-        let subject = super::subject(&self.cluster.name, "usage");
-        ctx.spawn(
-            async move {
-                if client.publish(subject, body.into()).await.is_ok() {
-                    cluster.sent();
-                }
-            }
-            .into_actor(self),
-        );
+        self.send(ctx, subject(&self.cluster.name, "usage"), &report);
     }
 
     fn local_in_flight(&self) -> Vec<(String, u32)> {
@@ -270,20 +299,7 @@ impl ClusterBridge {
                 .collect(),
             in_flight,
         };
-        let Ok(body) = serde_json::to_vec(&report) else {
-            return;
-        };
-        let client = self.cluster.client.clone();
-        let cluster = self.cluster.clone();
-        let subject = super::subject(&self.cluster.name, "pool");
-        ctx.spawn(
-            async move {
-                if client.publish(subject, body.into()).await.is_ok() {
-                    cluster.sent();
-                }
-            }
-            .into_actor(self),
-        );
+        self.send(ctx, subject(&self.cluster.name, "pool"), &report);
     }
 
     fn heartbeat(&self) -> Heartbeat {
@@ -336,19 +352,10 @@ impl ClusterBridge {
             return; // the client would only queue it; peers expire us as they should
         }
         self.publish_pool(ctx);
-        let Ok(body) = serde_json::to_vec(&self.heartbeat()) else {
-            return;
-        };
-        let client = self.cluster.client.clone();
-        let subject = subject(&self.cluster.name, "replicas");
-        let cluster = self.cluster.clone();
-        ctx.spawn(
-            async move {
-                if client.publish(subject, body.into()).await.is_ok() {
-                    cluster.sent();
-                }
-            }
-            .into_actor(self),
+        self.send(
+            ctx,
+            subject(&self.cluster.name, "replicas"),
+            &self.heartbeat(),
         );
     }
 }
@@ -357,56 +364,10 @@ impl Actor for ClusterBridge {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let client = self.cluster.client.clone();
-        let subject = subject(&self.cluster.name, "replicas");
-        // Subscribing only queues the request while NATS is down; the client renews it on
-        // every reconnect.
-        ctx.wait(
-            async move { client.subscribe(subject).await }
-                .into_actor(self)
-                .map(|subscribed, _, ctx| match subscribed {
-                    Ok(subscriber) => {
-                        ctx.add_stream(subscriber);
-                    }
-                    Err(error) => tracing::error!(%error, "cannot subscribe to heartbeats"),
-                }),
-        );
-        let client = self.cluster.client.clone();
-        let rpc = super::subject(&self.cluster.name, "rpc.status");
-        ctx.wait(
-            async move { client.subscribe(rpc).await }
-                .into_actor(self)
-                .map(|subscribed, _, ctx| match subscribed {
-                    Ok(subscriber) => {
-                        ctx.add_stream(subscriber.map(StatusRequest));
-                    }
-                    Err(error) => tracing::error!(%error, "cannot subscribe to status requests"),
-                }),
-        );
-        let client = self.cluster.client.clone();
-        let pool = super::subject(&self.cluster.name, "pool");
-        ctx.wait(
-            async move { client.subscribe(pool).await }
-                .into_actor(self)
-                .map(|subscribed, _, ctx| match subscribed {
-                    Ok(subscriber) => {
-                        ctx.add_stream(subscriber.map(PeerPool));
-                    }
-                    Err(error) => tracing::error!(%error, "cannot subscribe to pool reports"),
-                }),
-        );
-        let client = self.cluster.client.clone();
-        let usage = super::subject(&self.cluster.name, "usage");
-        ctx.wait(
-            async move { client.subscribe(usage).await }
-                .into_actor(self)
-                .map(|subscribed, _, ctx| match subscribed {
-                    Ok(subscriber) => {
-                        ctx.add_stream(subscriber.map(PeerUsage));
-                    }
-                    Err(error) => tracing::error!(%error, "cannot subscribe to key usage"),
-                }),
-        );
+        self.follow(ctx, "replicas", |m| m);
+        self.follow(ctx, "rpc.status", StatusRequest);
+        self.follow(ctx, "pool", PeerPool);
+        self.follow(ctx, "usage", PeerUsage);
         ctx.run_interval(USAGE_EVERY, |act, ctx| act.publish_usage(ctx));
         ctx.run_interval(IN_FLIGHT_EVERY, |act, ctx| {
             if act.local_in_flight() != act.reported {
@@ -501,19 +462,7 @@ impl StreamHandler<StatusRequest> for ClusterBridge {
     fn handle(&mut self, request: StatusRequest, ctx: &mut Self::Context) {
         self.cluster.received();
         let Some(reply) = request.0.reply else { return };
-        let Ok(body) = serde_json::to_vec(&self.heartbeat()) else {
-            return;
-        };
-        let client = self.cluster.client.clone();
-        let cluster = self.cluster.clone();
-        ctx.spawn(
-            async move {
-                if client.publish(reply, body.into()).await.is_ok() {
-                    cluster.sent();
-                }
-            }
-            .into_actor(self),
-        );
+        self.send(ctx, reply.to_string(), &self.heartbeat());
     }
 
     // The heartbeat stream ends the actor when it ends; this one need not.

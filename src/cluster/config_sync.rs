@@ -23,7 +23,6 @@ use tokio::sync::watch;
 
 use super::{
     bridge::Cluster,
-    kv_keys::{encode, Kind},
     wire::{change_of, key_of, value_of},
 };
 use crate::{
@@ -375,9 +374,4 @@ fn unavailable_or(message: String) -> WriteError {
     } else {
         WriteError::Failed(message)
     }
-}
-
-/// The key of a settings section, for tests and the CLI.
-pub fn setting_key(section: &str) -> String {
-    encode(Kind::Setting, section)
 }

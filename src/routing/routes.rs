@@ -37,10 +37,6 @@ impl RouteTable {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_alias.is_empty()
-    }
-
     /// The steps for a requested model: for an alias, its route then its fallbacks (depth
     /// first, each route once, so cycles end); for any other name, the name itself on any node.
     pub fn plan(&self, requested: &Arc<str>) -> Vec<Step> {

@@ -7,12 +7,7 @@ use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{
-    db_run,
-    nodes::{now_ms, Origin},
-    schema::api_keys,
-    Store, StoreError,
-};
+use super::{db_run, nodes::Origin, schema::api_keys, Store, StoreError};
 
 /// An API key as stored; the secret itself is never stored or shown again.
 #[derive(
@@ -96,22 +91,5 @@ impl Store {
             Some(row),
         )
         .await
-    }
-
-    /// Marks a key revoked (and disabled); false when there is no such key.
-    pub async fn revoke_key(
-        &self,
-        id: &str,
-        origin: impl Into<Origin<'_>>,
-    ) -> Result<Option<KeyRow>, StoreError> {
-        let Some(mut row) = self.get_key(id).await? else {
-            return Ok(None);
-        };
-        if row.revoked_ms.is_none() {
-            row.revoked_ms = Some(now_ms());
-        }
-        row.enabled = false;
-        self.put_key(&row, origin).await?;
-        Ok(Some(row))
     }
 }
