@@ -23,5 +23,6 @@ pub mod server;
 pub mod store;
 pub mod strategy;
 pub mod telemetry;
+pub mod translate;
 pub mod tuning;
 pub mod wire;
