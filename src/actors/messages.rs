@@ -53,6 +53,10 @@ pub struct NodeStatus {
     #[schema(value_type = Option<f64>)]
     pub probe_latency_ms: Option<Duration>,
     pub last_error: Option<String>,
+    /// The replica whose probes this replica takes in a cluster (rendezvous hashing picks one
+    /// per node); `None` when this replica probes the node itself.
+    #[schema(value_type = Option<String>)]
+    pub probed_by: Option<Arc<str>>,
 }
 
 impl NodeStatus {
@@ -76,6 +80,7 @@ impl NodeStatus {
             ttfb_ewma_ms: None,
             probe_latency_ms: None,
             last_error: None,
+            probed_by: None,
         }
     }
 }
@@ -157,7 +162,11 @@ pub struct GetPool;
 pub struct NodeState {
     #[serde(flatten)]
     pub status: Arc<NodeStatus>,
+    /// Requests this replica runs on the node now.
     pub in_flight: u32,
+    /// Requests the whole cluster runs on it, as this replica last heard (its own included;
+    /// equal to `in_flight` without a cluster).
+    pub fleet_in_flight: u32,
     pub drained: bool,
     #[serde(skip)]
     pub target: Arc<NodeTarget>,
@@ -201,10 +210,45 @@ pub struct ApplyProbing {
     pub connect_timeout: Duration,
 }
 
-/// A replica's own view of a node's health changed (from its probes or requests, never from
-/// a peer's word): sent to the cluster bridge, which tells the peers.
+/// What node actors tell the cluster bridge, which tells the peers.
+#[derive(Debug)]
+pub enum NodeEvent {
+    /// This replica's own view of a node's health changed (from its probes or requests,
+    /// never from a peer's word).
+    Health(Arc<str>, Health),
+    /// This replica probed a node it owns: its peers take the result instead of probing.
+    Probed(Arc<str>, SharedProbe),
+}
+
+/// Where node actors send their `NodeEvent`s; set once the cluster bridge runs.
 pub type Observer =
-    std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(Arc<str>, Health)>>>;
+    std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<NodeEvent>>>;
+
+/// One probe's result as replicas share it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SharedProbe {
+    pub result: Result<crate::providers::ProbeReport, String>,
+    /// How long the probe took, in microseconds.
+    pub took_us: u64,
+}
+
+/// Bridge → Selector → NodeActor: who probes node `node` now. `owner` is `None` when this
+/// replica must probe it itself (it owns the node, or it is cut off from its peers).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct ProbeDuty {
+    pub node: Arc<str>,
+    pub owner: Option<Arc<str>>,
+}
+
+/// Bridge → Selector → NodeActor: the probe result the owner replica of `node` published.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PeerProbe {
+    pub node: Arc<str>,
+    pub replica: Arc<str>,
+    pub probe: SharedProbe,
+}
 
 /// Bridge → Selector → NodeActor: what a peer replica sees of node `node` (by its own
 /// evidence). A node a peer finds unwell is treated as suspect here too, so the fleet avoids

@@ -13,8 +13,8 @@ use tokio::{sync::oneshot, time::Instant};
 use super::{
     health::{Health, HealthTracker, Transition},
     messages::{
-        ApplyProbing, NodeReport, NodeStatus, Observer, Passive, PeerHealth, ProbeNow,
-        RequestOutcome, StopNode,
+        ApplyProbing, NodeEvent, NodeReport, NodeStatus, Observer, Passive, PeerHealth, PeerProbe,
+        ProbeDuty, ProbeNow, RequestOutcome, SharedProbe, StopNode,
     },
     selector::Selector,
 };
@@ -48,11 +48,19 @@ pub struct NodeActor {
     /// the node is unwell, with when.
     observer: Observer,
     peers_unwell: HashMap<Arc<str>, Instant>,
+    /// The peer replica that probes this node for the fleet (`None`: this one does), and
+    /// when its last result came (or when it became the owner).
+    owner: Option<Arc<str>>,
+    last_shared: Instant,
 }
 
 /// A peer's word that a node is unwell counts this long unless repeated (peers repeat it
 /// every heartbeat while it holds).
 const PEER_WORD: Duration = Duration::from_secs(3);
+
+/// Probe intervals without a result from the owner replica after which this replica probes
+/// the node itself again: lost results must not leave a node unwatched.
+const OWNER_SILENCE: u32 = 3;
 
 impl NodeActor {
     pub fn new(
@@ -81,6 +89,16 @@ impl NodeActor {
             timer: None,
             observer,
             peers_unwell: HashMap::new(),
+            owner: None,
+            last_shared: Instant::now(),
+        }
+    }
+
+    /// A timer tick: probe, unless a peer owns the probing of this node and its results come.
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let owner_quiet = self.last_shared.elapsed() > self.health_config.interval * OWNER_SILENCE;
+        if self.owner.is_none() || owner_quiet {
+            self.probe(ctx);
         }
     }
 
@@ -104,7 +122,9 @@ impl NodeActor {
         let probe = async move { providers::probe(kind, &client, &url, timeout).await };
         ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
             act.probing = false;
-            act.apply_probe(result, started.elapsed());
+            let took = started.elapsed();
+            act.share(&result, took);
+            act.apply_probe(result, took);
             act.refresh();
             for reply in waiting {
                 // The caller may have given up; nothing to do then.
@@ -114,6 +134,20 @@ impl NodeActor {
                 act.probe(ctx);
             }
         }));
+    }
+
+    /// Hands the result of a probe this replica owns to the cluster bridge, for the peers.
+    fn share(&self, result: &Result<ProbeReport, String>, took: Duration) {
+        if self.owner.is_some() {
+            return;
+        }
+        if let Some(observer) = self.observer.get() {
+            let probe = SharedProbe {
+                result: result.clone(),
+                took_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            };
+            let _ = observer.send(NodeEvent::Probed(self.status.name.clone(), probe));
+        }
     }
 
     fn apply_probe(&mut self, result: Result<ProbeReport, String>, took: Duration) {
@@ -182,7 +216,7 @@ impl NodeActor {
         .increment(1);
         metrics::gauge!(m::NODE_UP, "node" => name).set(if to.routable() { 1.0 } else { 0.0 });
         if let Some(observer) = self.observer.get() {
-            let _ = observer.send((self.status.name.clone(), to));
+            let _ = observer.send(NodeEvent::Health(self.status.name.clone(), to));
         }
         Arc::make_mut(&mut self.status).health = self.effective(to);
     }
@@ -238,7 +272,7 @@ impl Actor for NodeActor {
         self.client = Some(providers::probe_client(self.connect_timeout));
         metrics::gauge!(m::NODE_UP, "node" => self.config.name.clone()).set(0.0);
         self.probe(ctx);
-        self.timer = Some(ctx.run_interval(self.health_config.interval, |act, ctx| act.probe(ctx)));
+        self.timer = Some(ctx.run_interval(self.health_config.interval, |act, ctx| act.tick(ctx)));
     }
 }
 
@@ -256,7 +290,7 @@ impl Handler<ApplyProbing> for NodeActor {
             if let Some(timer) = self.timer.take() {
                 ctx.cancel_future(timer);
             }
-            self.timer = Some(ctx.run_interval(msg.health.interval, |act, ctx| act.probe(ctx)));
+            self.timer = Some(ctx.run_interval(msg.health.interval, |act, ctx| act.tick(ctx)));
         }
         self.health_config = msg.health;
     }
@@ -292,6 +326,42 @@ impl Handler<PeerHealth> for NodeActor {
         } else {
             self.peers_unwell.remove(&msg.replica);
         }
+        self.refresh();
+    }
+}
+
+impl Handler<ProbeDuty> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ProbeDuty, ctx: &mut Self::Context) {
+        if msg.owner == self.owner {
+            return;
+        }
+        tracing::debug!(node = %self.config.name, owner = msg.owner.as_deref().unwrap_or("this replica"),
+            "probe owner changed");
+        let mine = msg.owner.is_none();
+        self.owner = msg.owner;
+        // The new owner gets a full silence allowance before this replica steps in.
+        self.last_shared = Instant::now();
+        Arc::make_mut(&mut self.status).probed_by = self.owner.clone();
+        self.report();
+        if mine {
+            // Taking over from a silent owner: look now, not at the next tick.
+            self.probe(ctx);
+        }
+    }
+}
+
+impl Handler<PeerProbe> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PeerProbe, _: &mut Self::Context) {
+        // Only the owner's word counts; during a handover another replica may still publish.
+        if self.owner.as_ref() != Some(&msg.replica) {
+            return;
+        }
+        self.last_shared = Instant::now();
+        self.apply_probe(msg.probe.result, Duration::from_micros(msg.probe.took_us));
         self.refresh();
     }
 }

@@ -11,8 +11,10 @@ use tokio::sync::oneshot;
 use super::{
     messages::{
         ApplyProbing, ApplySelectorConfig, Assignment, Enqueue, GetPool, NodeReport, NodeState,
-        PeerHealth, ProbeNode, ProbeNow, RemoveNode, SetDrained, SlotFreed, StopNode, UpsertNode,
+        PeerHealth, PeerProbe, ProbeDuty, ProbeNode, ProbeNow, RemoveNode, SetDrained, SlotFreed,
+        StopNode, UpsertNode,
     },
+    node::NodeActor,
     NodeSpawner,
 };
 use crate::{
@@ -211,6 +213,7 @@ impl Handler<GetPool> for Selector {
                 .map(|n| NodeState {
                     status: n.status.clone(),
                     in_flight: n.target.in_flight(),
+                    fleet_in_flight: n.target.fleet_in_flight(),
                     drained: n.drained,
                     target: n.target.clone(),
                 })
@@ -239,6 +242,7 @@ impl Handler<ProbeNode> for Selector {
             Ok(NodeState {
                 status,
                 in_flight: target.in_flight(),
+                fleet_in_flight: target.fleet_in_flight(),
                 drained,
                 target,
             })
@@ -302,13 +306,41 @@ impl Handler<SetDrained> for Selector {
     }
 }
 
+impl Selector {
+    /// Passes a message about node `name` on to its actor; a node not (or no longer) in the
+    /// pool has nobody to tell.
+    fn forward<M>(&self, name: &str, msg: M)
+    where
+        M: actix::Message<Result = ()> + Send + 'static,
+        NodeActor: Handler<M>,
+    {
+        if let Some(node) = self.nodes.iter().find(|n| &*n.target.name == name) {
+            node.target.actor.do_send(msg);
+        }
+    }
+}
+
 impl Handler<PeerHealth> for Selector {
     type Result = ();
 
     fn handle(&mut self, msg: PeerHealth, _: &mut Self::Context) {
-        if let Some(node) = self.nodes.iter().find(|n| n.target.name == msg.node) {
-            node.target.actor.do_send(msg);
-        }
+        self.forward(&msg.node.clone(), msg);
+    }
+}
+
+impl Handler<ProbeDuty> for Selector {
+    type Result = ();
+
+    fn handle(&mut self, msg: ProbeDuty, _: &mut Self::Context) {
+        self.forward(&msg.node.clone(), msg);
+    }
+}
+
+impl Handler<PeerProbe> for Selector {
+    type Result = ();
+
+    fn handle(&mut self, msg: PeerProbe, _: &mut Self::Context) {
+        self.forward(&msg.node.clone(), msg);
     }
 }
 

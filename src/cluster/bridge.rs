@@ -22,7 +22,10 @@ use super::{
     subject,
 };
 use crate::{
-    actors::{health::Health, messages::PeerHealth},
+    actors::{
+        health::Health,
+        messages::{NodeEvent, PeerHealth, PeerProbe, ProbeDuty, SharedProbe},
+    },
     auth::KeyRing,
     config::ClusterConfig,
     headline::{Rates, Snapshot, HEADLINE},
@@ -191,6 +194,14 @@ struct PoolReport {
     in_flight: Vec<(String, u32)>,
 }
 
+/// A probe result the owner of a node shares on `drover.<cluster>.probe`.
+#[derive(Debug, Serialize, Deserialize)]
+struct ProbeMessage {
+    replica: String,
+    node: String,
+    probe: SharedProbe,
+}
+
 /// How often a replica looks whether its in-flight counts changed, to report them: the
 /// coalescing bound on how stale a peer's counts are.
 const IN_FLIGHT_EVERY: Duration = Duration::from_millis(250);
@@ -302,6 +313,31 @@ impl ClusterBridge {
         self.send(ctx, subject(&self.cluster.name, "pool"), &report);
     }
 
+    /// Tells each node actor who probes its node: the rendezvous owner among the live
+    /// replicas, or this replica itself while it is cut off from its peers. Sent every beat
+    /// (actors ignore a repeat), so a node added since and a replaced actor learn it too.
+    fn assign_probes(&self) {
+        let connected = self.cluster.connected();
+        let live = self.cluster.members().live();
+        let me = self.cluster.replica.as_str();
+        let ids = live
+            .iter()
+            .map(|b| b.id.as_str())
+            .filter(|id| *id != me)
+            .chain([me]);
+        for node in &self.router.table().nodes {
+            let name = &node.status.name;
+            let owner = match super::probe_owner::owner(name, ids.clone()) {
+                Some(owner) if connected && owner != me => Some(Arc::from(owner)),
+                _ => None,
+            };
+            self.router.selector().do_send(ProbeDuty {
+                node: name.clone(),
+                owner,
+            });
+        }
+    }
+
     fn heartbeat(&self) -> Heartbeat {
         let table = self.router.table();
         Heartbeat {
@@ -343,6 +379,7 @@ impl ClusterBridge {
                 ctx.spawn(async move { slots.release_all_of(&id).await }.into_actor(self));
             }
         }
+        self.assign_probes();
         let live = self.cluster.members().live();
         metrics::gauge!(m::CLUSTER_REPLICAS).set(live.len() as f64);
         let newest = live.iter().map(|b| b.revision).max().unwrap_or(0);
@@ -368,6 +405,7 @@ impl Actor for ClusterBridge {
         self.follow(ctx, "rpc.status", StatusRequest);
         self.follow(ctx, "pool", PeerPool);
         self.follow(ctx, "usage", PeerUsage);
+        self.follow(ctx, "probe", PeerProbeMessage);
         ctx.run_interval(USAGE_EVERY, |act, ctx| act.publish_usage(ctx));
         ctx.run_interval(IN_FLIGHT_EVERY, |act, ctx| {
             if act.local_in_flight() != act.reported {
@@ -386,22 +424,56 @@ impl Actor for ClusterBridge {
     }
 }
 
-/// A node's health as this replica found it.
-struct OwnHealth(Arc<str>, Health);
+/// What this replica's node actors found themselves.
+struct OwnEvent(NodeEvent);
 
 fn tokio_stream_of(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Arc<str>, Health)>,
-) -> impl futures_util::Stream<Item = OwnHealth> {
-    futures_util::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx).map(|o| o.map(|(n, h)| OwnHealth(n, h)))
-    })
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<NodeEvent>,
+) -> impl futures_util::Stream<Item = OwnEvent> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(OwnEvent)))
 }
 
-impl StreamHandler<OwnHealth> for ClusterBridge {
-    fn handle(&mut self, OwnHealth(node, health): OwnHealth, ctx: &mut Self::Context) {
-        if self.health.insert(node, health) != Some(health) {
-            self.publish_pool(ctx);
+impl StreamHandler<OwnEvent> for ClusterBridge {
+    fn handle(&mut self, OwnEvent(event): OwnEvent, ctx: &mut Self::Context) {
+        match event {
+            NodeEvent::Health(node, health) => {
+                if self.health.insert(node, health) != Some(health) {
+                    self.publish_pool(ctx);
+                }
+            }
+            NodeEvent::Probed(node, probe) => {
+                if self.cluster.connected() {
+                    let message = ProbeMessage {
+                        replica: self.cluster.replica.clone(),
+                        node: node.to_string(),
+                        probe,
+                    };
+                    self.send(ctx, subject(&self.cluster.name, "probe"), &message);
+                }
+            }
         }
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+/// A probe result from the replica that owns a node.
+struct PeerProbeMessage(async_nats::Message);
+
+impl StreamHandler<PeerProbeMessage> for ClusterBridge {
+    fn handle(&mut self, PeerProbeMessage(message): PeerProbeMessage, _: &mut Self::Context) {
+        self.cluster.received();
+        let Ok(shared) = serde_json::from_slice::<ProbeMessage>(&message.payload) else {
+            return;
+        };
+        if shared.replica == self.cluster.replica {
+            return;
+        }
+        self.router.selector().do_send(PeerProbe {
+            node: shared.node.as_str().into(),
+            replica: shared.replica.as_str().into(),
+            probe: shared.probe,
+        });
     }
 
     fn finished(&mut self, _: &mut Self::Context) {}
@@ -523,6 +595,7 @@ impl StreamHandler<async_nats::Message> for ClusterBridge {
                 let id = beat.id.clone();
                 if self.cluster.members().heard(beat, Instant::now()) {
                     tracing::info!(replica = %id, "replica joined the cluster");
+                    self.assign_probes();
                 }
             }
             Err(error) => tracing::debug!(%error, "ignoring a malformed heartbeat"),

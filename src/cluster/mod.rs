@@ -7,6 +7,7 @@ pub mod config_sync;
 pub mod connect;
 pub mod kv_keys;
 pub mod membership;
+pub mod probe_owner;
 pub mod publish;
 pub mod slots;
 pub mod wire;

@@ -38,7 +38,7 @@ pub fn plan(kind: NodeKind, inbound: &Inbound) -> Result<UpstreamCall, GatewayEr
 }
 
 /// What a probe learned about a node.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProbeReport {
     pub version: Option<String>,
     pub models: Vec<String>,

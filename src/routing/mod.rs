@@ -149,27 +149,41 @@ impl Router {
         let queue_timeout =
             std::time::Duration::from_millis(self.queue_timeout_ms.load(Ordering::Relaxed));
         let deadline = tokio::time::Instant::now() + queue_timeout;
+        // Nodes found full fleet-wide on this pass: skipped, so the next best node (a standby,
+        // say) serves rather than the request waiting on them.
+        let mut full: Vec<usize> = Vec::new();
+        let mut skip: Vec<usize> = exclude.to_vec();
         loop {
-            let mut lease = self.acquire_here(model, exclude).await?;
+            // Registered before any slot is looked at, so no free is missed.
+            let freed = slots.freed.notified();
+            let mut lease = match self.acquire_here(model, &skip).await {
+                Ok(lease) => lease,
+                // Nothing else can serve: wait for a slot on the full ones, then look again.
+                Err(GatewayError::NoHealthyNode(_)) if !full.is_empty() => {
+                    // A free elsewhere wakes us; the poll covers a free whose news was lost.
+                    let wait = tokio::time::timeout(std::time::Duration::from_millis(100), freed);
+                    if tokio::time::timeout_at(deadline, wait).await.is_err() {
+                        metrics::counter!(m::QUEUE_TIMEOUTS).increment(1);
+                        return Err(GatewayError::Busy {
+                            model: model.to_string(),
+                            retry_after: std::time::Duration::from_secs(1),
+                        });
+                    }
+                    full.clear();
+                    skip.truncate(exclude.len());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let Some(max) = lease.node().max_concurrency else {
                 return Ok(lease);
             };
-            // Registered before the local slot is given back, so no free is missed.
-            let freed = slots.freed.notified();
             if let Some(slot) = slots.try_take(&lease.node().name, max).await {
                 lease.cluster_slot = Some(slot);
                 return Ok(lease);
             }
-            drop(lease);
-            // A free elsewhere wakes us; the poll covers a free whose news was lost.
-            let wait = tokio::time::timeout(std::time::Duration::from_millis(100), freed);
-            if tokio::time::timeout_at(deadline, wait).await.is_err() {
-                metrics::counter!(m::QUEUE_TIMEOUTS).increment(1);
-                return Err(GatewayError::Busy {
-                    model: model.to_string(),
-                    retry_after: std::time::Duration::from_secs(1),
-                });
-            }
+            full.push(lease.node().id);
+            skip.push(lease.node().id);
         }
     }
 

@@ -930,3 +930,271 @@ async fn a_replica_starts_without_nats_and_joins_later() {
     })
     .await;
 }
+
+/// Node `name` as replica `server` runs it (`GET /admin/api/pool`).
+async fn pool_node(server: &RunningServer, name: &str) -> Value {
+    let (_, body) = admin(server, "GET", "/pool", None).await;
+    body["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["name"] == name)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Polls until `check` holds on every server's view of node `name` (10 s at most).
+async fn wait_pool(
+    servers: &[&RunningServer],
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) {
+    for _ in 0..200 {
+        let mut all = true;
+        for server in servers {
+            all &= check(&pool_node(server, name).await);
+        }
+        if all {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut views = Vec::new();
+    for server in servers {
+        views.push(pool_node(server, name).await);
+    }
+    panic!("{what}: never happened; views {views:?}");
+}
+
+/// Which replica probes node `name`, as each of `servers` (named in `names`) sees it: one
+/// owner, which probes it itself (`probed_by` null), and the others naming it.
+async fn probe_owner(servers: &[&RunningServer], names: &[&str], node: &str) -> Option<String> {
+    let mut owners = Vec::new();
+    for (server, name) in servers.iter().zip(names) {
+        match pool_node(server, node).await["probed_by"].as_str() {
+            Some(owner) => owners.push(owner.to_owned()),
+            None => owners.push((*name).to_owned()),
+        }
+    }
+    owners.dedup();
+    (owners.len() == 1).then(|| owners.remove(0))
+}
+
+fn has_model(node: &Value, model: &str) -> bool {
+    node["models"]
+        .as_array()
+        .is_some_and(|models| models.iter().any(|m| m == model))
+}
+
+/// Each node is probed by one replica; the others take its results (inventory included); when
+/// the owner goes silent another takes over.
+#[actix_rt::test]
+async fn one_replica_probes_each_node_for_the_fleet() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let names = ["ra", "rb", "rc"];
+    let mut servers: Vec<Option<RunningServer>> = names
+        .iter()
+        .map(|name| {
+            Some(member(&nats, "probe", name, &[&node], |c| {
+                c.health.interval = Duration::from_millis(100);
+            }))
+        })
+        .collect();
+    fn live<'a>(
+        servers: &'a [Option<RunningServer>],
+        names: &[&'static str],
+    ) -> Vec<(&'a RunningServer, &'static str)> {
+        servers
+            .iter()
+            .zip(names)
+            .filter_map(|(s, n)| s.as_ref().map(|s| (s, *n)))
+            .collect()
+    }
+    for (server, _) in live(&servers, &names) {
+        wait_cluster(server, "formed", |c| ids(c).len() == 3).await;
+    }
+    let mut owner = None;
+    for _ in 0..100 {
+        let (s, n): (Vec<_>, Vec<_>) = live(&servers, &names).into_iter().unzip();
+        owner = probe_owner(&s, &n, "a").await;
+        if owner.is_some() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let owner = owner.expect("the replicas never agreed on one probe owner");
+
+    // One replica probing every 100 ms makes ~20 probes in 2 s; three would make ~60.
+    let before = node.requests("/api/version");
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
+    let probes = node.requests("/api/version") - before;
+    println!("probes of node a in 2 s by a fleet of 3 at a 100 ms interval: {probes}");
+    assert!(
+        probes <= 36,
+        "{probes} probes in 2 s: more than one replica probes"
+    );
+
+    // A model the node gains reaches every replica through the owner's probes.
+    node.set_models(&["m:latest", "fresh:latest"]);
+    let (s, _): (Vec<_>, Vec<_>) = live(&servers, &names).into_iter().unzip();
+    wait_pool(&s, "a", "the new model reached every replica", |n| {
+        has_model(n, "fresh:latest")
+    })
+    .await;
+
+    // The owner dies: another replica takes the probing over and the inventory still flows.
+    let index = names.iter().position(|n| *n == owner).unwrap();
+    servers[index].take().unwrap().stop();
+    let mut next = None;
+    for _ in 0..200 {
+        let (s, n): (Vec<_>, Vec<_>) = live(&servers, &names).into_iter().unzip();
+        next = probe_owner(&s, &n, "a").await.filter(|o| *o != owner);
+        if next.is_some() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(next.is_some(), "nobody took over probing from {owner}");
+    node.set_models(&["m:latest", "later:latest"]);
+    let (s, _): (Vec<_>, Vec<_>) = live(&servers, &names).into_iter().unzip();
+    wait_pool(&s, "a", "the next model reached the survivors", |n| {
+        has_model(n, "later:latest") && !has_model(n, "fresh:latest")
+    })
+    .await;
+}
+
+/// Standby promotion holds across the fleet: when the active node's slots are all taken on
+/// other replicas, a request goes to the standby node instead of waiting for the active one.
+#[actix_rt::test]
+async fn a_standby_serves_when_the_active_node_is_full_fleet_wide() {
+    let nats = NatsServer::start();
+    let active = MockUpstream::start(MockConfig::named("active", &["m:latest"])).unwrap();
+    let standby = MockUpstream::start(MockConfig::named("standby", &["m:latest"])).unwrap();
+    let start = |name: &str| {
+        member(&nats, "standby", name, &[&active, &standby], |c| {
+            c.nodes[0].max_concurrency = Some(1);
+            c.nodes[1].priority = drover::config::Priority::Standby;
+            c.selector.queue_timeout = Duration::from_secs(10);
+        })
+    };
+    let servers = [start("ra"), start("rb")];
+    for server in &servers {
+        wait_cluster(server, "formed", |c| {
+            ids(c).len() == 2 && c["revision"] != 0
+        })
+        .await;
+        wait_pool(&[server], "standby", "nodes up", |n| n["health"] == "up").await;
+    }
+    // The slots bucket opens in the background once NATS answers.
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    active.set_latency(Duration::from_secs(2));
+    let chat = |server: &RunningServer| {
+        client()
+            .post(format!("{}/api/chat", server.url()))
+            .timeout(Duration::from_secs(20))
+            .send_json(&serde_json::json!({"model": "m", "stream": false,
+                "messages": [{"role": "user", "content": "hi"}]}))
+    };
+    let held = chat(&servers[0]);
+    let other = async {
+        for _ in 0..100 {
+            if active.in_flight() == 1 {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            active.in_flight(),
+            1,
+            "the first request never reached the active node"
+        );
+        let started = std::time::Instant::now();
+        let res = chat(&servers[1]).await.unwrap();
+        (res, started.elapsed())
+    };
+    let (first, (second, took)) = tokio::join!(held, other);
+    assert_eq!(
+        first.unwrap().headers().get("x-drover-node").unwrap(),
+        "active"
+    );
+    assert_eq!(second.status(), 200);
+    assert_eq!(
+        second.headers().get("x-drover-node").unwrap(),
+        "standby",
+        "rb waited for the active node instead of promoting the standby"
+    );
+    println!("the standby answered rb's request after {took:?}");
+    assert_eq!(active.max_in_flight(), 1);
+}
+
+/// A replica killed for good (SIGKILL: no goodbye) drops out of membership, and the requests
+/// it was running stop counting against the node on the survivors.
+#[actix_rt::test]
+async fn a_killed_replicas_in_flight_counts_expire() {
+    use crate::process::{drover, free_port};
+
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let survivor = member(&nats, "kill", "survivor", &[&node], |_| {});
+    let db = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = drover()
+        .env(
+            "DROVER_DATABASE_URL",
+            format!("sqlite://{}/drover.db", db.path().display()),
+        )
+        .env("DROVER_CLUSTER__NATS_URL", nats.url())
+        .env("DROVER_CLUSTER__NAME", "kill")
+        .env("DROVER_CLUSTER__HEARTBEAT", "200ms")
+        .env("DROVER_CLUSTER__PEER_TIMEOUT", "2s")
+        .env("DROVER_REPLICA", "doomed")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--node"])
+        .arg(format!("a={}", node.url()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_cluster(&survivor, "the doomed replica joined", |c| {
+        ids(c).contains(&"doomed".to_owned())
+    })
+    .await;
+    node.set_latency(Duration::from_secs(60));
+    let base = format!("http://127.0.0.1:{port}");
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            client()
+                .post(format!("{base}/api/chat"))
+                .timeout(Duration::from_secs(90))
+                .send_json(&serde_json::json!({"model": "m", "stream": false,
+                    "messages": [{"role": "user", "content": "hi"}]}))
+        })
+        .collect();
+    let running = actix_rt::spawn(futures_util::future::join_all(held));
+    wait_pool(
+        &[&survivor],
+        "a",
+        "the survivor counts the doomed replica's requests",
+        |n| n["fleet_in_flight"] == 2 && n["in_flight"] == 0,
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = std::time::Instant::now();
+    wait_cluster(&survivor, "the killed replica left", |c| {
+        ids(c) == ["survivor"]
+    })
+    .await;
+    wait_pool(&[&survivor], "a", "its requests stopped counting", |n| {
+        n["fleet_in_flight"] == 0
+    })
+    .await;
+    println!(
+        "a killed replica's in-flight counts expired after {:?}",
+        killed.elapsed()
+    );
+    running.abort();
+    node.set_latency(Duration::ZERO);
+    survivor.stop();
+}
