@@ -301,7 +301,7 @@ fn check_messages(messages: &[Value]) -> Check {
             if !missing.is_empty() {
                 return Err(format!(
                     "messages.{}: `tool_use` ids were found without `tool_result` blocks immediately after: {}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
-                    i - 1,
+                    i.saturating_sub(1),
                     missing.join(", ")
                 ));
             }

@@ -19,6 +19,8 @@
 
 mod anthropic;
 mod anthropic_request;
+#[cfg(test)]
+mod arbitrary_input_tests;
 mod auth;
 mod base64;
 mod common;
