@@ -1,17 +1,24 @@
 //! `drover-mock`: the mock LLM upstream as a standalone server, so benchmarks can put a
-//! fast, predictable Ollama/OpenAI node behind the gateway (or measure it directly).
+//! fast, predictable Ollama, OpenAI or Anthropic node behind the gateway (or measure it
+//! directly).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use drover_loadtest::mock::{MockConfig, MockUpstream};
+use drover_loadtest::mock::{MockConfig, MockKind, MockUpstream};
 
-/// A fast mock Ollama + OpenAI-compatible upstream.
+/// A fast mock LLM upstream: Ollama (+ its OpenAI-compatible API), OpenAI or Anthropic.
 #[derive(Parser, Debug)]
 #[command(name = "drover-mock", version)]
 struct Args {
+    /// API the node speaks: ollama, openai or anthropic (the last two validate strictly).
+    #[arg(long, default_value = "ollama")]
+    kind: MockKind,
+    /// Key clients must send (Authorization: Bearer KEY, or x-api-key for anthropic).
+    #[arg(long)]
+    api_key: Option<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:11434")]
     listen: SocketAddr,
@@ -44,6 +51,8 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = MockConfig {
+        kind: args.kind,
+        api_key: args.api_key,
         name: args.name,
         models: args.models,
         loaded: args.loaded,
@@ -53,8 +62,13 @@ fn main() -> anyhow::Result<()> {
         embedding_dims: args.embedding_dims,
     };
     let summary = format!(
-        "drover-mock {} serving {:?} ({} tokens, {} ms gap, {} ms latency)",
-        config.name, config.models, config.tokens, args.token_delay_ms, args.latency_ms
+        "drover-mock {} ({}) serving {:?} ({} tokens, {} ms gap, {} ms latency)",
+        config.name,
+        config.kind,
+        config.models,
+        config.tokens,
+        args.token_delay_ms,
+        args.latency_ms
     );
     let mock = MockUpstream::start_on(config, args.listen, args.workers)
         .with_context(|| format!("cannot listen on {}", args.listen))?;

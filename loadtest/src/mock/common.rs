@@ -1,17 +1,17 @@
-//! What every inference handler does before producing an answer: count the hit, keep the
-//! body, apply the failure mode and the configured latency. Plus small response helpers.
+//! What every handler does before producing an answer: count the hit, keep the body and
+//! headers, check the key; then, for inference, apply the failure mode and the configured
+//! latency. Plus small response helpers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::Serialize;
 
 use super::state::{Endpoint, InFlight, Shared};
 use super::stream::Script;
-use super::Failure;
+use super::{auth, errors, Failure};
 
 pub(crate) const JSON: &str = "application/json; charset=utf-8";
 pub(crate) const NDJSON: &str = "application/x-ndjson";
@@ -19,6 +19,26 @@ pub(crate) const SSE: &str = "text/event-stream";
 
 /// How long `Failure::Hang` waits: far beyond any client timeout, short of overflow.
 const HANG: Duration = Duration::from_secs(24 * 3600);
+
+/// Records the request (count, body, headers) and checks its credentials. `Err` is the
+/// refusal to send, already counted in `rejections`.
+pub(crate) fn book(
+    st: &Shared,
+    ep: Endpoint,
+    req: &HttpRequest,
+    body: &Bytes,
+) -> Result<(), HttpResponse> {
+    st.hit(ep);
+    st.store_body(ep, body);
+    st.store_headers(ep, req.headers());
+    auth::check(st, req.headers()).map_err(|resp| refuse(st, resp))
+}
+
+/// Counts a refusal (400/401) and passes the response through.
+pub(crate) fn refuse(st: &Shared, resp: HttpResponse) -> HttpResponse {
+    st.reject();
+    resp
+}
 
 /// Permission to answer, granted by [`admit`].
 pub(crate) struct Admitted {
@@ -28,24 +48,13 @@ pub(crate) struct Admitted {
     pub(crate) die_after: Option<usize>,
 }
 
-/// Books the request and applies the failure knobs. `Err` carries the response to send
-/// instead of a normal answer.
-pub(crate) async fn admit(
-    st: &Arc<Shared>,
-    ep: Endpoint,
-    body: &Bytes,
-) -> Result<Admitted, HttpResponse> {
-    st.hit(ep);
-    st.store_body(ep, body);
+/// Applies the failure knobs and the latency to a booked request. `Err` carries the
+/// response to send instead of a normal answer.
+pub(crate) async fn admit(st: &Arc<Shared>, ep: Endpoint) -> Result<Admitted, HttpResponse> {
     let guard = ep.is_inference().then(|| st.enter());
     let die_after = match st.failure() {
         Failure::None => None,
-        Failure::Status(code) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Err(HttpResponse::build(status)
-                .content_type(JSON)
-                .body(r#"{"error":"mock failure"}"#));
-        }
+        Failure::Status(code) => return Err(errors::failure(st.kind, code)),
         Failure::Hang => {
             tokio::time::sleep(HANG).await;
             return Err(HttpResponse::GatewayTimeout().finish());
@@ -81,6 +90,17 @@ pub(crate) fn sse_event<T: Serialize>(v: &T) -> Bytes {
     Bytes::from(out)
 }
 
+/// One named server-sent event: `event: <name>\ndata: <json>\n\n` (Anthropic's framing).
+pub(crate) fn sse_named<T: Serialize>(name: &str, v: &T) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    let _ = serde_json::to_writer(&mut out, v);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
 pub(crate) const SSE_DONE: &[u8] = b"data: [DONE]\n\n";
 
 pub(crate) fn ok_json(body: Bytes) -> HttpResponse {
@@ -105,55 +125,24 @@ pub(crate) fn aborted(content_type: &'static str, guard: Option<InFlight>) -> Ht
     )
 }
 
-/// Ollama-style error: `{"error":"..."}`.
-pub(crate) fn ollama_error(status: StatusCode, msg: &str) -> HttpResponse {
-    #[derive(Serialize)]
-    struct E<'a> {
-        error: &'a str,
-    }
-    HttpResponse::build(status)
-        .content_type(JSON)
-        .body(json_bytes(&E { error: msg }))
+/// Streamed frames plus how many of them carry content: a dying node sends at most that
+/// many, never the closing frames.
+pub(crate) struct Frames {
+    pub(crate) frames: Vec<Bytes>,
+    pub(crate) content: usize,
 }
 
-/// Real Ollama's wording for a missing model.
-pub(crate) fn ollama_not_found(model: &str) -> HttpResponse {
-    ollama_error(
-        StatusCode::NOT_FOUND,
-        &format!("model \"{model}\" not found, try pulling it first"),
-    )
-}
-
-/// OpenAI-style error object.
-pub(crate) fn openai_error(status: StatusCode, msg: &str, code: Option<&str>) -> HttpResponse {
-    #[derive(Serialize)]
-    struct Inner<'a> {
-        message: &'a str,
-        #[serde(rename = "type")]
-        kind: &'static str,
-        param: Option<&'static str>,
-        code: Option<&'a str>,
+impl Frames {
+    /// The streamed response, cut after `die_after` frames (capped at the content frames).
+    pub(crate) fn respond(
+        self,
+        content_type: &'static str,
+        st: &Shared,
+        admitted: Admitted,
+    ) -> HttpResponse {
+        let script = Script::new(self.frames, st.token_delay())
+            .die_after(admitted.die_after.map(|d| d.min(self.content)))
+            .guard(admitted.guard);
+        streamed(content_type, script)
     }
-    #[derive(Serialize)]
-    struct E<'a> {
-        error: Inner<'a>,
-    }
-    HttpResponse::build(status)
-        .content_type(JSON)
-        .body(json_bytes(&E {
-            error: Inner {
-                message: msg,
-                kind: "invalid_request_error",
-                param: None,
-                code,
-            },
-        }))
-}
-
-pub(crate) fn openai_not_found(model: &str) -> HttpResponse {
-    openai_error(
-        StatusCode::NOT_FOUND,
-        &format!("model \"{model}\" not found"),
-        Some("model_not_found"),
-    )
 }

@@ -1,16 +1,36 @@
-//! A programmable mock LLM upstream speaking Ollama's API and the OpenAI-compatible one.
+//! A programmable mock LLM upstream of one of three kinds: Ollama (its native API plus the
+//! OpenAI-compatible one, leniently), a strict OpenAI API, or a strict Anthropic Messages API.
 //!
 //! Drover's integration tests start it in-process to play the nodes of a cluster (and kill,
 //! slow down or break them on demand); the `drover-mock` binary serves it for benchmarks,
-//! where it must be cheap enough never to be the bottleneck.
+//! where it must be cheap enough never to be the bottleneck. The strict kinds validate what
+//! they receive as the real APIs do, so Drover's translation is tested against upstreams
+//! that refuse what the real ones would refuse ([`MockUpstream::rejections`]).
 //!
 //! Generated text is deterministic: `tokens` chunks, the first `"[NAME] tok0 "`, the rest
 //! `"tok{i} "`, so a client can tell from the body alone which node answered and how many
-//! chunks it should have seen. Bare model names resolve to `NAME:latest` as in Ollama.
+//! chunks it should have seen. Bare model names resolve to `NAME:latest` as in Ollama. What
+//! the request carried (system prompt, images, tool results) is echoed at the start of the
+//! first chunk, and declared tools are called, by rules every kind shares (see `plan`).
 
+// A handler's early exit is the HTTP response itself, built once per refused request;
+// boxing it would only add an allocation and a deref at every `return`.
+#![allow(clippy::result_large_err)]
+
+mod anthropic;
+mod anthropic_request;
+#[cfg(test)]
+mod arbitrary_input_tests;
+mod auth;
+mod base64;
 mod common;
+mod errors;
 mod ollama;
+mod ollama_request;
 mod openai;
+mod openai_request;
+mod plan;
+mod prompt;
 mod server;
 mod state;
 mod stream;
@@ -23,9 +43,66 @@ use std::time::Duration;
 
 use state::Shared;
 
+/// Which API a node speaks, and how strictly it checks requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MockKind {
+    /// Ollama: `/api/*` plus the OpenAI-compatible `/v1/*`, as Ollama serves them. Lenient
+    /// like Ollama, except where Ollama itself refuses: `images` must be bare base64 and
+    /// tool-call `arguments` must be objects.
+    #[default]
+    Ollama,
+    /// The OpenAI API: `/v1/models`, `/v1/chat/completions`, `/v1/completions`,
+    /// `/v1/embeddings` only, with OpenAI's validation of chat requests (roles, content
+    /// parts, tool-call pairing, string `arguments`, `stream_options` only when streaming).
+    OpenAi,
+    /// The Anthropic Messages API: `/v1/models` in Anthropic's shape and `/v1/messages`,
+    /// with Anthropic's validation (required `max_tokens`, top-level `system` only, strict
+    /// alternation, tool_use/tool_result pairing, no unknown fields) and the
+    /// `anthropic-version` header required.
+    Anthropic,
+}
+
+impl MockKind {
+    /// The name used on the command line: `ollama`, `openai` or `anthropic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MockKind::Ollama => "ollama",
+            MockKind::OpenAi => "openai",
+            MockKind::Anthropic => "anthropic",
+        }
+    }
+}
+
+impl std::str::FromStr for MockKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ollama" => Ok(MockKind::Ollama),
+            "openai" => Ok(MockKind::OpenAi),
+            "anthropic" => Ok(MockKind::Anthropic),
+            other => Err(format!(
+                "unknown mock kind {other:?} (expected ollama, openai or anthropic)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for MockKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Initial settings of a mock node; most can be changed later through [`MockUpstream`].
 #[derive(Clone, Debug)]
 pub struct MockConfig {
+    /// The API the node speaks (and how strictly).
+    pub kind: MockKind,
+    /// When set, every request must carry this key: `Authorization: Bearer KEY` (Ollama and
+    /// OpenAI kinds) or `x-api-key: KEY` (Anthropic kind); otherwise 401 in the kind's
+    /// error shape.
+    pub api_key: Option<String>,
     /// Node name, echoed in the `x-mock-node` header of every response and in the text.
     pub name: String,
     /// Models listed by `/api/tags` and `/v1/models` and accepted for inference.
@@ -45,6 +122,8 @@ pub struct MockConfig {
 impl Default for MockConfig {
     fn default() -> Self {
         MockConfig {
+            kind: MockKind::Ollama,
+            api_key: None,
             name: "mock".to_owned(),
             models: vec!["llama3:latest".to_owned()],
             loaded: Vec::new(),
@@ -65,6 +144,14 @@ impl MockConfig {
             ..MockConfig::default()
         }
     }
+
+    /// A default node of `kind` with its own name and models.
+    pub fn of_kind(kind: MockKind, name: &str, models: &[&str]) -> Self {
+        MockConfig {
+            kind,
+            ..MockConfig::named(name, models)
+        }
+    }
 }
 
 /// How the node misbehaves on inference endpoints (and pull); probes stay healthy.
@@ -72,7 +159,9 @@ impl MockConfig {
 pub enum Failure {
     /// Answer normally.
     None,
-    /// Answer this status with `{"error":"mock failure"}`, without the configured latency.
+    /// Answer this status without the configured latency, with the message `mock failure`
+    /// in the kind's error shape: `{"error":"mock failure"}` (Ollama kind, both APIs),
+    /// OpenAI's error object, or Anthropic's (`overloaded_error` for 529).
     Status(u16),
     /// Streams: send this many chunks, then drop the connection with no terminating chunk
     /// and no final frame (0: headers only). Non-streamed answers: headers, then drop.
@@ -127,6 +216,11 @@ impl MockUpstream {
     /// The node name given in [`MockConfig::name`].
     pub fn name(&self) -> &str {
         &self.state.name
+    }
+
+    /// The API the node speaks.
+    pub fn kind(&self) -> MockKind {
+        self.state.kind
     }
 
     pub fn set_failure(&self, f: Failure) {
@@ -212,6 +306,29 @@ impl MockUpstream {
     /// Last body received on `path`, if it was JSON.
     pub fn last_body(&self, path: &str) -> Option<serde_json::Value> {
         self.state.last_body(path)
+    }
+
+    /// Headers of the last request on `path` (names lower-case), whatever its outcome.
+    pub fn last_headers(&self, path: &str) -> Option<Vec<(String, String)>> {
+        self.state.last_headers(path)
+    }
+
+    /// One header of the last request on `path` (first value when repeated).
+    pub fn last_header(&self, path: &str, name: &str) -> Option<String> {
+        let name = name.to_ascii_lowercase();
+        self.state
+            .last_headers(path)?
+            .into_iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Requests refused as invalid or unauthenticated (400 and 401 answers, malformed JSON
+    /// included; unknown models, 404, are not counted). A test that sends only valid
+    /// traffic through Drover asserts this stays 0: the mock never had to refuse what
+    /// Drover translated.
+    pub fn rejections(&self) -> u64 {
+        self.state.rejections()
     }
 }
 

@@ -1,102 +1,104 @@
 //! Ollama-native endpoints (`/api/*` and `/`), shaped after Ollama's API documentation.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::common::{
-    aborted, admit, json_bytes, ndjson_line, ok_json, ollama_error, ollama_not_found, streamed,
-    JSON, NDJSON,
+    aborted, admit, book, json_bytes, ndjson_line, ok_json, refuse, streamed, Frames, JSON, NDJSON,
 };
+use super::errors::{ollama_error, ollama_not_found};
+use super::ollama_request;
+use super::plan::{plan, Finish, Plan};
+use super::prompt::Prompt;
 use super::state::{Endpoint, Shared, DETAILS};
 use super::stream::Script;
-use super::text::{count_words, digest_hex, embedding, full_text, rfc3339_now, token};
+use super::text::{count_words, digest_hex, embedding, rfc3339_now};
 
 type St = web::Data<Shared>;
 
-pub(crate) async fn root_get(st: St) -> HttpResponse {
-    st.hit(Endpoint::Root);
+/// A probe: booked (counted, key checked) and answered with a fixed body.
+fn probe(st: &Shared, ep: Endpoint, req: &HttpRequest, body: Bytes) -> HttpResponse {
+    match book(st, ep, req, &Bytes::new()) {
+        Ok(()) => ok_json(body),
+        Err(resp) => resp,
+    }
+}
+
+pub(crate) async fn root_get(st: St, req: HttpRequest) -> HttpResponse {
+    if let Err(resp) = book(&st, Endpoint::Root, &req, &Bytes::new()) {
+        return resp;
+    }
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body("Ollama is running")
 }
 
-pub(crate) async fn root_head(st: St) -> HttpResponse {
-    st.hit(Endpoint::Root);
+pub(crate) async fn root_head(st: St, req: HttpRequest) -> HttpResponse {
+    if let Err(resp) = book(&st, Endpoint::Root, &req, &Bytes::new()) {
+        return resp;
+    }
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .finish()
 }
 
-pub(crate) async fn version(st: St) -> HttpResponse {
-    st.hit(Endpoint::Version);
-    ok_json(Bytes::from_static(br#"{"version":"0.5.0-mock"}"#))
+pub(crate) async fn version(st: St, req: HttpRequest) -> HttpResponse {
+    probe(
+        &st,
+        Endpoint::Version,
+        &req,
+        Bytes::from_static(br#"{"version":"0.5.0-mock"}"#),
+    )
 }
 
-pub(crate) async fn tags(st: St) -> HttpResponse {
-    st.hit(Endpoint::Tags);
-    ok_json(st.catalog().tags.clone())
+pub(crate) async fn tags(st: St, req: HttpRequest) -> HttpResponse {
+    probe(&st, Endpoint::Tags, &req, st.catalog().tags.clone())
 }
 
-pub(crate) async fn ps(st: St) -> HttpResponse {
-    st.hit(Endpoint::Ps);
-    ok_json(st.catalog().ps.clone())
+pub(crate) async fn ps(st: St, req: HttpRequest) -> HttpResponse {
+    probe(&st, Endpoint::Ps, &req, st.catalog().ps.clone())
 }
 
-/// Parses a request body, mapping malformed JSON to Ollama's 400 answer.
-fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Box<HttpResponse>> {
+/// Parses a request body, mapping malformed JSON to Ollama's 400 answer (counted).
+fn parse<'a, T: Deserialize<'a>>(st: &Shared, body: &'a [u8]) -> Result<T, HttpResponse> {
     serde_json::from_slice(body)
-        .map_err(|e| Box::new(ollama_error(StatusCode::BAD_REQUEST, &e.to_string())))
+        .map_err(|e| refuse(st, ollama_error(StatusCode::BAD_REQUEST, &e.to_string())))
 }
 
 /// Rejects a missing or unknown model the way Ollama does.
-fn check_model(st: &Shared, model: &str) -> Result<(), Box<HttpResponse>> {
+fn check_model(st: &Shared, model: &str) -> Result<(), HttpResponse> {
     if model.is_empty() {
-        return Err(Box::new(ollama_error(
-            StatusCode::BAD_REQUEST,
-            "model is required",
-        )));
+        return Err(refuse(
+            st,
+            ollama_error(StatusCode::BAD_REQUEST, "model is required"),
+        ));
     }
     if !st.catalog().has(model) {
-        return Err(Box::new(ollama_not_found(model)));
+        return Err(ollama_not_found(model));
     }
     Ok(())
 }
 
-/// Word count of a message `content`, which is a string in Ollama and may be an array of
-/// parts in OpenAI.
-pub(crate) fn content_words(content: &Value) -> usize {
-    match content {
-        Value::String(s) => count_words(s),
-        Value::Array(parts) => parts
-            .iter()
-            .map(|p| p.get("text").and_then(Value::as_str).map_or(0, count_words))
-            .sum(),
-        _ => 0,
-    }
+#[derive(Serialize)]
+struct OutFunction<'a> {
+    name: &'a str,
+    arguments: &'a Value,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct Message {
-    #[serde(default)]
-    pub(crate) content: Value,
-}
-
-#[derive(Deserialize)]
-struct ChatReq {
-    #[serde(default)]
-    model: String,
-    #[serde(default)]
-    messages: Vec<Message>,
-    stream: Option<bool>,
+#[derive(Serialize)]
+struct OutCall<'a> {
+    function: OutFunction<'a>,
 }
 
 #[derive(Serialize)]
 struct OutMessage<'a> {
     role: &'static str,
     content: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<OutCall<'a>>,
 }
 
 /// Timing and count fields of Ollama's final frame; durations are nominal (1 ns).
@@ -112,14 +114,19 @@ struct Stats {
 }
 
 impl Stats {
-    fn new(prompt: usize, eval: usize) -> Stats {
+    fn of(plan: &Plan) -> Stats {
         Stats {
-            done_reason: "stop",
+            // Ollama ends a tool-call answer with "stop" too.
+            done_reason: if plan.finish == Finish::Length {
+                "length"
+            } else {
+                "stop"
+            },
             total_duration: 1,
             load_duration: 1,
-            prompt_eval_count: prompt.max(1),
+            prompt_eval_count: plan.prompt_tokens,
             prompt_eval_duration: 1,
-            eval_count: eval,
+            eval_count: plan.completion_tokens,
             eval_duration: 1,
         }
     }
@@ -146,24 +153,44 @@ struct GenerateFrame<'a> {
 }
 
 /// The parts of a chat or generate answer that differ; the flow is shared.
-enum Kind {
+#[derive(Clone, Copy)]
+enum Shape {
     Chat,
     Generate,
 }
 
-fn frame(kind: &Kind, model: &str, created_at: &str, text: &str, stats: Option<Stats>) -> Bytes {
-    match kind {
-        Kind::Chat => ndjson_line(&ChatFrame {
+/// One frame: `text`, the plan's tool calls when `calls`, the counters when `stats`.
+fn frame(
+    shape: Shape,
+    model: &str,
+    created_at: &str,
+    text: &str,
+    calls: Option<&Plan>,
+    stats: Option<Stats>,
+) -> Bytes {
+    match shape {
+        Shape::Chat => ndjson_line(&ChatFrame {
             model,
             created_at,
             message: OutMessage {
                 role: "assistant",
                 content: text,
+                tool_calls: calls.map_or_else(Vec::new, |p| {
+                    p.calls
+                        .iter()
+                        .map(|c| OutCall {
+                            function: OutFunction {
+                                name: &c.name,
+                                arguments: &c.input,
+                            },
+                        })
+                        .collect()
+                }),
             },
             done: stats.is_some(),
             stats,
         }),
-        Kind::Generate => ndjson_line(&GenerateFrame {
+        Shape::Generate => ndjson_line(&GenerateFrame {
             model,
             created_at,
             response: text,
@@ -176,113 +203,96 @@ fn frame(kind: &Kind, model: &str, created_at: &str, text: &str, stats: Option<S
 async fn answer(
     st: St,
     ep: Endpoint,
-    kind: Kind,
-    body: Bytes,
-    model: String,
-    prompt_words: usize,
+    shape: Shape,
+    model: &str,
+    prompt: Prompt,
     stream: bool,
 ) -> HttpResponse {
-    let admitted = match admit(&st, ep, &body).await {
+    let admitted = match admit(&st, ep).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = check_model(&st, &model) {
-        return *resp;
+    if let Err(resp) = check_model(&st, model) {
+        return resp;
     }
-    let n = st.tokens();
+    let plan = plan(&prompt, &st.first_token, st.tokens());
     let created_at = rfc3339_now();
+    let calls = (!plan.calls.is_empty()).then_some(&plan);
     if !stream {
         if admitted.die_after.is_some() {
             return aborted(JSON, admitted.guard);
         }
-        let text = full_text(&st.first_token, n);
         let mut body = frame(
-            &kind,
-            &model,
+            shape,
+            model,
             &created_at,
-            &text,
-            Some(Stats::new(prompt_words, n)),
+            &plan.text(),
+            calls,
+            Some(Stats::of(&plan)),
         );
         // The NDJSON helper appends a newline; a plain JSON answer does not need it.
         body.truncate(body.len().saturating_sub(1));
         return ok_json(body);
     }
-    let mut frames = Vec::with_capacity(n + 1);
-    for i in 0..n {
-        frames.push(frame(
-            &kind,
-            &model,
-            &created_at,
-            &token(&st.first_token, i),
-            None,
-        ));
+    let mut frames = Vec::with_capacity(plan.chunks.len() + 2);
+    for chunk in &plan.chunks {
+        frames.push(frame(shape, model, &created_at, chunk, None, None));
     }
+    // Ollama sends a tool-call answer whole, in one chunk.
+    if calls.is_some() {
+        frames.push(frame(shape, model, &created_at, "", calls, None));
+    }
+    let content = frames.len();
     frames.push(frame(
-        &kind,
-        &model,
+        shape,
+        model,
         &created_at,
         "",
-        Some(Stats::new(prompt_words, n)),
+        None,
+        Some(Stats::of(&plan)),
     ));
-    let script = Script::new(frames, st.token_delay())
-        .die_after(admitted.die_after.map(|d| d.min(n)))
-        .guard(admitted.guard);
-    streamed(NDJSON, script)
+    Frames { frames, content }.respond(NDJSON, &st, admitted)
 }
 
-pub(crate) async fn chat(st: St, body: Bytes) -> HttpResponse {
-    let req: ChatReq = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => {
-            st.hit(Endpoint::Chat);
-            st.store_body(Endpoint::Chat, &body);
-            return *resp;
-        }
+fn model_of(v: &Value) -> &str {
+    v.get("model").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Ollama streams unless `"stream": false`.
+fn streams(v: &Value) -> bool {
+    v.get("stream").and_then(Value::as_bool).unwrap_or(true)
+}
+
+pub(crate) async fn chat(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
+    let ep = Endpoint::Chat;
+    if let Err(resp) = book(&st, ep, &req, &body) {
+        return resp;
+    }
+    let v: Value = match parse(&st, &body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
-    let words = req.messages.iter().map(|m| content_words(&m.content)).sum();
-    let stream = req.stream.unwrap_or(true);
-    answer(
-        st,
-        Endpoint::Chat,
-        Kind::Chat,
-        body,
-        req.model,
-        words,
-        stream,
-    )
-    .await
+    if let Err(msg) = ollama_request::validate_chat(&v) {
+        return refuse(&st, ollama_error(StatusCode::BAD_REQUEST, &msg));
+    }
+    let prompt = ollama_request::read_chat(&v);
+    answer(st, ep, Shape::Chat, model_of(&v), prompt, streams(&v)).await
 }
 
-#[derive(Deserialize)]
-struct GenerateReq {
-    #[serde(default)]
-    model: String,
-    #[serde(default)]
-    prompt: String,
-    stream: Option<bool>,
-}
-
-pub(crate) async fn generate(st: St, body: Bytes) -> HttpResponse {
-    let req: GenerateReq = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => {
-            st.hit(Endpoint::Generate);
-            st.store_body(Endpoint::Generate, &body);
-            return *resp;
-        }
+pub(crate) async fn generate(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
+    let ep = Endpoint::Generate;
+    if let Err(resp) = book(&st, ep, &req, &body) {
+        return resp;
+    }
+    let v: Value = match parse(&st, &body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
-    let words = count_words(&req.prompt);
-    let stream = req.stream.unwrap_or(true);
-    answer(
-        st,
-        Endpoint::Generate,
-        Kind::Generate,
-        body,
-        req.model,
-        words,
-        stream,
-    )
-    .await
+    if let Err(msg) = ollama_request::validate_generate(&v) {
+        return refuse(&st, ollama_error(StatusCode::BAD_REQUEST, &msg));
+    }
+    let prompt = ollama_request::read_generate(&v);
+    answer(st, ep, Shape::Generate, model_of(&v), prompt, streams(&v)).await
 }
 
 /// `input` of an embedding request: one string or a list; anything else counts as text.
@@ -322,21 +332,23 @@ struct EmbedResp<'a> {
 async fn embed_common<T: for<'de> Deserialize<'de>>(
     st: &St,
     ep: Endpoint,
+    req: &HttpRequest,
     body: &Bytes,
     model: impl FnOnce(&T) -> &str,
 ) -> Result<(T, Option<super::state::InFlight>), HttpResponse> {
-    let admitted = admit(st, ep, body).await?;
-    let req: T = parse(body).map_err(|r| *r)?;
-    check_model(st, model(&req)).map_err(|r| *r)?;
+    book(st, ep, req, body)?;
+    let parsed: T = parse(st, body)?;
+    let admitted = admit(st, ep).await?;
+    check_model(st, model(&parsed))?;
     if admitted.die_after.is_some() {
         return Err(aborted(JSON, admitted.guard));
     }
-    Ok((req, admitted.guard))
+    Ok((parsed, admitted.guard))
 }
 
-pub(crate) async fn embed(st: St, body: Bytes) -> HttpResponse {
+pub(crate) async fn embed(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
     let (req, _guard) =
-        match embed_common::<EmbedReq>(&st, Endpoint::Embed, &body, |r| &r.model).await {
+        match embed_common::<EmbedReq>(&st, Endpoint::Embed, &req, &body, |r| &r.model).await {
             Ok(x) => x,
             Err(resp) => return resp,
         };
@@ -367,9 +379,11 @@ struct EmbeddingsResp {
     embedding: Vec<f32>,
 }
 
-pub(crate) async fn embeddings(st: St, body: Bytes) -> HttpResponse {
+pub(crate) async fn embeddings(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
     let (req, _guard) =
-        match embed_common::<EmbeddingsReq>(&st, Endpoint::Embeddings, &body, |r| &r.model).await {
+        match embed_common::<EmbeddingsReq>(&st, Endpoint::Embeddings, &req, &body, |r| &r.model)
+            .await
+        {
             Ok(x) => x,
             Err(resp) => return resp,
         };
@@ -409,16 +423,17 @@ struct ShowResp<'a> {
     modified_at: &'static str,
 }
 
-pub(crate) async fn show(st: St, body: Bytes) -> HttpResponse {
-    st.hit(Endpoint::Show);
-    st.store_body(Endpoint::Show, &body);
-    let req: NamedReq = match parse(&body) {
+pub(crate) async fn show(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
+    if let Err(resp) = book(&st, Endpoint::Show, &req, &body) {
+        return resp;
+    }
+    let req: NamedReq = match parse(&st, &body) {
         Ok(r) => r,
-        Err(resp) => return *resp,
+        Err(resp) => return resp,
     };
     let model = req.model();
     if let Err(resp) = check_model(&st, model) {
-        return *resp;
+        return resp;
     }
     ok_json(json_bytes(&ShowResp {
         modelfile: format!("# Modelfile generated by drover-mock\nFROM {model}\n"),
@@ -476,18 +491,24 @@ fn pull_frames(model: &str) -> Vec<Bytes> {
     frames
 }
 
-pub(crate) async fn pull(st: St, body: Bytes) -> HttpResponse {
-    let admitted = match admit(&st, Endpoint::Pull, &body).await {
+pub(crate) async fn pull(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
+    if let Err(resp) = book(&st, Endpoint::Pull, &req, &body) {
+        return resp;
+    }
+    let req: NamedReq = match parse(&st, &body) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let admitted = match admit(&st, Endpoint::Pull).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let req: NamedReq = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => return *resp,
-    };
     let model = req.model().to_owned();
     if model.is_empty() {
-        return ollama_error(StatusCode::BAD_REQUEST, "model is required");
+        return refuse(
+            &st,
+            ollama_error(StatusCode::BAD_REQUEST, "model is required"),
+        );
     }
     if !req.stream.unwrap_or(true) {
         if admitted.die_after.is_some() {
@@ -529,14 +550,5 @@ mod tests {
         assert_eq!(inputs(&serde_json::json!("a")), vec!["a"]);
         assert_eq!(inputs(&serde_json::json!(["a", "b"])), vec!["a", "b"]);
         assert!(inputs(&Value::Null).is_empty());
-    }
-
-    #[test]
-    fn content_word_counts() {
-        assert_eq!(content_words(&serde_json::json!("a b c")), 3);
-        assert_eq!(
-            content_words(&serde_json::json!([{"type":"text","text":"x y"}])),
-            2
-        );
     }
 }

@@ -1,74 +1,59 @@
-//! OpenAI-compatible endpoints (`/v1/*`), as Ollama and most upstreams expose them.
+//! OpenAI endpoints (`/v1/*`): leniently as Ollama's OpenAI-compatible layer serves them
+//! (Ollama kind), strictly as the OpenAI API does (OpenAI kind).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::common::{
-    aborted, admit, json_bytes, ok_json, openai_error, openai_not_found, sse_event, streamed, JSON,
-    SSE, SSE_DONE,
+    aborted, admit, book, json_bytes, ok_json, refuse, sse_event, Frames, JSON, SSE, SSE_DONE,
 };
-use super::ollama::{content_words, inputs, Message};
+use super::errors::{openai_error, openai_not_found};
+use super::ollama::inputs;
+use super::openai_request;
+use super::plan::{pieces, plan, Finish, Plan, ARG_PIECE};
+use super::prompt::Prompt;
 use super::state::{Endpoint, Shared};
-use super::stream::Script;
-use super::text::{count_words, embedding, full_text, token, unix_now};
+use super::text::{count_words, embedding, unix_now};
+use super::MockKind;
 
 type St = web::Data<Shared>;
 
-pub(crate) async fn models(st: St) -> HttpResponse {
-    st.hit(Endpoint::V1Models);
-    ok_json(st.catalog().v1_models.clone())
+pub(crate) async fn models(st: St, req: HttpRequest) -> HttpResponse {
+    match book(&st, Endpoint::V1Models, &req, &Bytes::new()) {
+        Ok(()) => ok_json(st.catalog().v1_models.clone()),
+        Err(resp) => resp,
+    }
 }
 
-fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Box<HttpResponse>> {
-    serde_json::from_slice(body)
-        .map_err(|e| Box::new(openai_error(StatusCode::BAD_REQUEST, &e.to_string(), None)))
+fn bad_request(st: &Shared, msg: &str) -> HttpResponse {
+    refuse(st, openai_error(StatusCode::BAD_REQUEST, msg, None))
 }
 
-fn check_model(st: &Shared, model: &str) -> Result<(), Box<HttpResponse>> {
+fn parse(st: &Shared, body: &[u8]) -> Result<Value, HttpResponse> {
+    serde_json::from_slice(body).map_err(|e| {
+        bad_request(
+            st,
+            &format!("We could not parse the JSON body of your request. ({e})"),
+        )
+    })
+}
+
+fn check_model(st: &Shared, model: &str) -> Result<(), HttpResponse> {
     if model.is_empty() {
-        return Err(Box::new(openai_error(
-            StatusCode::BAD_REQUEST,
-            "you must provide a model parameter",
-            None,
-        )));
+        return Err(bad_request(st, "you must provide a model parameter"));
     }
     if !st.catalog().has(model) {
-        return Err(Box::new(openai_not_found(model)));
+        return Err(openai_not_found(model));
     }
     Ok(())
 }
 
-#[derive(Deserialize, Default)]
-struct StreamOptions {
-    #[serde(default)]
-    include_usage: bool,
-}
-
-#[derive(Deserialize)]
-struct ChatReq {
-    #[serde(default)]
-    model: String,
-    #[serde(default)]
-    messages: Vec<Message>,
-    #[serde(default)]
-    stream: bool,
-    #[serde(default)]
-    stream_options: Option<StreamOptions>,
-}
-
-#[derive(Deserialize)]
-struct CompletionReq {
-    #[serde(default)]
-    model: String,
-    #[serde(default)]
-    prompt: Value,
-    #[serde(default)]
-    stream: bool,
-    #[serde(default)]
-    stream_options: Option<StreamOptions>,
+#[derive(Serialize, Clone, Copy)]
+struct PromptDetails {
+    cached_tokens: usize,
 }
 
 #[derive(Serialize, Clone, Copy)]
@@ -76,31 +61,64 @@ struct Usage {
     prompt_tokens: usize,
     completion_tokens: usize,
     total_tokens: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_tokens_details: Option<PromptDetails>,
 }
 
 impl Usage {
-    fn new(prompt: usize, completion: usize) -> Usage {
-        let prompt = prompt.max(1);
+    /// OpenAI counts cached tokens inside `prompt_tokens`; the OpenAI kind always reports
+    /// the details, Ollama's layer only when something was cached.
+    fn of(plan: &Plan, kind: MockKind) -> Usage {
+        let prompt = plan.prompt_tokens + plan.cached_tokens;
         Usage {
             prompt_tokens: prompt,
-            completion_tokens: completion,
-            total_tokens: prompt + completion,
+            completion_tokens: plan.completion_tokens,
+            total_tokens: prompt + plan.completion_tokens,
+            prompt_tokens_details: (kind == MockKind::OpenAi || plan.cached_tokens > 0).then_some(
+                PromptDetails {
+                    cached_tokens: plan.cached_tokens,
+                },
+            ),
         }
     }
 }
 
 #[derive(Serialize)]
+struct FunctionDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
+}
+
+/// One tool call inside a delta (streamed) or a message (whole).
+#[derive(Serialize)]
+struct CallOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    function: FunctionDelta<'a>,
+}
+
+#[derive(Serialize, Default)]
 struct Delta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<CallOut<'a>>,
 }
 
 #[derive(Serialize)]
 struct OutMessage<'a> {
     role: &'static str,
-    content: &'a str,
+    /// `null` when the answer is tool calls.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<CallOut<'a>>,
 }
 
 /// One entry of `choices`, covering chat (message/delta) and completion (text) shapes.
@@ -129,105 +147,110 @@ struct Completion<'a> {
     usage: Option<Usage>,
 }
 
+fn finish_reason(f: &Finish) -> &'static str {
+    match f {
+        Finish::Stop | Finish::StopSequence(_) => "stop",
+        Finish::Length => "length",
+        Finish::ToolCalls => "tool_calls",
+    }
+}
+
 /// Chat and text completions share everything but the object names and choice shape.
-#[derive(Clone, Copy)]
-enum Kind {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
     Chat,
     Text,
 }
 
-impl Kind {
+impl Shape {
     fn object(self, chunk: bool) -> &'static str {
         match (self, chunk) {
-            (Kind::Chat, false) => "chat.completion",
-            (Kind::Chat, true) => "chat.completion.chunk",
-            (Kind::Text, _) => "text_completion",
+            (Shape::Chat, false) => "chat.completion",
+            (Shape::Chat, true) => "chat.completion.chunk",
+            (Shape::Text, _) => "text_completion",
         }
     }
 
     fn id_prefix(self) -> &'static str {
         match self {
-            Kind::Chat => "chatcmpl-mock",
-            Kind::Text => "cmpl-mock",
+            Shape::Chat => "chatcmpl-mock",
+            Shape::Text => "cmpl-mock",
         }
     }
 
-    /// A streamed choice carrying `text` (`None`: the closing, empty one).
-    fn chunk_choice(self, first: bool, text: Option<&str>) -> Choice<'_> {
-        let finish_reason = if text.is_none() { Some("stop") } else { None };
+    /// A streamed choice: a chat delta, or a completion's `text` (empty when closing).
+    fn chunk_choice<'a>(self, delta: Delta<'a>, finish: Option<&'static str>) -> Choice<'a> {
         match self {
-            Kind::Chat => Choice {
+            Shape::Chat => Choice {
                 index: 0,
                 message: None,
-                delta: Some(Delta {
-                    role: first.then_some("assistant"),
-                    content: text,
-                }),
+                delta: Some(delta),
                 text: None,
                 logprobs: None,
-                finish_reason,
+                finish_reason: finish,
             },
-            Kind::Text => Choice {
+            Shape::Text => Choice {
                 index: 0,
                 message: None,
                 delta: None,
-                text: Some(text.unwrap_or("")),
+                text: Some(delta.content.unwrap_or("")),
                 logprobs: None,
-                finish_reason,
+                finish_reason: finish,
             },
-        }
-    }
-
-    fn whole_choice(self, text: &str) -> Choice<'_> {
-        let (message, text) = match self {
-            Kind::Chat => (
-                Some(OutMessage {
-                    role: "assistant",
-                    content: text,
-                }),
-                None,
-            ),
-            Kind::Text => (None, Some(text)),
-        };
-        Choice {
-            index: 0,
-            message,
-            delta: None,
-            text,
-            logprobs: None,
-            finish_reason: Some("stop"),
         }
     }
 }
 
-struct Ask {
-    kind: Kind,
+/// The id OpenAI-style answers give call `i` of node `name`.
+fn call_id(name: &str, i: usize) -> String {
+    format!("call_{name}_{i}")
+}
+
+struct Ask<'a> {
+    shape: Shape,
     ep: Endpoint,
-    model: String,
-    prompt_words: usize,
+    model: &'a str,
     stream: bool,
     include_usage: bool,
 }
 
-async fn answer(st: St, body: Bytes, ask: Ask) -> HttpResponse {
-    let admitted = match admit(&st, ask.ep, &body).await {
+impl<'a> Ask<'a> {
+    fn of(shape: Shape, ep: Endpoint, v: &'a Value) -> Ask<'a> {
+        Ask {
+            shape,
+            ep,
+            model: v.get("model").and_then(Value::as_str).unwrap_or(""),
+            stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
+            include_usage: v
+                .pointer("/stream_options/include_usage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }
+    }
+}
+
+async fn answer(st: St, ask: Ask<'_>, prompt: Prompt) -> HttpResponse {
+    let admitted = match admit(&st, ask.ep).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = check_model(&st, &ask.model) {
-        return *resp;
+    if let Err(resp) = check_model(&st, ask.model) {
+        return resp;
     }
-    let n = st.tokens();
-    let id = format!("{}-{}", ask.kind.id_prefix(), st.next_id());
+    let plan = plan(&prompt, &st.first_token, st.tokens());
+    let id = format!("{}-{}", ask.shape.id_prefix(), st.next_id());
     let created = unix_now();
-    let usage = Usage::new(ask.prompt_words, n);
-    let model = ask.model.as_str();
+    let usage = Usage::of(&plan, st.kind);
+    let finish = finish_reason(&plan.finish);
+    let ids: Vec<String> = (0..plan.calls.len())
+        .map(|i| call_id(&st.name, i))
+        .collect();
     let completion = |chunk: bool, choices: Vec<Choice<'_>>, usage: Option<Usage>| {
         let c = Completion {
             id: &id,
-            object: ask.kind.object(chunk),
+            object: ask.shape.object(chunk),
             created,
-            model,
+            model: ask.model,
             system_fingerprint: "fp_mock",
             choices,
             usage,
@@ -242,74 +265,154 @@ async fn answer(st: St, body: Bytes, ask: Ask) -> HttpResponse {
         if admitted.die_after.is_some() {
             return aborted(JSON, admitted.guard);
         }
-        let text = full_text(&st.first_token, n);
-        return ok_json(completion(
-            false,
-            vec![ask.kind.whole_choice(&text)],
-            Some(usage),
-        ));
+        let text = plan.text();
+        let choice = match ask.shape {
+            Shape::Chat => Choice {
+                index: 0,
+                message: Some(OutMessage {
+                    role: "assistant",
+                    content: plan.calls.is_empty().then_some(text.as_str()),
+                    tool_calls: plan
+                        .calls
+                        .iter()
+                        .zip(&ids)
+                        .map(|(c, id)| CallOut {
+                            index: None,
+                            id: Some(id),
+                            kind: Some("function"),
+                            function: FunctionDelta {
+                                name: Some(&c.name),
+                                arguments: &c.arguments,
+                            },
+                        })
+                        .collect(),
+                }),
+                delta: None,
+                text: None,
+                logprobs: None,
+                finish_reason: Some(finish),
+            },
+            Shape::Text => Choice {
+                index: 0,
+                message: None,
+                delta: None,
+                text: Some(&text),
+                logprobs: None,
+                finish_reason: Some(finish),
+            },
+        };
+        return ok_json(completion(false, vec![choice], Some(usage)));
     }
-    let mut frames = Vec::with_capacity(n + 3);
-    for i in 0..n {
-        let text = token(&st.first_token, i);
+    let mut frames = Vec::with_capacity(plan.chunks.len() + 3);
+    // `role` rides on the first delta only.
+    let mut role = Some("assistant");
+    for chunk in &plan.chunks {
+        let delta = Delta {
+            role: role.take(),
+            content: Some(chunk),
+            ..Delta::default()
+        };
         frames.push(completion(
             true,
-            vec![ask.kind.chunk_choice(i == 0, Some(&text))],
+            vec![ask.shape.chunk_choice(delta, None)],
             None,
         ));
     }
+    for (index, (call, id)) in plan.calls.iter().zip(&ids).enumerate() {
+        // The first delta of a call names it; the arguments follow in small pieces.
+        let delta = Delta {
+            role: role.take(),
+            content: None,
+            tool_calls: vec![CallOut {
+                index: Some(index),
+                id: Some(id),
+                kind: Some("function"),
+                function: FunctionDelta {
+                    name: Some(&call.name),
+                    arguments: "",
+                },
+            }],
+        };
+        frames.push(completion(
+            true,
+            vec![ask.shape.chunk_choice(delta, None)],
+            None,
+        ));
+        for piece in pieces(&call.arguments, ARG_PIECE) {
+            let delta = Delta {
+                tool_calls: vec![CallOut {
+                    index: Some(index),
+                    id: None,
+                    kind: None,
+                    function: FunctionDelta {
+                        name: None,
+                        arguments: piece,
+                    },
+                }],
+                ..Delta::default()
+            };
+            frames.push(completion(
+                true,
+                vec![ask.shape.chunk_choice(delta, None)],
+                None,
+            ));
+        }
+    }
+    let content = frames.len();
+    let closing = Delta {
+        role: role.take(),
+        ..Delta::default()
+    };
     frames.push(completion(
         true,
-        vec![ask.kind.chunk_choice(n == 0, None)],
+        vec![ask.shape.chunk_choice(closing, Some(finish))],
         None,
     ));
     if ask.include_usage {
         frames.push(completion(true, Vec::new(), Some(usage)));
     }
     frames.push(Bytes::from_static(SSE_DONE));
-    let script = Script::new(frames, st.token_delay())
-        .die_after(admitted.die_after.map(|d| d.min(n)))
-        .guard(admitted.guard);
-    streamed(SSE, script)
+    Frames { frames, content }.respond(SSE, &st, admitted)
 }
 
-/// Counts a request whose body could not be parsed, then answers 400.
-fn rejected(st: &St, ep: Endpoint, body: &Bytes, resp: HttpResponse) -> HttpResponse {
-    st.hit(ep);
-    st.store_body(ep, body);
-    resp
+pub(crate) async fn chat(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
+    let ep = Endpoint::V1Chat;
+    if let Err(resp) = book(&st, ep, &req, &body) {
+        return resp;
+    }
+    let v = match parse(&st, &body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    if st.kind == MockKind::OpenAi {
+        if let Err(msg) = openai_request::validate_chat(&v) {
+            return bad_request(&st, &msg);
+        }
+    }
+    let prompt = openai_request::read_chat(&v);
+    answer(st, Ask::of(Shape::Chat, ep, &v), prompt).await
 }
 
-pub(crate) async fn chat(st: St, body: Bytes) -> HttpResponse {
-    let req: ChatReq = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => return rejected(&st, Endpoint::V1Chat, &body, *resp),
+pub(crate) async fn completions(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
+    let ep = Endpoint::V1Completions;
+    if let Err(resp) = book(&st, ep, &req, &body) {
+        return resp;
+    }
+    let v = match parse(&st, &body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
-    let ask = Ask {
-        kind: Kind::Chat,
-        ep: Endpoint::V1Chat,
-        prompt_words: req.messages.iter().map(|m| content_words(&m.content)).sum(),
-        model: req.model,
-        stream: req.stream,
-        include_usage: req.stream_options.unwrap_or_default().include_usage,
-    };
-    answer(st, body, ask).await
-}
-
-pub(crate) async fn completions(st: St, body: Bytes) -> HttpResponse {
-    let req: CompletionReq = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => return rejected(&st, Endpoint::V1Completions, &body, *resp),
-    };
-    let ask = Ask {
-        kind: Kind::Text,
-        ep: Endpoint::V1Completions,
-        prompt_words: inputs(&req.prompt).iter().map(|p| count_words(p)).sum(),
-        model: req.model,
-        stream: req.stream,
-        include_usage: req.stream_options.unwrap_or_default().include_usage,
-    };
-    answer(st, body, ask).await
+    if st.kind == MockKind::OpenAi {
+        if let Err(msg) = openai_request::validate_completion(&v) {
+            return bad_request(&st, &msg);
+        }
+    }
+    let words = inputs(v.get("prompt").unwrap_or(&Value::Null))
+        .iter()
+        .map(|p| count_words(p))
+        .sum();
+    let prompt = openai_request::read_completion(&v, words);
+    answer(st, Ask::of(Shape::Text, ep, &v), prompt).await
 }
 
 #[derive(Deserialize)]
@@ -341,17 +444,30 @@ struct EmbeddingsResp<'a> {
     usage: EmbeddingUsage,
 }
 
-pub(crate) async fn embeddings(st: St, body: Bytes) -> HttpResponse {
-    let admitted = match admit(&st, Endpoint::V1Embeddings, &body).await {
+pub(crate) async fn embeddings(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
+    let ep = Endpoint::V1Embeddings;
+    if let Err(resp) = book(&st, ep, &req, &body) {
+        return resp;
+    }
+    let v = match parse(&st, &body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    if st.kind == MockKind::OpenAi {
+        if let Err(msg) = openai_request::validate_embeddings(&v) {
+            return bad_request(&st, &msg);
+        }
+    }
+    let req: EmbeddingsReq = match serde_json::from_value(v) {
+        Ok(r) => r,
+        Err(e) => return bad_request(&st, &e.to_string()),
+    };
+    let admitted = match admit(&st, ep).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let req: EmbeddingsReq = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => return *resp,
-    };
     if let Err(resp) = check_model(&st, &req.model) {
-        return *resp;
+        return resp;
     }
     if admitted.die_after.is_some() {
         return aborted(JSON, admitted.guard);

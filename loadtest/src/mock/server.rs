@@ -12,8 +12,9 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::errors::path_not_found;
 use super::state::Shared;
-use super::{ollama, openai};
+use super::{anthropic, ollama, openai, MockKind};
 
 /// Largest request body accepted; generous so big prompts from load tests never bounce.
 const MAX_BODY: usize = 64 << 20;
@@ -54,12 +55,33 @@ fn node_header(name: &str) -> HeaderValue {
 
 async fn not_found(st: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
     st.hit_other(req.path());
-    HttpResponse::NotFound()
-        .content_type("text/plain; charset=utf-8")
-        .body("404 page not found")
+    path_not_found(st.kind, req.method().as_str(), req.path())
 }
 
-fn routes(cfg: &mut web::ServiceConfig) {
+/// The route table of each kind: paths a kind does not serve fall to a 404 in its shape.
+fn routes(kind: MockKind, cfg: &mut web::ServiceConfig) {
+    match kind {
+        MockKind::Ollama => ollama_routes(cfg),
+        MockKind::OpenAi => openai_routes(cfg),
+        MockKind::Anthropic => anthropic_routes(cfg),
+    }
+    cfg.default_service(web::to(not_found));
+}
+
+fn openai_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/models").route(web::get().to(openai::models)))
+        .service(web::resource("/v1/chat/completions").route(web::post().to(openai::chat)))
+        .service(web::resource("/v1/completions").route(web::post().to(openai::completions)))
+        .service(web::resource("/v1/embeddings").route(web::post().to(openai::embeddings)));
+}
+
+fn anthropic_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/models").route(web::get().to(anthropic::models)))
+        .service(web::resource("/v1/messages").route(web::post().to(anthropic::messages)));
+}
+
+/// Ollama serves its own API and the OpenAI-compatible one.
+fn ollama_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/")
             .route(web::get().to(ollama::root_get))
@@ -73,12 +95,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/chat").route(web::post().to(ollama::chat)))
     .service(web::resource("/api/generate").route(web::post().to(ollama::generate)))
     .service(web::resource("/api/embed").route(web::post().to(ollama::embed)))
-    .service(web::resource("/api/embeddings").route(web::post().to(ollama::embeddings)))
-    .service(web::resource("/v1/models").route(web::get().to(openai::models)))
-    .service(web::resource("/v1/chat/completions").route(web::post().to(openai::chat)))
-    .service(web::resource("/v1/completions").route(web::post().to(openai::completions)))
-    .service(web::resource("/v1/embeddings").route(web::post().to(openai::embeddings)))
-    .default_service(web::to(not_found));
+    .service(web::resource("/api/embeddings").route(web::post().to(ollama::embeddings)));
+    openai_routes(cfg);
 }
 
 /// Starts serving `listener` and returns once the server accepts connections.
@@ -100,12 +118,13 @@ pub(crate) fn launch(
                     node_header(&state.name),
                 );
                 let conn_state = Arc::clone(&state);
+                let kind = state.kind;
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(data.clone())
                         .app_data(web::PayloadConfig::new(MAX_BODY))
                         .wrap(DefaultHeaders::new().add(header.clone()))
-                        .configure(routes)
+                        .configure(|cfg| routes(kind, cfg))
                 })
                 .workers(workers.max(1))
                 .disable_signals()

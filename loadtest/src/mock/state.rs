@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 use serde::Serialize;
 
 use super::text::{digest_hex, first_token, with_default_tag};
-use super::{Failure, MockConfig};
+use super::{Failure, MockConfig, MockKind};
 
 /// Every route the mock serves. Counting by index keeps the per-request bookkeeping to one
 /// atomic add instead of a map lookup under a lock.
@@ -31,10 +32,11 @@ pub(crate) enum Endpoint {
     V1Chat,
     V1Completions,
     V1Embeddings,
+    V1Messages,
 }
 
 impl Endpoint {
-    pub(crate) const ALL: [Endpoint; 14] = [
+    pub(crate) const ALL: [Endpoint; 15] = [
         Endpoint::Root,
         Endpoint::Version,
         Endpoint::Tags,
@@ -49,6 +51,7 @@ impl Endpoint {
         Endpoint::V1Chat,
         Endpoint::V1Completions,
         Endpoint::V1Embeddings,
+        Endpoint::V1Messages,
     ];
 
     pub(crate) fn path(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Endpoint {
             Endpoint::V1Chat => "/v1/chat/completions",
             Endpoint::V1Completions => "/v1/completions",
             Endpoint::V1Embeddings => "/v1/embeddings",
+            Endpoint::V1Messages => "/v1/messages",
         }
     }
 
@@ -86,6 +90,7 @@ impl Endpoint {
                 | Endpoint::V1Chat
                 | Endpoint::V1Completions
                 | Endpoint::V1Embeddings
+                | Endpoint::V1Messages
         )
     }
 
@@ -124,6 +129,8 @@ pub(crate) struct Catalog {
     pub(crate) tags: Bytes,
     pub(crate) ps: Bytes,
     pub(crate) v1_models: Bytes,
+    /// `/v1/models` in Anthropic's shape, served by Anthropic-kind nodes.
+    pub(crate) anthropic_models: Bytes,
 }
 
 #[derive(Serialize)]
@@ -168,6 +175,23 @@ struct V1Model<'a> {
     object: &'static str,
     created: u64,
     owned_by: &'static str,
+}
+
+#[derive(Serialize)]
+struct AnthropicModel<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    display_name: &'a str,
+    created_at: &'static str,
+}
+
+#[derive(Serialize)]
+struct AnthropicList<'a> {
+    data: Vec<AnthropicModel<'a>>,
+    has_more: bool,
+    first_id: Option<&'a str>,
+    last_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -227,12 +251,27 @@ impl Catalog {
                 })
                 .collect(),
         });
+        let anthropic_models = to_bytes(&AnthropicList {
+            data: models
+                .iter()
+                .map(|m| AnthropicModel {
+                    kind: "model",
+                    id: m,
+                    display_name: m,
+                    created_at: "2024-01-01T00:00:00Z",
+                })
+                .collect(),
+            has_more: false,
+            first_id: models.first().map(String::as_str),
+            last_id: models.last().map(String::as_str),
+        });
         Catalog {
             models,
             loaded,
             tags,
             ps,
             v1_models,
+            anthropic_models,
         }
     }
 
@@ -275,6 +314,9 @@ impl Drop for ConnGuard {
 
 pub(crate) struct Shared {
     pub(crate) name: String,
+    pub(crate) kind: MockKind,
+    /// The key clients must present, in the kind's own header; `None`: no check.
+    pub(crate) api_key: Option<String>,
     /// First generated token, containing the node name.
     pub(crate) first_token: String,
     pub(crate) embedding_dims: usize,
@@ -286,6 +328,8 @@ pub(crate) struct Shared {
     counts: [AtomicU64; Endpoint::ALL.len()],
     other_counts: Mutex<HashMap<String, u64>>,
     last_bodies: [Mutex<Option<Bytes>>; Endpoint::ALL.len()],
+    last_headers: [Mutex<Option<HeaderMap>>; Endpoint::ALL.len()],
+    rejections: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     open_connections: AtomicU64,
@@ -300,6 +344,8 @@ impl Shared {
     pub(crate) fn new(cfg: &MockConfig) -> Shared {
         Shared {
             name: cfg.name.clone(),
+            kind: cfg.kind,
+            api_key: cfg.api_key.clone(),
             first_token: first_token(&cfg.name),
             embedding_dims: cfg.embedding_dims,
             failure: AtomicU64::new(0),
@@ -313,6 +359,8 @@ impl Shared {
             counts: std::array::from_fn(|_| AtomicU64::new(0)),
             other_counts: Mutex::new(HashMap::new()),
             last_bodies: std::array::from_fn(|_| Mutex::new(None)),
+            last_headers: std::array::from_fn(|_| Mutex::new(None)),
+            rejections: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             open_connections: AtomicU64::new(0),
@@ -421,6 +469,40 @@ impl Shared {
         *slot = Some(body.clone());
     }
 
+    /// Keeps the request headers (a map clone of refcounted values).
+    pub(crate) fn store_headers(&self, ep: Endpoint, headers: &HeaderMap) {
+        let mut slot = self.last_headers[ep.index()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *slot = Some(headers.clone());
+    }
+
+    /// Last headers received on `path`, names lower-case, in arrival order per name.
+    pub(crate) fn last_headers(&self, path: &str) -> Option<Vec<(String, String)>> {
+        let ep = Endpoint::from_path(path)?;
+        let slot = self.last_headers[ep.index()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let map = slot.as_ref()?;
+        Some(
+            map.iter()
+                .map(|(k, v)| {
+                    let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                    (k.as_str().to_owned(), value)
+                })
+                .collect(),
+        )
+    }
+
+    /// Counts a request refused as invalid (400) or unauthenticated (401).
+    pub(crate) fn reject(&self) {
+        self.rejections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn rejections(&self) -> u64 {
+        self.rejections.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn last_body(&self, path: &str) -> Option<serde_json::Value> {
         let ep = Endpoint::from_path(path)?;
         let raw = self.last_bodies[ep.index()]
@@ -487,7 +569,7 @@ mod tests {
             assert_eq!(Endpoint::from_path(e.path()), Some(e));
         }
         assert_eq!(Endpoint::from_path("/nope"), None);
-        assert_eq!(Endpoint::ALL.iter().filter(|e| e.is_inference()).count(), 7);
+        assert_eq!(Endpoint::ALL.iter().filter(|e| e.is_inference()).count(), 8);
     }
 
     #[test]

@@ -112,21 +112,6 @@ pub(crate) fn first_token(name: &str) -> String {
     format!("[{name}] tok0 ")
 }
 
-/// The whole answer that a stream of `n` tokens concatenates to.
-pub(crate) fn full_text(first: &str, n: usize) -> String {
-    let mut s = String::with_capacity(first.len() + n * 6);
-    for i in 0..n {
-        if i == 0 {
-            s.push_str(first);
-        } else {
-            s.push_str("tok");
-            s.push_str(&i.to_string());
-            s.push(' ');
-        }
-    }
-    s
-}
-
 /// Rough prompt token count (whitespace-separated words, at least 1), enough for usage fields.
 pub(crate) fn count_words(text: &str) -> usize {
     text.split_whitespace().count()
@@ -174,12 +159,10 @@ mod tests {
     }
 
     #[test]
-    fn tokens_concatenate_to_full_text() {
+    fn tokens_concatenate() {
         let first = first_token("n1");
         let joined: String = (0..4).map(|i| token(&first, i)).collect();
-        assert_eq!(joined, full_text(&first, 4));
         assert_eq!(joined, "[n1] tok0 tok1 tok2 tok3 ");
-        assert_eq!(full_text(&first, 0), "");
     }
 
     #[test]

@@ -46,6 +46,20 @@ impl Resp {
             .collect()
     }
 
+    /// Named SSE events (`event:` + `data:`, Anthropic's framing): name and parsed payload.
+    pub fn named_events(&self) -> Vec<(String, serde_json::Value)> {
+        self.text()
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let (head, data) = e.split_once('\n').expect("event line then data line");
+                let name = head.strip_prefix("event: ").expect("event: line");
+                let data = data.strip_prefix("data: ").expect("data: line");
+                (name.to_owned(), serde_json::from_str(data).unwrap())
+            })
+            .collect()
+    }
+
     /// Payloads of `data:` SSE events.
     pub fn events(&self) -> Vec<String> {
         self.text()
@@ -75,12 +89,46 @@ pub fn try_request(
     body: Option<&str>,
     timeout: Duration,
 ) -> std::io::Result<Resp> {
+    try_request_with(addr, method, path, &[], body, timeout)
+}
+
+/// A POST with extra request headers.
+pub fn post_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+    try_request_with(
+        addr,
+        "POST",
+        path,
+        headers,
+        Some(body),
+        Duration::from_secs(10),
+    )
+    .expect("request failed")
+}
+
+/// A GET with extra request headers.
+pub fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Resp {
+    try_request_with(addr, "GET", path, headers, None, Duration::from_secs(10))
+        .expect("request failed")
+}
+
+pub fn try_request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    timeout: Duration,
+) -> std::io::Result<Resp> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_nodelay(true)?;
     let body = body.unwrap_or("");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(req.as_bytes())?;
