@@ -90,6 +90,9 @@ fn main() {
                 priority: Priority::Active,
                 weight: 1,
                 max_concurrency: None,
+                api_key: None,
+                models: Vec::new(),
+                probe: true,
             })
             .collect(),
         ..Config::default()

@@ -1,7 +1,9 @@
 //! Pool-wide views built from the node actors' reports: the merged `/api/tags`, `/api/ps`,
-//! `/v1/models` and `/api/version`. Only routable nodes count, and each model appears once.
+//! `/v1/models` (OpenAI's shape, or Anthropic's) and `/api/version`. Only routable nodes
+//! count, each model appears once, and route aliases are listed as models (a client may ask
+//! for them).
 
-use std::{collections::HashSet, sync::Arc};
+use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
@@ -25,8 +27,28 @@ fn merge_entries<'a>(entries: impl Iterator<Item = &'a Value>) -> Vec<Value> {
         .collect()
 }
 
-pub fn tags(pool: &[NodeState]) -> Value {
-    json!({ "models": merge_entries(routable(pool).flat_map(|n| n.status.tag_entries.iter())) })
+pub fn tags(pool: &[NodeState], aliases: &[String]) -> Value {
+    let routes: Vec<Value> = aliases
+        .iter()
+        .map(|alias| {
+            json!({ "name": alias, "model": alias, "modified_at": "1970-01-01T00:00:00Z",
+                "size": 0, "digest": "", "details": {} })
+        })
+        .collect();
+    let entries = routable(pool)
+        .flat_map(|n| n.status.tag_entries.iter())
+        .chain(routes.iter());
+    json!({ "models": merge_entries(entries) })
+}
+
+/// Model names clients may ask for: the routable nodes' models, then the route aliases.
+fn names<'a>(pool: &'a [NodeState], aliases: &'a [String]) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    routable(pool)
+        .flat_map(|n| n.status.models.iter().map(|m| &**m))
+        .chain(aliases.iter().map(String::as_str))
+        .filter(|m| seen.insert(*m))
+        .collect()
 }
 
 pub fn ps(pool: &[NodeState]) -> Value {
@@ -37,23 +59,40 @@ fn openai_model_object(id: &str) -> Value {
     json!({ "id": id, "object": "model", "created": 0, "owned_by": "library" })
 }
 
-pub fn openai_models(pool: &[NodeState]) -> Value {
-    let mut seen = HashSet::new();
-    let data: Vec<Value> = routable(pool)
-        .flat_map(|n| n.status.models.iter())
-        .filter(|m| seen.insert(Arc::clone(m)))
-        .map(|m| openai_model_object(m))
+pub fn openai_models(pool: &[NodeState], aliases: &[String]) -> Value {
+    let data: Vec<Value> = names(pool, aliases)
+        .into_iter()
+        .map(openai_model_object)
         .collect();
     json!({ "object": "list", "data": data })
 }
 
-/// One model as `GET /v1/models/{id}` answers it; a bare name also finds `name:latest`.
-pub fn openai_model(pool: &[NodeState], id: &str) -> Option<Value> {
+fn anthropic_model_object(id: &str) -> Value {
+    json!({ "type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z" })
+}
+
+/// `GET /v1/models` as Anthropic answers it (asked with an `anthropic-version` header).
+pub fn anthropic_models(pool: &[NodeState], aliases: &[String]) -> Value {
+    let names = names(pool, aliases);
+    let data: Vec<Value> = names.iter().map(|m| anthropic_model_object(m)).collect();
+    json!({ "data": data, "has_more": false,
+        "first_id": names.first(), "last_id": names.last() })
+}
+
+/// One model as `GET /v1/models/{id}` answers it (OpenAI's shape, or Anthropic's); a bare
+/// name also finds `name:latest`.
+pub fn model(pool: &[NodeState], aliases: &[String], id: &str, anthropic: bool) -> Option<Value> {
     let tagged = format!("{id}:latest");
-    routable(pool)
-        .flat_map(|n| n.status.models.iter())
-        .find(|m| ***m == *id || (!id.contains(':') && ***m == *tagged))
-        .map(|m| openai_model_object(m))
+    names(pool, aliases)
+        .into_iter()
+        .find(|m| *m == id || (!id.contains(':') && *m == tagged))
+        .map(|m| {
+            if anthropic {
+                anthropic_model_object(m)
+            } else {
+                openai_model_object(m)
+            }
+        })
 }
 
 /// The oldest version among routable nodes: clients that adapt to the server's version must

@@ -41,6 +41,24 @@ pub struct Config {
     pub request_log: RequestLogConfig,
     pub auth: AuthConfig,
     pub cluster: ClusterConfig,
+    pub translation: TranslationConfig,
+}
+
+/// Filling what one API requires and another leaves out, when Drover translates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TranslationConfig {
+    /// `max_tokens` sent to an Anthropic node when the client gave none (Anthropic requires
+    /// it; OpenAI and Ollama clients may leave it out).
+    pub default_max_tokens: u32,
+}
+
+impl Default for TranslationConfig {
+    fn default() -> Self {
+        Self {
+            default_max_tokens: 4096,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +177,7 @@ impl Default for Config {
             request_log: RequestLogConfig::default(),
             auth: AuthConfig::default(),
             cluster: ClusterConfig::default(),
+            translation: TranslationConfig::default(),
         }
     }
 }
@@ -222,13 +241,31 @@ impl Default for RequestLogConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
+    /// An Ollama server: its own API and the OpenAI-compatible one under `/v1`.
     Ollama,
+    /// OpenAI or any server speaking its API (vLLM, llama.cpp, LM Studio, another Drover);
+    /// `url` is the base URL with `/v1`, as OpenAI clients take it.
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// Anthropic's Messages API; `url` without `/v1`, as Anthropic clients take it.
+    Anthropic,
 }
 
 impl NodeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             NodeKind::Ollama => "ollama",
+            NodeKind::OpenAi => "openai",
+            NodeKind::Anthropic => "anthropic",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<NodeKind> {
+        match name {
+            "ollama" => Some(NodeKind::Ollama),
+            "openai" => Some(NodeKind::OpenAi),
+            "anthropic" => Some(NodeKind::Anthropic),
+            _ => None,
         }
     }
 }
@@ -264,6 +301,29 @@ pub struct NodeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1)]
     pub max_concurrency: Option<u32>,
+    /// The key the node's own API asks for (`openai`: `Authorization: Bearer`; `anthropic`:
+    /// `x-api-key`). Write-only: never serialized with the rest (the cluster's config bucket
+    /// carries it beside), the admin API shows it masked, logs never show it.
+    #[serde(default, skip_serializing)]
+    #[schema(write_only)]
+    pub api_key: Option<String>,
+    /// Models the node serves, listed by hand: used instead of the ones its probe discovers
+    /// (required when `probe` is off).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+    /// Whether to probe the node's health and models (off for paid APIs, where every probe
+    /// costs: the node then counts as up and only failed requests take it down).
+    #[serde(default = "default_probe", skip_serializing_if = "is_true")]
+    #[schema(default = true)]
+    pub probe: bool,
+}
+
+fn default_probe() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl NodeConfig {
@@ -281,6 +341,34 @@ impl NodeConfig {
         }
         if self.max_concurrency == Some(0) {
             return Err(("max_concurrency", "must be at least 1".to_owned()));
+        }
+        if self.kind == NodeKind::Anthropic && self.url.trim_end_matches('/').ends_with("/v1") {
+            return Err((
+                "url",
+                format!(
+                    "{:?}: an anthropic node's URL has no /v1 (Drover adds /v1/messages)",
+                    self.url
+                ),
+            ));
+        }
+        if !self.probe && self.models.is_empty() {
+            return Err((
+                "models",
+                "a node that is not probed must list its models".to_owned(),
+            ));
+        }
+        if let Some(bad) = self.models.iter().find(|m| m.trim().is_empty()) {
+            return Err(("models", format!("{bad:?} is not a model name")));
+        }
+        if self
+            .api_key
+            .as_deref()
+            .is_some_and(|k| k.is_empty() || k.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err((
+                "api_key",
+                "must be non-empty, without spaces or control characters".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -638,6 +726,12 @@ impl Config {
                 .check()
                 .map_err(|(field, message)| err(field, message))?;
         }
+        if self.translation.default_max_tokens == 0 {
+            return Err(ConfigError::Value {
+                key: "translation.default_max_tokens",
+                message: "must be at least 1".to_owned(),
+            });
+        }
         if self.failover.attempts == 0 {
             return Err(ConfigError::Value {
                 key: "failover.attempts",
@@ -696,6 +790,9 @@ fn parse_node_flag(flag: &str) -> Result<NodeConfig, ConfigError> {
         priority: Priority::Active,
         weight: 1,
         max_concurrency: None,
+        api_key: None,
+        models: Vec::new(),
+        probe: true,
     })
 }
 

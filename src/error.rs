@@ -147,7 +147,8 @@ impl UpstreamError {
         match self {
             UpstreamError::Connect { .. } => "connect",
             UpstreamError::Timeout { .. } => "timeout",
-            UpstreamError::Status { .. } => "status_5xx",
+            UpstreamError::Status { status, .. } if *status >= 500 => "status_5xx",
+            UpstreamError::Status { .. } => "status_4xx",
             UpstreamError::InBand { .. } => "in_band_error",
             UpstreamError::Broken { .. } => "broken",
         }

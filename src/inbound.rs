@@ -13,6 +13,7 @@ use crate::{auth::ClientKey, error::GatewayError, wire};
 pub enum Surface {
     Ollama,
     OpenAi,
+    Anthropic,
 }
 
 impl Surface {
@@ -20,6 +21,7 @@ impl Surface {
         match self {
             Surface::Ollama => "ollama",
             Surface::OpenAi => "openai",
+            Surface::Anthropic => "anthropic",
         }
     }
 }
@@ -35,6 +37,7 @@ pub enum Operation {
     OpenAiChat,
     OpenAiCompletions,
     OpenAiEmbeddings,
+    AnthropicMessages,
 }
 
 impl Operation {
@@ -48,6 +51,7 @@ impl Operation {
             Operation::OpenAiChat | Operation::OpenAiCompletions | Operation::OpenAiEmbeddings => {
                 Surface::OpenAi
             }
+            Operation::AnthropicMessages => Surface::Anthropic,
         }
     }
 
@@ -62,6 +66,7 @@ impl Operation {
             Operation::OpenAiChat => "/v1/chat/completions",
             Operation::OpenAiCompletions => "/v1/completions",
             Operation::OpenAiEmbeddings => "/v1/embeddings",
+            Operation::AnthropicMessages => "/v1/messages",
         }
     }
 }
@@ -75,6 +80,9 @@ pub enum Framing {
     Ndjson,
     /// OpenAI's server-sent events: a failure is a `data: {"error": {...}}` event, no `[DONE]`.
     Sse,
+    /// Anthropic's named server-sent events: the answer ends with `event: message_stop`; a
+    /// failure is an `event: error`.
+    AnthropicSse,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +136,7 @@ impl Inbound {
             (false, _) => Framing::Json,
             (true, Surface::Ollama) => Framing::Ndjson,
             (true, Surface::OpenAi) => Framing::Sse,
+            (true, Surface::Anthropic) => Framing::AnthropicSse,
         }
     }
 }

@@ -56,7 +56,8 @@ impl NodeSpawner {
                     actor,
                     stats,
                 )
-                .with_max_concurrency(config.max_concurrency),
+                .with_max_concurrency(config.max_concurrency)
+                .with_headers(crate::providers::node_headers(config)),
             ),
             status: Arc::new(status),
             drained: false,

@@ -8,6 +8,7 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseFuture,
     SpawnHandle, WrapFuture,
 };
+use actix_web::http::header::{HeaderName, HeaderValue};
 use tokio::{sync::oneshot, time::Instant};
 
 use super::{
@@ -52,6 +53,8 @@ pub struct NodeActor {
     /// when its last result came (or when it became the owner).
     owner: Option<Arc<str>>,
     last_shared: Instant,
+    /// Credentials and version headers the node's API asks for.
+    headers: Arc<[(HeaderName, HeaderValue)]>,
 }
 
 /// A peer's word that a node is unwell counts this long unless repeated (peers repeat it
@@ -76,7 +79,6 @@ impl NodeActor {
         Self {
             id,
             health: HealthTracker::new(health_config.down_after, health_config.up_after),
-            config,
             health_config,
             connect_timeout,
             selector,
@@ -91,6 +93,8 @@ impl NodeActor {
             peers_unwell: HashMap::new(),
             owner: None,
             last_shared: Instant::now(),
+            headers: providers::node_headers(&config).into(),
+            config,
         }
     }
 
@@ -115,11 +119,18 @@ impl NodeActor {
         };
         self.probing = true;
         let waiting = std::mem::take(&mut self.pending);
-        let kind = self.config.kind;
-        let url = self.status.url.clone();
+        let config = self.config.clone();
+        let headers = self.headers.clone();
         let timeout = self.health_config.timeout;
         let started = Instant::now();
-        let probe = async move { providers::probe(kind, &client, &url, timeout).await };
+        let probe = async move {
+            if !config.probe {
+                // Not probed (a paid API): each tick vouches for it, so a node that failed
+                // requests is tried again after `up_after` intervals.
+                return Ok(providers::unprobed(&config));
+            }
+            providers::probe(&config, &headers, &client, timeout).await
+        };
         ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
             act.probing = false;
             let took = started.elapsed();

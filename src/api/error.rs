@@ -1,5 +1,6 @@
 //! Rendering gateway errors in each client API's own error shape, in one place:
-//! Ollama `{"error": "..."}`, OpenAI `{"error": {"message", "type", "param", "code"}}`.
+//! Ollama `{"error": "..."}`, OpenAI `{"error": {"message", "type", "param", "code"}}`,
+//! Anthropic `{"type": "error", "error": {"type", "message"}}`.
 
 use actix_web::{http::header, HttpResponse, ResponseError};
 use serde_json::json;
@@ -17,9 +18,12 @@ impl ApiError {
         Self { surface, error }
     }
 
-    /// The shape of an error for a path no route claimed: OpenAI under `/v1/`, else Ollama.
+    /// The shape of an error for a path no route claimed: Anthropic under `/v1/messages`,
+    /// OpenAI elsewhere under `/v1/`, else Ollama.
     pub fn for_path(path: &str, error: GatewayError) -> Self {
-        let surface = if path.starts_with("/v1/") {
+        let surface = if path.starts_with("/v1/messages") {
+            Surface::Anthropic
+        } else if path.starts_with("/v1/") {
             Surface::OpenAi
         } else {
             Surface::Ollama
@@ -49,6 +53,10 @@ impl ResponseError for ApiError {
                 "param": null,
                 "code": openai_code(&self.error),
             }}),
+            Surface::Anthropic => json!({ "type": "error", "error": {
+                "type": anthropic_type(&self.error),
+                "message": message,
+            }}),
         };
         let mut response = HttpResponse::build(self.error.status());
         if let Some(seconds) = self.error.retry_after() {
@@ -69,6 +77,24 @@ fn openai_type(error: &GatewayError) -> &'static str {
     match error.status().as_u16() {
         400..=499 => "invalid_request_error",
         _ => "server_error",
+    }
+}
+
+/// Anthropic's error types, by status as its API uses them.
+fn anthropic_type(error: &GatewayError) -> &'static str {
+    match error {
+        GatewayError::Busy { .. }
+        | GatewayError::NoHealthyNode(_)
+        | GatewayError::InventoryPending { .. } => "overloaded_error",
+        _ => match error.status().as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 | 405 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            _ => "api_error",
+        },
     }
 }
 

@@ -78,7 +78,7 @@ pub async fn pull(
 
 pub async fn tags(_: ClientAuth, gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
     let pool = gw.pool().await.map_err(fail)?;
-    Ok(HttpResponse::Ok().json(catalog::tags(&pool)))
+    Ok(HttpResponse::Ok().json(catalog::tags(&pool, &gw.router.aliases())))
 }
 
 pub async fn ps(_: ClientAuth, gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {

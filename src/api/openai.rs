@@ -34,22 +34,47 @@ pub async fn embeddings(
     infer(Operation::OpenAiEmbeddings, gw, req, p).await
 }
 
-pub async fn models(_: ClientAuth, gw: web::Data<Gateway>) -> Result<HttpResponse, ApiError> {
-    let pool = gw
-        .pool()
-        .await
-        .map_err(|e| ApiError::new(Surface::OpenAi, e))?;
-    Ok(HttpResponse::Ok().json(catalog::openai_models(&pool)))
+/// `GET /v1/models` serves OpenAI and Anthropic clients alike: Anthropic's always send an
+/// `anthropic-version` header, and get Anthropic's shape.
+fn asked_by_anthropic(req: &HttpRequest) -> bool {
+    req.headers().contains_key("anthropic-version")
+}
+
+pub async fn models(
+    _: ClientAuth,
+    gw: web::Data<Gateway>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let anthropic = asked_by_anthropic(&req);
+    let surface = if anthropic {
+        Surface::Anthropic
+    } else {
+        Surface::OpenAi
+    };
+    let pool = gw.pool().await.map_err(|e| ApiError::new(surface, e))?;
+    let aliases = gw.router.aliases();
+    Ok(HttpResponse::Ok().json(if anthropic {
+        catalog::anthropic_models(&pool, &aliases)
+    } else {
+        catalog::openai_models(&pool, &aliases)
+    }))
 }
 
 pub async fn model(
     _: ClientAuth,
     gw: web::Data<Gateway>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let fail = |e| ApiError::new(Surface::OpenAi, e);
+    let anthropic = asked_by_anthropic(&req);
+    let surface = if anthropic {
+        Surface::Anthropic
+    } else {
+        Surface::OpenAi
+    };
+    let fail = |e| ApiError::new(surface, e);
     let pool = gw.pool().await.map_err(fail)?;
-    catalog::openai_model(&pool, &id)
+    catalog::model(&pool, &gw.router.aliases(), &id, anthropic)
         .map(|model| HttpResponse::Ok().json(model))
         .ok_or_else(|| fail(GatewayError::ModelNotFound(id.into_inner())))
 }

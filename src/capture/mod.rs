@@ -32,7 +32,9 @@ impl Capture {
     pub fn new(operation: Operation, framing: Framing, request: Bytes, max_bytes: usize) -> Self {
         let limit = match framing {
             Framing::Json => max_bytes,
-            Framing::Ndjson | Framing::Sse => max_bytes.saturating_mul(STREAM_RAW_FACTOR),
+            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse => {
+                max_bytes.saturating_mul(STREAM_RAW_FACTOR)
+            }
         };
         Capture {
             operation,

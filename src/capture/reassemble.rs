@@ -14,6 +14,100 @@ pub fn answer(framing: Framing, raw: &[u8]) -> String {
         Framing::Json => String::from_utf8_lossy(raw).into_owned(),
         Framing::Ndjson => ollama(raw).to_string(),
         Framing::Sse => openai(raw).to_string(),
+        Framing::AnthropicSse => anthropic(raw).to_string(),
+    }
+}
+
+/// Anthropic's events into one `message`: `message_start`'s message, each content block as
+/// started and then extended by its deltas (tool input from its JSON pieces), and the stop
+/// reason and usage of `message_delta`.
+fn anthropic(raw: &[u8]) -> Value {
+    let mut message = Map::new();
+    let mut blocks: Vec<(u64, Value, String)> = Vec::new();
+    let mut error = Value::Null;
+    for line in lines(raw) {
+        let Some(data) = line.strip_prefix(b"data:") else {
+            continue;
+        };
+        let Ok(Value::Object(event)) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
+            continue;
+        };
+        let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let block = |blocks: &mut Vec<(u64, Value, String)>| {
+            blocks.iter().position(|(i, _, _)| *i == index)
+        };
+        match event.get("type").and_then(Value::as_str) {
+            Some("message_start") => {
+                if let Some(Value::Object(start)) = event.get("message") {
+                    message = start.clone();
+                }
+            }
+            Some("content_block_start") => {
+                let start = event.get("content_block").cloned().unwrap_or(Value::Null);
+                blocks.push((index, start, String::new()));
+            }
+            Some("content_block_delta") => {
+                let Some(at) = block(&mut blocks) else {
+                    continue;
+                };
+                let delta = &event["delta"];
+                let (_, block, json) = &mut blocks[at];
+                match delta["type"].as_str() {
+                    Some("text_delta") => append(block, "text", &delta["text"]),
+                    Some("thinking_delta") => append(block, "thinking", &delta["thinking"]),
+                    Some("signature_delta") => append(block, "signature", &delta["signature"]),
+                    Some("input_json_delta") => {
+                        json.push_str(delta["partial_json"].as_str().unwrap_or_default());
+                    }
+                    _ => {}
+                }
+            }
+            Some("message_delta") => {
+                if let Some(Value::Object(delta)) = event.get("delta") {
+                    for (field, value) in delta {
+                        message.insert(field.clone(), value.clone());
+                    }
+                }
+                if let Some(Value::Object(usage)) = event.get("usage") {
+                    let merged = message
+                        .entry("usage")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(merged) = merged {
+                        for (field, value) in usage {
+                            merged.insert(field.clone(), value.clone());
+                        }
+                    }
+                }
+            }
+            Some("error") => error = event.get("error").cloned().unwrap_or(Value::Null),
+            _ => {}
+        }
+    }
+    let content: Vec<Value> = blocks
+        .into_iter()
+        .map(|(_, mut block, json)| {
+            if !json.is_empty() {
+                block["input"] = serde_json::from_str(&json).unwrap_or(Value::String(json));
+            }
+            block
+        })
+        .collect();
+    message.insert("content".into(), content.into());
+    if !error.is_null() {
+        message.insert("error".into(), error);
+    }
+    Value::Object(message)
+}
+
+/// Appends a delta's text to a block's field.
+fn append(block: &mut Value, field: &str, piece: &Value) {
+    let Some(piece) = piece.as_str() else { return };
+    let Value::Object(block) = block else { return };
+    let entry = block
+        .entry(field)
+        .or_insert_with(|| Value::String(String::new()));
+    if let Value::String(text) = entry {
+        text.push_str(piece);
     }
 }
 

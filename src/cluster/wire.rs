@@ -26,6 +26,9 @@ struct NodeValue {
     config: NodeConfig,
     #[serde(default)]
     drained: bool,
+    /// The node's own API key, which `NodeConfig` never serializes: the fleet needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
 }
 
 /// `KeyRow` with its hash, which the API never shows.
@@ -68,6 +71,7 @@ pub fn value_of(change: &Change, actor: &str, origin: &str) -> serde_json::Resul
                 .to_config()
                 .map_err(|e| serde::ser::Error::custom(e.to_string()))?;
             serde_json::to_value(NodeValue {
+                api_key: config.api_key.clone(),
                 config,
                 drained: row.drained,
             })?
@@ -119,7 +123,8 @@ pub fn change_of(key: &str, value: Option<&[u8]>) -> Option<(Change, String, Str
     let envelope: Envelope<serde_json::Value> = serde_json::from_slice(value).ok()?;
     let change = match kind {
         Kind::Node => {
-            let node: NodeValue = serde_json::from_value(envelope.value).ok()?;
+            let mut node: NodeValue = serde_json::from_value(envelope.value).ok()?;
+            node.config.api_key = node.api_key.take().or(node.config.api_key);
             Change::Node {
                 name,
                 row: Some(NodeRow::from_config(&node.config, node.drained)),

@@ -45,19 +45,36 @@ struct UsageFields {
     usage: Option<OpenAiUsage>,
 }
 
-#[derive(Deserialize)]
+/// OpenAI's `usage` (`prompt_tokens`…) or Anthropic's (`input_tokens`…, where cached prompt
+/// tokens are counted apart: they are added back, so `prompt` means the whole prompt).
+#[derive(Deserialize, Default)]
 struct OpenAiUsage {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+}
+
+impl OpenAiUsage {
+    fn tokens(&self) -> Tokens {
+        let anthropic_prompt = self.input_tokens.map(|input| {
+            input
+                + self.cache_read_input_tokens.unwrap_or(0)
+                + self.cache_creation_input_tokens.unwrap_or(0)
+        });
+        Tokens {
+            prompt: self.prompt_tokens.or(anthropic_prompt),
+            completion: self.completion_tokens.or(self.output_tokens),
+        }
+    }
 }
 
 impl UsageFields {
     fn tokens(self) -> Option<Tokens> {
         let tokens = match self.usage {
-            Some(u) => Tokens {
-                prompt: u.prompt_tokens,
-                completion: u.completion_tokens,
-            },
+            Some(u) => u.tokens(),
             None => Tokens {
                 prompt: self.prompt_eval_count,
                 completion: self.eval_count,
@@ -120,7 +137,7 @@ impl Completion {
                 }
                 self.keep(chunk);
             }
-            Framing::Ndjson | Framing::Sse => self.feed_lines(chunk),
+            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse => self.feed_lines(chunk),
         }
     }
 
@@ -199,6 +216,22 @@ impl Completion {
                 // Other SSE lines (events, comments, `event:` fields) are not the end.
                 Ending::Cut
             }
+            Framing::AnthropicSse => {
+                if let Some(event) = line.strip_prefix(b"event:") {
+                    match event.trim_ascii() {
+                        b"message_stop" => Ending::Done,
+                        b"error" => Ending::InBandError,
+                        _ => Ending::Cut,
+                    }
+                } else {
+                    if let Some(tokens) = anthropic_usage(line) {
+                        self.tokens.prompt = tokens.prompt.or(self.tokens.prompt);
+                        self.tokens.completion = tokens.completion.or(self.tokens.completion);
+                    }
+                    // A data line belongs to the event named before it.
+                    self.last_line
+                }
+            }
             Framing::Json => Ending::Cut,
         };
     }
@@ -212,7 +245,7 @@ impl Completion {
                 None if self.json.closed() => Ending::Done,
                 None => Ending::Cut,
             },
-            Framing::Ndjson | Framing::Sse => {
+            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse => {
                 let trailing = self.partial.trim_ascii();
                 if trailing.is_empty() && !self.partial_overflow {
                     self.last_line
@@ -263,6 +296,23 @@ fn sse_usage(line: &[u8]) -> Option<Tokens> {
     serde_json::from_slice::<UsageFields>(data.trim_ascii())
         .ok()?
         .tokens()
+}
+
+/// The counts in an Anthropic event's data: `message_start` carries the prompt's (under
+/// `message.usage`), `message_delta` the answer's (under `usage`).
+fn anthropic_usage(line: &[u8]) -> Option<Tokens> {
+    let data = line.strip_prefix(b"data:")?;
+    memchr::memmem::find(data, b"\"usage\"")?;
+    #[derive(Deserialize)]
+    struct Event {
+        usage: Option<OpenAiUsage>,
+        message: Option<UsageFields>,
+    }
+    let event: Event = serde_json::from_slice(data.trim_ascii()).ok()?;
+    event
+        .usage
+        .or_else(|| event.message.and_then(|m| m.usage))
+        .map(|u| u.tokens())
 }
 
 /// The message of an Ollama in-band error, when `chunk` starts with such a line.

@@ -25,6 +25,13 @@ pub fn stream_error(framing: Framing, message: &str) -> Option<Bytes> {
             }});
             Some(format!("data: {event}\n\n").into())
         }
+        Framing::AnthropicSse => {
+            let event = json!({ "type": "error", "error": {
+                "type": "api_error",
+                "message": message,
+            }});
+            Some(format!("event: error\ndata: {event}\n\n").into())
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod completion;
 mod frames;
 mod meter;
 mod relay;
+mod translated;
 pub mod upstream;
 
 use std::{cell::RefCell, net::IpAddr, sync::Arc, time::Duration};
@@ -25,8 +26,10 @@ use crate::{
     config::{AuthMode, Config},
     error::{GatewayError, UpstreamError},
     inbound::{Framing, Inbound},
-    metrics as m, providers,
+    metrics as m,
+    providers::{self, Codec},
     routing::{Outcome, Router},
+    translate,
     tuning::LiveTuning,
 };
 
@@ -46,6 +49,8 @@ pub struct Gateway {
     pub records: Option<RecordSink>,
     /// The API keys clients must show in `keys` mode.
     pub keys: Arc<KeyRing>,
+    /// What translation fills in where the node's API requires what the client's omits.
+    translation: translate::Options,
 }
 
 impl Gateway {
@@ -58,6 +63,9 @@ impl Gateway {
     ) -> Self {
         let connect = tuning.load().timeouts.connect;
         Self {
+            translation: translate::Options {
+                default_max_tokens: config.translation.default_max_tokens,
+            },
             client: RefCell::new((connect, upstream::client(connect))),
             router,
             config,
@@ -191,26 +199,62 @@ impl Gateway {
                     meter.model = lease.model().clone();
                 }
                 meter.resolved = Some(lease.model().clone());
-                let call = match providers::plan(lease.node().kind, &request) {
+                let call = match providers::plan(lease.node().kind, &request, &self.translation) {
                     Ok(call) => call,
                     Err(e) => return Err((e, meter, retries)),
                 };
                 let url = format!("{}{}", lease.node().base_url, call.path);
                 let node = lease.node().name.clone();
-                match upstream::attempt(
+                let answer = upstream::attempt(
                     &client,
                     &node,
                     &url,
+                    &lease.node().headers,
                     call.body,
                     tuning.timeouts.first_byte,
-                    request.framing(),
+                    node_framing(call.codec, &request),
                 )
-                .await
-                {
-                    Ok(answer) => {
+                .await;
+                let answer = match answer {
+                    Ok(answer) if call.codec == Codec::PassThrough => Ok((answer, None)),
+                    Ok(answer) => translated::answer(
+                        answer,
+                        call.codec,
+                        &request,
+                        &node,
+                        tuning.timeouts.idle,
+                    )
+                    .await
+                    .map(|(answer, t)| (answer, Some(t))),
+                    Err(e) => Err(e),
+                };
+                match answer {
+                    Ok((answer, translation)) => {
+                        let (status, length, upstream, translator, first) = match translation {
+                            None => (
+                                answer.response.status().as_u16(),
+                                relay::content_length(&answer.response),
+                                Some(answer.response),
+                                None,
+                                answer.first_chunk,
+                            ),
+                            Some(translated::Translation::Whole { status, body }) => {
+                                (status, Some(body.len() as u64), None, None, Some(body))
+                            }
+                            Some(translated::Translation::Stream(translator)) => (
+                                answer.response.status().as_u16(),
+                                None,
+                                Some(answer.response),
+                                Some(translator),
+                                answer.first_chunk,
+                            ),
+                        };
                         return Ok(respond(RelayParts {
-                            first: answer.first_chunk,
-                            upstream: answer.response,
+                            first,
+                            upstream,
+                            translator,
+                            status,
+                            length,
                             lease,
                             framing: request.framing(),
                             idle: tuning.timeouts.idle,
@@ -249,13 +293,37 @@ impl Gateway {
     }
 }
 
-/// Builds the client's response around the relay: the node's status and content type, the
-/// body streamed through. A whole-JSON answer keeps its Content-Length.
+/// How the node frames its answer to this request: the client's framing when both speak
+/// the same API, else the node's own.
+fn node_framing(codec: Codec, request: &Inbound) -> Framing {
+    match codec {
+        Codec::PassThrough => request.framing(),
+        Codec::Chat { .. } | Codec::Embed { .. } if !request.stream => Framing::Json,
+        Codec::Chat { node, .. } => match node {
+            translate::Dialect::OpenAiChat => Framing::Sse,
+            translate::Dialect::AnthropicMessages => Framing::AnthropicSse,
+            translate::Dialect::OllamaChat | translate::Dialect::OllamaGenerate => Framing::Ndjson,
+        },
+        Codec::Embed { .. } => Framing::Json,
+    }
+}
+
+/// Builds the client's response around the relay: the node's status and content type (the
+/// client API's own when translated), the body streamed through. A whole-JSON answer keeps
+/// its Content-Length.
 fn respond(parts: RelayParts) -> HttpResponse {
-    let status =
-        StatusCode::from_u16(parts.upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let content_type = parts.upstream.headers().get(header::CONTENT_TYPE).cloned();
-    let length = relay::content_length(&parts.upstream);
+    let status = StatusCode::from_u16(parts.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let whole = parts.upstream.is_none();
+    let content_type = match (&parts.upstream, &parts.translator) {
+        (Some(upstream), None) => upstream.headers().get(header::CONTENT_TYPE).cloned(),
+        (None, _) => Some(header::HeaderValue::from_static("application/json")),
+        (Some(_), Some(_)) => Some(header::HeaderValue::from_static(match parts.framing {
+            Framing::Json => "application/json",
+            Framing::Ndjson => "application/x-ndjson",
+            Framing::Sse | Framing::AnthropicSse => "text/event-stream",
+        })),
+    };
+    let length = parts.length;
     let framing = parts.framing;
     let node = parts.lease.node().header.clone();
     let mut builder = HttpResponse::build(status);
@@ -266,6 +334,7 @@ fn respond(parts: RelayParts) -> HttpResponse {
     let relay = Relay::new(parts);
     match (framing, length) {
         (Framing::Json, Some(len)) => builder.body(SizedStream::new(len, relay)),
+        (_, Some(len)) if whole => builder.body(SizedStream::new(len, relay)),
         _ => {
             builder.insert_header((header::CACHE_CONTROL, "no-cache"));
             builder.streaming(relay)

@@ -1,6 +1,8 @@
 //! The answer stream from node to client: each upstream chunk is handed on as it arrives
-//! (never collected), with an idle timeout. A break after the first byte ends the stream with
-//! an error frame in the client's format; the lease records the outcome when the stream ends.
+//! (never collected), with an idle timeout; when the node speaks another API, each chunk goes
+//! through a `StreamTranslator` and its complete frames are handed on at once. A break after
+//! the first byte ends the stream with an error frame in the client's format; the lease
+//! records the outcome when the stream ends.
 
 use std::{
     future::Future,
@@ -24,11 +26,15 @@ use crate::{
     inbound::Framing,
     metrics as m,
     routing::{Lease, Outcome},
+    translate::stream::{StreamState, StreamTranslator},
 };
 
 pub struct Relay {
     first: Option<Bytes>,
-    upstream: ClientResponse,
+    /// `None` for an answer already whole in `first` (a translated one).
+    upstream: Option<ClientResponse>,
+    /// Turns the node's stream into the client's API; `None` when both speak the same.
+    translator: Option<StreamTranslator>,
     lease: Option<Lease>,
     node: Arc<str>,
     framing: Framing,
@@ -46,7 +52,12 @@ pub struct Relay {
 
 pub struct RelayParts {
     pub first: Option<Bytes>,
-    pub upstream: ClientResponse,
+    pub upstream: Option<ClientResponse>,
+    pub translator: Option<StreamTranslator>,
+    /// The status the client gets.
+    pub status: u16,
+    /// Length of the client's body, when known in advance.
+    pub length: Option<u64>,
     pub lease: Lease,
     pub framing: Framing,
     pub idle: Duration,
@@ -59,12 +70,13 @@ pub struct RelayParts {
 impl Relay {
     pub fn new(parts: RelayParts) -> Self {
         let now = Instant::now();
-        let status = parts.upstream.status().as_u16();
-        let completion = Completion::new(parts.framing, content_length(&parts.upstream));
+        let status = parts.status;
+        let completion = Completion::new(parts.framing, parts.length);
         Self {
             first: parts.first,
             node: parts.lease.node().name.clone(),
             upstream: parts.upstream,
+            translator: parts.translator,
             lease: Some(parts.lease),
             framing: parts.framing,
             idle: parts.idle,
@@ -104,9 +116,54 @@ impl Relay {
         } else {
             End::Status(self.status)
         };
-        self.meter.tokens = self.completion.tokens();
+        self.meter.tokens = self.tokens();
         self.meter
             .finish(&self.node, end, Some(self.ttfb), self.retries);
+    }
+
+    /// The token counts the answer reported: read by the translator when there is one.
+    fn tokens(&self) -> super::completion::Tokens {
+        match &self.translator {
+            Some(translator) => {
+                let usage = translator.usage();
+                super::completion::Tokens {
+                    prompt: usage.input,
+                    completion: usage.output,
+                }
+            }
+            None => self.completion.tokens(),
+        }
+    }
+
+    /// Hands a node's chunk on: observed, translated when the APIs differ, kept for the
+    /// capture. `None` when translation produced nothing to send yet.
+    fn pass(&mut self, chunk: Bytes) -> Option<Result<Bytes, String>> {
+        self.last_chunk = Instant::now();
+        let out = match &mut self.translator {
+            None => {
+                self.completion.observe(&chunk);
+                chunk
+            }
+            Some(translator) => {
+                let mut out = Vec::new();
+                if let Err(e) = translator.push(&chunk, &mut out) {
+                    return Some(Err(format!("its answer could not be translated: {e}")));
+                }
+                match translator.state() {
+                    StreamState::Open => {}
+                    StreamState::Done => self.complete(Ending::Done),
+                    StreamState::Failed => self.complete(Ending::InBandError),
+                }
+                if out.is_empty() {
+                    return None;
+                }
+                Bytes::from(out)
+            }
+        };
+        if let Some(capture) = &mut self.meter.capture {
+            capture.push(&out);
+        }
+        Some(Ok(out))
     }
 
     /// The node broke off after the client got bytes: tell the client in its format.
@@ -121,14 +178,25 @@ impl Relay {
                 hard: true,
             });
         }
-        self.meter.tokens = self.completion.tokens();
+        self.meter.tokens = self.tokens();
         self.meter.finish(
             &self.node,
             End::StreamError(self.status),
             Some(self.ttfb),
             self.retries,
         );
-        match frames::stream_error(self.framing, &message) {
+        let frame = match &mut self.translator {
+            Some(translator) => {
+                let mut out = Vec::new();
+                translator.fail(&message, &mut out);
+                (!out.is_empty()).then(|| Bytes::from(out))
+            }
+            None => frames::stream_error(self.framing, &message),
+        };
+        if let (Some(frame), Some(capture)) = (&frame, &mut self.meter.capture) {
+            capture.push(frame);
+        }
+        match frame {
             Some(frame) => Poll::Ready(Some(Ok(frame))),
             None => Poll::Ready(Some(Err(std::io::Error::other(message)))),
         }
@@ -141,51 +209,67 @@ impl Stream for Relay {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         if let Some(first) = this.first.take() {
-            this.last_chunk = Instant::now();
-            this.completion.observe(&first);
-            if let Some(capture) = &mut this.meter.capture {
-                capture.push(&first);
+            match this.pass(first) {
+                Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),
+                Some(Err(error)) => return this.broken(error),
+                None => {}
             }
-            return Poll::Ready(Some(Ok(first)));
         }
-        if this.finished {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut this.upstream).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.last_chunk = Instant::now();
-                this.completion.observe(&chunk);
-                if let Some(capture) = &mut this.meter.capture {
-                    capture.push(&chunk);
-                }
-                Poll::Ready(Some(Ok(chunk)))
+        loop {
+            if this.finished {
+                return Poll::Ready(None);
             }
-            // An error answer (4xx) has no end marker to check; it is passed on as it came.
-            Poll::Ready(None) if this.status >= 400 => {
+            let Some(upstream) = this.upstream.as_mut() else {
+                // A whole answer handed over in `first`: it is all there was.
                 this.complete(Ending::Done);
-                Poll::Ready(None)
-            }
-            Poll::Ready(None) => match this.completion.ending() {
-                Ending::Cut => this.broken("the connection closed before the answer ended".into()),
-                ending => {
-                    this.complete(ending);
-                    Poll::Ready(None)
+                return Poll::Ready(None);
+            };
+            match Pin::new(upstream).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => match this.pass(chunk) {
+                    Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),
+                    Some(Err(error)) => return this.broken(error),
+                    None => continue,
+                },
+                // An error answer (4xx) has no end marker to check; it is passed on as it came.
+                Poll::Ready(None) if this.status >= 400 => {
+                    this.complete(Ending::Done);
+                    return Poll::Ready(None);
                 }
-            },
-            Poll::Ready(Some(Err(e))) => this.broken(e.to_string()),
-            Poll::Pending => {
-                // The timer is re-armed lazily, only when it fires, rather than on every chunk.
-                loop {
-                    let deadline = this.last_chunk + this.idle;
-                    if this.idle_timer.deadline() < deadline {
-                        this.idle_timer.as_mut().reset(deadline);
-                    }
-                    if this.idle_timer.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    if Instant::now() >= this.last_chunk + this.idle {
-                        let idle = this.idle;
-                        return this.broken(format!("no data for {idle:?}"));
+                Poll::Ready(None) => {
+                    let ending = match &this.translator {
+                        Some(translator) => match translator.state() {
+                            StreamState::Done => Ending::Done,
+                            StreamState::Failed => Ending::InBandError,
+                            StreamState::Open => Ending::Cut,
+                        },
+                        None => this.completion.ending(),
+                    };
+                    return match ending {
+                        Ending::Cut => {
+                            this.broken("the connection closed before the answer ended".into())
+                        }
+                        ending => {
+                            this.complete(ending);
+                            Poll::Ready(None)
+                        }
+                    };
+                }
+                Poll::Ready(Some(Err(e))) => return this.broken(e.to_string()),
+                Poll::Pending => {
+                    // The timer is re-armed lazily, only when it fires, rather than on every
+                    // chunk.
+                    loop {
+                        let deadline = this.last_chunk + this.idle;
+                        if this.idle_timer.deadline() < deadline {
+                            this.idle_timer.as_mut().reset(deadline);
+                        }
+                        if this.idle_timer.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        if Instant::now() >= this.last_chunk + this.idle {
+                            let idle = this.idle;
+                            return this.broken(format!("no data for {idle:?}"));
+                        }
                     }
                 }
             }
@@ -198,7 +282,7 @@ impl Drop for Relay {
         if !self.finished {
             // The client went away; the lease drops as neutral. Tokens the node reported (or
             // will not) still count against the key.
-            self.meter.tokens = self.completion.tokens();
+            self.meter.tokens = self.tokens();
             self.meter.finish(
                 &self.node,
                 End::ClientClosed(self.status),

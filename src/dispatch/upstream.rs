@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use awc::{error::SendRequestError, ClientResponse};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -37,26 +38,33 @@ pub struct Answer {
 }
 
 /// POSTs `body` to `url` and waits for the first chunk of the answer within `first_byte`.
-/// A 5xx answer is an error (another node may do better); a 4xx is the client's and returned.
+/// A 5xx answer is an error (another node may do better), and so are 401, 403 and 429: the
+/// client's own key is never sent upstream, so those are about the node's credentials or
+/// quota, which another node may not share. Other 4xx are the client's and returned.
 pub async fn attempt(
     client: &awc::Client,
     node: &str,
     url: &str,
+    headers: &[(HeaderName, HeaderValue)],
     body: Bytes,
     first_byte: Duration,
     framing: Framing,
 ) -> Result<Answer, UpstreamError> {
     let sent = Instant::now();
-    let mut response = client
+    let mut request = client
         .post(url)
         .insert_header((awc::http::header::CONTENT_TYPE, "application/json"))
-        .timeout(first_byte)
+        .timeout(first_byte);
+    for (name, value) in headers {
+        request = request.insert_header((name.clone(), value.clone()));
+    }
+    let mut response = request
         .send_body(body)
         .await
         .map_err(|e| send_error(node, e, first_byte))?;
     let latency = sent.elapsed();
     let status = response.status();
-    if status.is_server_error() {
+    if status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 429) {
         return Err(UpstreamError::Status {
             node: node.to_owned(),
             status: status.as_u16(),

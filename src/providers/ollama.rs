@@ -1,33 +1,34 @@
 //! Ollama nodes. Ollama serves its own API and an OpenAI-compatible one under `/v1`, so both
-//! client surfaces pass through unchanged.
+//! pass through unchanged; Anthropic clients are translated onto `/api/chat`.
 
 use std::time::Duration;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use super::{get_json, Codec, ProbeReport, UpstreamCall};
-use crate::inbound::Inbound;
+use super::{get_json, ProbeReport, Route};
+use crate::{inbound::Operation, translate::Dialect};
 
-/// Ollama serves every operation at the very path clients call.
-pub fn plan(inbound: &Inbound) -> UpstreamCall {
-    UpstreamCall {
-        path: inbound.operation.path(),
-        body: inbound.body.clone(),
-        codec: Codec::PassThrough,
+pub(super) fn route(operation: Operation) -> Option<Route> {
+    match operation {
+        Operation::AnthropicMessages => Route::chat("/api/chat", Dialect::OllamaChat, operation),
+        // Ollama serves every other operation at the very path clients call.
+        other => Route::pass(other.path()),
     }
 }
 
 /// `/api/version` says the server lives, `/api/tags` what it serves, `/api/ps` what is loaded.
 /// The three run at once so a probe costs one round trip.
-pub async fn probe(
+pub(super) async fn probe(
     client: &awc::Client,
     base: &str,
+    headers: &[(HeaderName, HeaderValue)],
     timeout: Duration,
 ) -> Result<ProbeReport, String> {
     let (version, tags, ps) = futures_util::future::join3(
-        get_json(client, &format!("{base}/api/version"), timeout),
-        get_json(client, &format!("{base}/api/tags"), timeout),
-        get_json(client, &format!("{base}/api/ps"), timeout),
+        get_json(client, &format!("{base}/api/version"), headers, timeout),
+        get_json(client, &format!("{base}/api/tags"), headers, timeout),
+        get_json(client, &format!("{base}/api/ps"), headers, timeout),
     )
     .await;
     let version = version?;

@@ -92,6 +92,11 @@ impl Router {
         self.table.load_full()
     }
 
+    /// The routes' aliases, for the model lists clients read.
+    pub fn aliases(&self) -> Vec<String> {
+        self.routes.load().aliases()
+    }
+
     pub fn set_routes(&self, routes: RouteTable) {
         self.routes.store(Arc::new(routes));
     }

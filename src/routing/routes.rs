@@ -37,6 +37,13 @@ impl RouteTable {
         }
     }
 
+    /// Every alias, sorted: names clients may ask for besides the nodes' models.
+    pub fn aliases(&self) -> Vec<String> {
+        let mut aliases: Vec<String> = self.by_alias.values().map(|r| r.alias.clone()).collect();
+        aliases.sort();
+        aliases
+    }
+
     /// The steps for a requested model: for an alias, its route then its fallbacks (depth
     /// first, each route once, so cycles end); for any other name, the name itself on any node.
     pub fn plan(&self, requested: &Arc<str>) -> Vec<Step> {

@@ -18,7 +18,7 @@ use std::{
 };
 
 use actix::Addr;
-use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{HeaderName, HeaderValue};
 
 use super::NodeStats;
 use crate::{
@@ -45,6 +45,8 @@ pub struct NodeTarget {
     in_flight: AtomicU32,
     /// What the other replicas of a cluster run on the node, as they last reported it.
     peer_in_flight: AtomicU32,
+    /// Headers every request to the node carries (its API key, API version).
+    pub headers: Arc<[(HeaderName, HeaderValue)]>,
 }
 
 impl NodeTarget {
@@ -67,7 +69,13 @@ impl NodeTarget {
             max_concurrency: None,
             in_flight: AtomicU32::new(0),
             peer_in_flight: AtomicU32::new(0),
+            headers: Arc::from(Vec::new()),
         }
+    }
+
+    pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
+        self.headers = headers.into();
+        self
     }
 
     pub fn with_max_concurrency(mut self, max: Option<u32>) -> Self {
@@ -306,6 +314,9 @@ mod tests {
             priority,
             weight: 1,
             max_concurrency: Some(2),
+            api_key: None,
+            models: Vec::new(),
+            probe: true,
         };
         let mut status = NodeStatus::initial(&config);
         status.health = health;

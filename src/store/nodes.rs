@@ -30,8 +30,16 @@ pub struct NodeRow {
     pub priority: String,
     pub weight: i32,
     pub max_concurrency: Option<i32>,
-    #[serde(skip)]
+    /// Shown masked (`sk-…wxyz`); never in full.
+    #[serde(serialize_with = "masked")]
+    #[schema(value_type = Option<String>, example = "sk-…wxyz")]
     pub api_key: Option<String>,
+    /// Models listed by hand, as a JSON array (empty: discovered by probes).
+    #[serde(serialize_with = "json_list")]
+    #[schema(value_type = Vec<String>)]
+    pub models: String,
+    /// Whether the node is probed.
+    pub probe: bool,
     /// Drained nodes take no new requests.
     pub drained: bool,
     /// Epoch milliseconds of the last change.
@@ -82,7 +90,9 @@ impl NodeRow {
             max_concurrency: node
                 .max_concurrency
                 .map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
-            api_key: None,
+            api_key: node.api_key.clone(),
+            models: serde_json::to_string(&node.models).unwrap_or_else(|_| "[]".to_owned()),
+            probe: node.probe,
             drained,
             updated_ms: now_ms(),
         }
@@ -97,10 +107,7 @@ impl NodeRow {
         };
         Ok(NodeConfig {
             name: self.name.clone(),
-            kind: match self.kind.as_str() {
-                "ollama" => NodeKind::Ollama,
-                _ => return Err(bad("kind")),
-            },
+            kind: NodeKind::parse(&self.kind).ok_or_else(|| bad("kind"))?,
             url: self.url.clone(),
             priority: match self.priority.as_str() {
                 "active" => Priority::Active,
@@ -112,8 +119,34 @@ impl NodeRow {
                 .max_concurrency
                 .map(|m| u32::try_from(m).map_err(|_| bad("max_concurrency")))
                 .transpose()?,
+            api_key: self.api_key.clone(),
+            models: serde_json::from_str(&self.models).map_err(|_| bad("models"))?,
+            probe: self.probe,
         })
     }
+}
+
+/// A secret as people may see it: enough to tell keys apart, not to use one.
+pub fn mask(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() < 12 {
+        return "…".to_owned();
+    }
+    let head: String = chars.iter().take(3).collect();
+    let tail: String = chars.iter().skip(chars.len() - 4).collect();
+    format!("{head}…{tail}")
+}
+
+fn masked<S: serde::Serializer>(secret: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => s.serialize_str(&mask(secret)),
+        None => s.serialize_none(),
+    }
+}
+
+fn json_list<S: serde::Serializer>(list: &str, s: S) -> Result<S::Ok, S::Error> {
+    let names: Vec<String> = serde_json::from_str(list).unwrap_or_default();
+    serde::Serialize::serialize(&names, s)
 }
 
 #[derive(Insertable)]

@@ -10,6 +10,8 @@ diesel::table! {
         weight -> Integer,
         max_concurrency -> Nullable<Integer>,
         api_key -> Nullable<Text>,
+        models -> Text,
+        probe -> Bool,
         drained -> Bool,
         updated_ms -> BigInt,
     }

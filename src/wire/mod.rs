@@ -2,6 +2,7 @@
 //! malformed input with a message that names the field, before any node sees it. Fields
 //! Drover does not need are left to the upstream, which validates them itself.
 
+pub mod anthropic;
 pub mod ollama;
 pub mod openai;
 
@@ -55,6 +56,9 @@ pub fn validate(operation: Operation, body: &[u8]) -> Result<Head, GatewayError>
         }
         Operation::OpenAiEmbeddings => {
             parse::<openai::EmbeddingRequest>(body).and_then(openai::EmbeddingRequest::head)
+        }
+        Operation::AnthropicMessages => {
+            parse::<anthropic::MessagesRequest>(body).and_then(anthropic::MessagesRequest::head)
         }
     }
 }

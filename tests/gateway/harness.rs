@@ -43,6 +43,9 @@ pub fn test_config(nodes: &[&MockUpstream]) -> Config {
             priority: Priority::Active,
             weight: 1,
             max_concurrency: None,
+            api_key: None,
+            models: Vec::new(),
+            probe: true,
         })
         .collect();
     config

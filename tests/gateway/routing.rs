@@ -211,6 +211,9 @@ async fn a_node_that_never_answered_makes_unknown_models_503_not_404() {
         priority: drover::config::Priority::Active,
         weight: 1,
         max_concurrency: None,
+        api_key: None,
+        models: Vec::new(),
+        probe: true,
     });
     let db = tempfile::tempdir().unwrap();
     config.database_url = format!("sqlite://{}/drover.db", db.path().display());

@@ -1,0 +1,2 @@
+ALTER TABLE nodes DROP COLUMN probe;
+ALTER TABLE nodes DROP COLUMN models;

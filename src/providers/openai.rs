@@ -1,0 +1,40 @@
+//! OpenAI-compatible nodes (OpenAI, vLLM, llama.cpp, LM Studio, another Drover). The base URL
+//! holds `/v1`, so paths here start after it. OpenAI's own operations pass through; Ollama
+//! and Anthropic clients are translated onto chat completions and embeddings.
+
+use std::time::Duration;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+
+use super::{get_json, listed_ids, ProbeReport, Route};
+use crate::{
+    inbound::Operation,
+    translate::{Dialect, EmbedDialect},
+};
+
+pub(super) fn route(operation: Operation) -> Option<Route> {
+    match operation {
+        Operation::OpenAiCompletions => Route::pass("/completions"),
+        Operation::OpenAiChat
+        | Operation::AnthropicMessages
+        | Operation::OllamaChat
+        | Operation::OllamaGenerate => {
+            Route::chat("/chat/completions", Dialect::OpenAiChat, operation)
+        }
+        Operation::OpenAiEmbeddings | Operation::OllamaEmbed | Operation::OllamaEmbeddings => {
+            Route::embed("/embeddings", EmbedDialect::OpenAi, operation)
+        }
+        Operation::OllamaShow => None,
+    }
+}
+
+/// `GET /models` says the server lives and what it serves.
+pub(super) async fn probe(
+    client: &awc::Client,
+    base: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    timeout: Duration,
+) -> Result<ProbeReport, String> {
+    let body = get_json(client, &format!("{base}/models"), headers, timeout).await?;
+    Ok(ProbeReport::listing(listed_ids(&body)))
+}
