@@ -304,7 +304,7 @@ pub struct NodeConfig {
     /// The key the node's own API asks for (`openai`: `Authorization: Bearer`; `anthropic`:
     /// `x-api-key`). Write-only: never serialized with the rest (the cluster's config bucket
     /// carries it beside), the admin API shows it masked, logs never show it.
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "never_serialized")]
     #[schema(write_only)]
     pub api_key: Option<String>,
     /// Models the node serves, listed by hand: used instead of the ones its probe discovers
@@ -316,6 +316,12 @@ pub struct NodeConfig {
     #[serde(default = "default_probe", skip_serializing_if = "is_true")]
     #[schema(default = true)]
     pub probe: bool,
+}
+
+/// A secret stays out of every serialization; `skip_serializing` would also hide the field
+/// from the OpenAPI schema, where clients must see that they may send it.
+fn never_serialized<T>(_: &T) -> bool {
+    true
 }
 
 fn default_probe() -> bool {

@@ -1,8 +1,9 @@
-"""The official `ollama` and `openai` Python clients, unchanged, against a real Drover, open
-and with API keys.
+"""The official `ollama`, `openai` and `anthropic` Python clients, unchanged, against a real
+Drover, open and with API keys, and across node kinds (OpenAI clients on an Anthropic node,
+Anthropic clients on an OpenAI node: streams, tools and images translated both ways).
 
-Starts two `drover-mock` nodes and `drover serve` over them (binaries from target/), then
-drives every endpoint the clients expose that Drover serves. Run by scripts/test.
+Starts `drover-mock` nodes and `drover serve` over them (binaries from target/), then drives
+every endpoint the clients expose that Drover serves. Run by scripts/test.
 """
 
 import json
@@ -14,6 +15,7 @@ import tempfile
 import time
 import urllib.request
 
+import anthropic
 import ollama
 import openai
 
@@ -88,6 +90,34 @@ def main():
         keyed = f"http://127.0.0.1:{port}"
         wait_ready(keyed + "/readyz")
         run_with_keys(keyed, "clients-admin-token")
+
+        # Across node kinds: an OpenAI-compatible node and an Anthropic node, each with its
+        # own key, behind a third replica configured by file.
+        kinds = {}
+        for kind, models, key in (("openai", "gpt-mock", "sk-openai-mock-key-0001"),
+                                  ("anthropic", "claude-mock", "sk-ant-mock-key-0002")):
+            port = free_port()
+            procs.append(subprocess.Popen(
+                [binary("drover-mock"), "--listen", f"127.0.0.1:{port}", "--name", kind,
+                 "--kind", kind, "--api-key", key, "--models", models, "--tokens", "6"],
+                stdout=subprocess.DEVNULL))
+            kinds[kind] = (f"http://127.0.0.1:{port}", key)
+        port = free_port()
+        config = os.path.join(db_dir, "kinds.toml")
+        with open(config, "w") as f:
+            f.write(f'listen = "127.0.0.1:{port}"\n'
+                    f'database_url = "sqlite://{db_dir}/kinds.db"\n'
+                    '[[nodes]]\nname = "openai"\nkind = "openai"\n'
+                    f'url = "{kinds["openai"][0]}/v1"\napi_key = "{kinds["openai"][1]}"\n'
+                    '[[nodes]]\nname = "anthropic"\nkind = "anthropic"\n'
+                    f'url = "{kinds["anthropic"][0]}"\napi_key = "{kinds["anthropic"][1]}"\n')
+        env = {k: v for k, v in env.items() if not k.startswith("DROVER_")}
+        env["DROVER_HEALTH__INTERVAL"] = "200ms"
+        env["DROVER_LOG__LEVEL"] = "warn"
+        procs.append(subprocess.Popen([binary("drover"), "serve", "--config", config], env=env))
+        across = f"http://127.0.0.1:{port}"
+        wait_ready(across + "/readyz")
+        run_across_kinds(across)
         print("all official client checks passed")
     finally:
         for p in procs:
@@ -197,6 +227,83 @@ def run_with_keys(base, token):
         check(False, "no key must fail")
     except ollama.ResponseError as e:
         check(e.status_code == 401 and "API key" in e.error, "ollama without a key is ResponseError 401")
+
+
+PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAAB"
+         "JRU5ErkJggg==")
+WEATHER = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+
+
+def run_across_kinds(base):
+    """OpenAI's client on the Anthropic node and Anthropic's on the OpenAI node (and each on
+    its own kind): text, streams, images, and a tool call answered by its result."""
+    oa = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+    an = anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
+    check({"claude-mock", "gpt-mock"} <= {m.id for m in an.models.list()}, "anthropic models.list")
+    for model in ("claude-mock", "gpt-mock"):
+        done = oa.chat.completions.create(model=model, messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PIXEL}}]}])
+        text = done.choices[0].message.content
+        check("[system: be brief]" in text and "[images: 1]" in text and done.usage.total_tokens > 0,
+              f"openai client on {model}: system, image, usage")
+        stream = oa.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "hi"}], stream=True,
+            stream_options={"include_usage": True})
+        chunks = list(stream)
+        streamed = "".join((c.choices[0].delta.content or "") for c in chunks if c.choices)
+        check(streamed.count("tok") == 6 and chunks[-1].usage is not None,
+              f"openai client stream on {model}: {streamed!r}")
+        tools = [{"type": "function", "function": {"name": "weather", "parameters": WEATHER}}]
+        asked = oa.chat.completions.create(model=model, tools=tools, messages=[
+            {"role": "user", "content": "weather in Paris"}])
+        call = asked.choices[0].message.tool_calls[0]
+        check(asked.choices[0].finish_reason == "tool_calls" and call.function.name == "weather"
+              and json.loads(call.function.arguments)["query"] == "weather in Paris",
+              f"openai client tool call on {model}")
+        answered = oa.chat.completions.create(model=model, tools=tools, messages=[
+            {"role": "user", "content": "weather in Paris"}, asked.choices[0].message,
+            {"role": "tool", "tool_call_id": call.id, "content": "sunny"}])
+        check("tool said: sunny" in answered.choices[0].message.content,
+              f"openai client tool result on {model}")
+
+        msg = an.messages.create(model=model, max_tokens=64, system="be brief", messages=[
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}}]}])
+        text = "".join(b.text for b in msg.content if b.type == "text")
+        check("[system: be brief]" in text and "[images: 1]" in text and msg.usage.output_tokens > 0,
+              f"anthropic client on {model}: system, image, usage")
+        with an.messages.stream(model=model, max_tokens=64,
+                                messages=[{"role": "user", "content": "hi"}]) as stream:
+            streamed = "".join(stream.text_stream)
+            final = stream.get_final_message()
+        check(streamed.count("tok") == 6 and final.stop_reason == "end_turn",
+              f"anthropic client stream on {model}: {streamed!r}")
+        atools = [{"name": "weather", "input_schema": WEATHER}]
+        with an.messages.stream(model=model, max_tokens=64, tools=atools,
+                                messages=[{"role": "user", "content": "weather in Rome"}]) as stream:
+            asked = stream.get_final_message()
+        use = next(b for b in asked.content if b.type == "tool_use")
+        check(asked.stop_reason == "tool_use" and use.input == {"query": "weather in Rome", "n": 1},
+              f"anthropic client streamed tool call on {model}: {use.input}")
+        answered = an.messages.create(model=model, max_tokens=64, tools=atools, messages=[
+            {"role": "user", "content": "weather in Rome"},
+            {"role": "assistant", "content": asked.content},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "rainy"}]}])
+        check("tool said: rainy" in answered.content[0].text, f"anthropic client tool result on {model}")
+    try:
+        an.messages.create(model="ghost", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+        check(False, "unknown model must fail")
+    except anthropic.NotFoundError:
+        check(True, "anthropic unknown model is NotFoundError")
+    try:
+        oa.embeddings.create(model="claude-mock", input=["a"])
+        check(False, "embeddings on an anthropic node must fail")
+    except openai.BadRequestError as e:
+        check("anthropic" in str(e), "openai embeddings on an anthropic node is BadRequestError")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ mod openapi;
 mod ops;
 mod pool_views;
 mod process;
+mod providers;
 mod queueing;
 mod records;
 mod routing;

@@ -65,6 +65,12 @@ pub(super) struct NodeChange {
     weight: Option<u32>,
     #[schema(minimum = 1)]
     max_concurrency: Option<u32>,
+    /// The node's own API key. Left out: the stored one is kept; `null`: removed.
+    #[schema(write_only)]
+    api_key: Option<String>,
+    models: Option<Vec<String>>,
+    #[schema(default = true)]
+    probe: Option<bool>,
 }
 
 fn checked(node: NodeConfig) -> Result<NodeConfig, AdminError> {
@@ -194,6 +200,13 @@ pub(super) async fn put_node(
     match value.as_object_mut() {
         Some(fields) => {
             fields.insert("name".into(), json!(name.as_str()));
+            // A change that does not mention the key keeps it: it is never shown, so a client
+            // that read the node and wrote it back could not send it.
+            if !fields.contains_key("api_key") {
+                if let Some(key) = &before.api_key {
+                    fields.insert("api_key".into(), json!(key));
+                }
+            }
         }
         None => return Err(AdminError::Invalid("expected a JSON object".into())),
     }

@@ -1,0 +1,615 @@
+//! OpenAI-compatible and Anthropic nodes behind every client surface, against mock nodes that
+//! validate what they receive as strictly as the real APIs (`rejections()` counts refusals):
+//! translation both ways, whole and streamed (streamed answers reassembled must equal whole
+//! ones), tool calls, images, errors in the client's shape, node credentials, and a node that
+//! dies mid-stream.
+
+use std::time::Duration;
+
+use drover::config::{Config, NodeConfig, NodeKind, Priority};
+use drover_loadtest::mock::{Failure, MockConfig, MockKind, MockUpstream};
+use serde_json::{json, Value};
+
+use crate::harness::{start_over, Reply, Setup};
+
+const OPENAI_KEY: &str = "sk-openai-node-secret-0001";
+const ANTHROPIC_KEY: &str = "sk-ant-node-secret-0002";
+
+/// Three nodes, one per kind, each serving its own model: `o` (Ollama), `g` (OpenAI), `c`
+/// (Anthropic); the OpenAI and Anthropic ones ask for their keys.
+async fn fleet(tweak: impl FnOnce(&mut Config)) -> Setup {
+    let ollama = MockUpstream::start(MockConfig::named("ollama", &["o:latest"])).unwrap();
+    let openai = MockUpstream::start(MockConfig {
+        api_key: Some(OPENAI_KEY.into()),
+        ..MockConfig::of_kind(MockKind::OpenAi, "openai", &["g"])
+    })
+    .unwrap();
+    let anthropic = MockUpstream::start(MockConfig {
+        api_key: Some(ANTHROPIC_KEY.into()),
+        ..MockConfig::of_kind(MockKind::Anthropic, "anthropic", &["c"])
+    })
+    .unwrap();
+    let (openai_url, anthropic_url) = (format!("{}/v1", openai.url()), anthropic.url());
+    start_over(vec![ollama, openai, anthropic], move |config| {
+        for node in &mut config.nodes {
+            match node.name.as_str() {
+                "openai" => {
+                    node.kind = NodeKind::OpenAi;
+                    node.url = openai_url.clone();
+                    node.api_key = Some(OPENAI_KEY.into());
+                }
+                "anthropic" => {
+                    node.kind = NodeKind::Anthropic;
+                    node.url = anthropic_url.clone();
+                    node.api_key = Some(ANTHROPIC_KEY.into());
+                }
+                _ => {}
+            }
+        }
+        config.auth.admin_token = crate::admin::TOKEN.into();
+        tweak(config);
+    })
+    .await
+}
+
+/// No mock ever had to refuse what Drover sent it.
+fn assert_no_rejections(s: &Setup) {
+    for node in &s.nodes {
+        assert_eq!(node.rejections(), 0, "node {} refused a request", node.name());
+    }
+}
+
+async fn anthropic_post(s: &Setup, body: Value) -> Reply {
+    let res = crate::harness::client()
+        .post(s.url("/v1/messages"))
+        .insert_header(("anthropic-version", "2023-06-01"))
+        .send_json(&body)
+        .await
+        .unwrap();
+    crate::harness::read(res).await
+}
+
+/// The `data:` payloads of an SSE body, `[DONE]` left out.
+fn sse_data(reply: &Reply) -> Vec<Value> {
+    reply
+        .text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+/// An answer of any client API reduced to what must agree between whole and streamed:
+/// text, tool calls (id, name, arguments as JSON), and the finish reason.
+#[derive(Debug, PartialEq)]
+struct Gist {
+    text: String,
+    calls: Vec<(String, String, Value)>,
+    finish: String,
+}
+
+fn openai_gist(whole: &Value) -> Gist {
+    let message = &whole["choices"][0]["message"];
+    Gist {
+        text: message["content"].as_str().unwrap_or_default().to_owned(),
+        calls: message["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_owned(),
+                    c["function"]["name"].as_str().unwrap().to_owned(),
+                    serde_json::from_str(c["function"]["arguments"].as_str().unwrap()).unwrap(),
+                )
+            })
+            .collect(),
+        finish: whole["choices"][0]["finish_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// OpenAI stream chunks put back together (tool-call arguments joined by index).
+fn openai_stream_gist(reply: &Reply) -> Gist {
+    assert!(reply.text().contains("data: [DONE]"), "no [DONE]: {}", reply.text());
+    let mut text = String::new();
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    let mut finish = String::new();
+    for chunk in sse_data(reply) {
+        assert!(chunk["error"].is_null(), "error chunk: {chunk}");
+        for choice in chunk["choices"].as_array().into_iter().flatten() {
+            let delta = &choice["delta"];
+            text.push_str(delta["content"].as_str().unwrap_or_default());
+            for call in delta["tool_calls"].as_array().into_iter().flatten() {
+                let index = call["index"].as_u64().unwrap() as usize;
+                if calls.len() <= index {
+                    calls.resize(index + 1, Default::default());
+                }
+                if let Some(id) = call["id"].as_str() {
+                    calls[index].0 = id.to_owned();
+                }
+                if let Some(name) = call["function"]["name"].as_str() {
+                    calls[index].1 = name.to_owned();
+                }
+                calls[index]
+                    .2
+                    .push_str(call["function"]["arguments"].as_str().unwrap_or_default());
+            }
+            if let Some(reason) = choice["finish_reason"].as_str() {
+                finish = reason.to_owned();
+            }
+        }
+    }
+    Gist {
+        text,
+        calls: calls
+            .into_iter()
+            .map(|(id, name, args)| (id, name, serde_json::from_str(&args).unwrap()))
+            .collect(),
+        finish,
+    }
+}
+
+fn anthropic_gist(whole: &Value) -> Gist {
+    let mut gist = Gist {
+        text: String::new(),
+        calls: Vec::new(),
+        finish: whole["stop_reason"].as_str().unwrap_or_default().to_owned(),
+    };
+    for block in whole["content"].as_array().into_iter().flatten() {
+        match block["type"].as_str() {
+            Some("text") => gist.text.push_str(block["text"].as_str().unwrap()),
+            Some("tool_use") => gist.calls.push((
+                block["id"].as_str().unwrap().to_owned(),
+                block["name"].as_str().unwrap().to_owned(),
+                block["input"].clone(),
+            )),
+            _ => {}
+        }
+    }
+    gist
+}
+
+/// Anthropic events put back together; checks the event order Anthropic's SDK relies on.
+fn anthropic_stream_gist(reply: &Reply) -> Gist {
+    let text = reply.text();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(events.first(), Some(&"message_start"), "{text}");
+    assert_eq!(events.last(), Some(&"message_stop"), "{text}");
+    let mut gist = Gist {
+        text: String::new(),
+        calls: Vec::new(),
+        finish: String::new(),
+    };
+    let mut json = Vec::<String>::new();
+    let mut open: Option<u64> = None;
+    for event in sse_data(reply) {
+        match event["type"].as_str().unwrap() {
+            "content_block_start" => {
+                assert_eq!(open, None, "a block started inside another: {text}");
+                open = event["index"].as_u64();
+                let block = &event["content_block"];
+                if block["type"] == "tool_use" {
+                    gist.calls.push((
+                        block["id"].as_str().unwrap().to_owned(),
+                        block["name"].as_str().unwrap().to_owned(),
+                        Value::Null,
+                    ));
+                    json.push(String::new());
+                }
+            }
+            "content_block_delta" => {
+                assert_eq!(open, event["index"].as_u64(), "a delta outside its block");
+                let delta = &event["delta"];
+                match delta["type"].as_str().unwrap() {
+                    "text_delta" => gist.text.push_str(delta["text"].as_str().unwrap()),
+                    "input_json_delta" => json
+                        .last_mut()
+                        .unwrap()
+                        .push_str(delta["partial_json"].as_str().unwrap()),
+                    _ => {}
+                }
+            }
+            "content_block_stop" => open = None,
+            "message_delta" => {
+                gist.finish = event["delta"]["stop_reason"].as_str().unwrap().to_owned()
+            }
+            "error" => panic!("error event: {event}"),
+            _ => {}
+        }
+    }
+    for (call, json) in gist.calls.iter_mut().zip(json) {
+        call.2 = if json.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(&json).unwrap()
+        };
+    }
+    gist
+}
+
+fn ollama_gist(whole: &Value) -> Gist {
+    Gist {
+        text: whole["message"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        calls: whole["message"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    String::new(),
+                    c["function"]["name"].as_str().unwrap().to_owned(),
+                    c["function"]["arguments"].clone(),
+                )
+            })
+            .collect(),
+        finish: whole["done_reason"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+fn ollama_stream_gist(reply: &Reply) -> Gist {
+    let lines = reply.lines();
+    let last = lines.last().unwrap();
+    assert_eq!(last["done"], true, "no final line: {}", reply.text());
+    let mut gist = Gist {
+        text: String::new(),
+        calls: Vec::new(),
+        finish: last["done_reason"].as_str().unwrap_or_default().to_owned(),
+    };
+    for line in &lines {
+        assert!(line["error"].is_null(), "error line: {line}");
+        let part = ollama_gist(line);
+        gist.text.push_str(&part.text);
+        gist.calls.extend(part.calls);
+    }
+    gist
+}
+
+fn weather_tools_openai() -> Value {
+    json!([
+        {"type": "function", "function": {"name": "weather", "description": "Weather in a city",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}},
+        {"type": "function", "function": {"name": "time", "description": "Time in a city",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}
+    ])
+}
+
+fn weather_tools_anthropic() -> Value {
+    json!([
+        {"name": "weather", "description": "Weather in a city",
+            "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}}},
+        {"name": "time", "description": "Time in a city",
+            "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}}}
+    ])
+}
+
+/// A 1×1 PNG.
+const PIXEL: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+/// An OpenAI client reaches every node kind: text with a system prompt, images, and parallel
+/// tool calls answered by tool results, whole and streamed, with equal answers both ways.
+#[actix_rt::test]
+async fn openai_clients_reach_every_node_kind() {
+    let s = fleet(|_| {}).await;
+    for model in ["o", "g", "c"] {
+        let base = json!({"model": model, "max_tokens": 50, "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this"},
+                {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{PIXEL}")}}
+            ]}
+        ]});
+        let whole = s.post("/v1/chat/completions", base.clone()).await;
+        assert_eq!(whole.status, 200, "{model}: {}", whole.text());
+        let gist = openai_gist(&whole.json());
+        assert!(gist.text.contains("[system: be brief]"), "{model}: {gist:?}");
+        assert!(gist.text.contains("[images: 1]"), "{model}: {gist:?}");
+        assert_eq!(gist.finish, "stop");
+        let usage = &whole.json()["usage"];
+        assert!(usage["prompt_tokens"].as_u64().unwrap() > 0, "{model}: {usage}");
+        assert!(usage["completion_tokens"].as_u64().unwrap() > 0, "{model}: {usage}");
+
+        let mut streamed = base.clone();
+        streamed["stream"] = json!(true);
+        streamed["stream_options"] = json!({"include_usage": true});
+        let stream = s.post("/v1/chat/completions", streamed).await;
+        assert_eq!(stream.status, 200, "{model}: {}", stream.text());
+        assert_eq!(openai_stream_gist(&stream), gist, "{model}: streamed differs");
+        let usage_chunk = sse_data(&stream)
+            .into_iter()
+            .find(|c| !c["usage"].is_null())
+            .unwrap_or_else(|| panic!("{model}: no usage chunk"));
+        assert_eq!(usage_chunk["usage"], whole.json()["usage"], "{model}");
+
+        // Parallel tool calls, then their results.
+        let ask = json!({"model": model, "tools": weather_tools_openai(), "messages": [
+            {"role": "user", "content": "weather and time in Paris, in parallel"}
+        ]});
+        let whole = s.post("/v1/chat/completions", ask.clone()).await;
+        assert_eq!(whole.status, 200, "{model}: {}", whole.text());
+        let calls = openai_gist(&whole.json());
+        assert_eq!(calls.finish, "tool_calls", "{model}: {calls:?}");
+        assert_eq!(calls.calls.len(), 2, "{model}: {calls:?}");
+        assert_eq!(calls.calls[0].1, "weather");
+        assert_eq!(calls.calls[1].1, "time");
+        assert_eq!(
+            calls.calls[0].2["query"],
+            "weather and time in Paris, in parallel"
+        );
+        let mut streamed = ask.clone();
+        streamed["stream"] = json!(true);
+        let stream = s.post("/v1/chat/completions", streamed).await;
+        let stream_calls = openai_stream_gist(&stream);
+        // Ids are the node's own (or made up for Ollama, which has none): compare the rest.
+        let strip = |g: &Gist| {
+            g.calls
+                .iter()
+                .map(|(_, n, a)| (n.clone(), a.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&stream_calls), strip(&calls), "{model}: streamed calls differ");
+        assert_eq!(stream_calls.finish, "tool_calls");
+
+        let whole_message = whole.json()["choices"][0]["message"].clone();
+        let mut follow = ask.clone();
+        let messages = follow["messages"].as_array_mut().unwrap();
+        messages.push(whole_message);
+        for (id, name, _) in &calls.calls {
+            messages.push(json!({"role": "tool", "tool_call_id": id, "content": format!("{name} is fine")}));
+        }
+        let answer = s.post("/v1/chat/completions", follow).await;
+        assert_eq!(answer.status, 200, "{model}: {}", answer.text());
+        let text = openai_gist(&answer.json()).text;
+        assert!(
+            text.contains("tool said: weather is fine") && text.contains("time is fine"),
+            "{model}: {text}"
+        );
+    }
+    assert_no_rejections(&s);
+}
+
+/// An Anthropic client reaches every node kind: system, images, tools, whole and streamed.
+#[actix_rt::test]
+async fn anthropic_clients_reach_every_node_kind() {
+    let s = fleet(|_| {}).await;
+    for model in ["o", "g", "c"] {
+        let base = json!({"model": model, "max_tokens": 50, "system": "be brief", "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}}
+            ]}
+        ]});
+        let whole = anthropic_post(&s, base.clone()).await;
+        assert_eq!(whole.status, 200, "{model}: {}", whole.text());
+        let body = whole.json();
+        assert_eq!(body["type"], "message");
+        assert_eq!(body["role"], "assistant");
+        let gist = anthropic_gist(&body);
+        assert!(gist.text.contains("[system: be brief]"), "{model}: {gist:?}");
+        assert!(gist.text.contains("[images: 1]"), "{model}: {gist:?}");
+        assert_eq!(gist.finish, "end_turn");
+        assert!(body["usage"]["input_tokens"].as_u64().unwrap() > 0, "{model}: {body}");
+        assert!(body["usage"]["output_tokens"].as_u64().unwrap() > 0, "{model}: {body}");
+        let mut streamed = base.clone();
+        streamed["stream"] = json!(true);
+        let stream = anthropic_post(&s, streamed).await;
+        assert_eq!(stream.status, 200, "{model}: {}", stream.text());
+        assert_eq!(anthropic_stream_gist(&stream), gist, "{model}: streamed differs");
+
+        let ask = json!({"model": model, "max_tokens": 50, "tools": weather_tools_anthropic(),
+            "messages": [{"role": "user", "content": "weather and time, in parallel"}]});
+        let whole = anthropic_post(&s, ask.clone()).await;
+        assert_eq!(whole.status, 200, "{model}: {}", whole.text());
+        let calls = anthropic_gist(&whole.json());
+        assert_eq!(calls.finish, "tool_use", "{model}: {calls:?}");
+        assert_eq!(calls.calls.len(), 2, "{model}: {calls:?}");
+        let mut streamed = ask.clone();
+        streamed["stream"] = json!(true);
+        let stream = anthropic_stream_gist(&anthropic_post(&s, streamed).await);
+        let strip = |g: &Gist| {
+            g.calls
+                .iter()
+                .map(|(_, n, a)| (n.clone(), a.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&stream), strip(&calls), "{model}: streamed calls differ");
+
+        let mut follow = ask.clone();
+        let messages = follow["messages"].as_array_mut().unwrap();
+        messages.push(json!({"role": "assistant", "content": whole.json()["content"]}));
+        let results: Vec<Value> = calls
+            .calls
+            .iter()
+            .map(|(id, name, _)| json!({"type": "tool_result", "tool_use_id": id, "content": format!("{name} is fine")}))
+            .collect();
+        messages.push(json!({"role": "user", "content": results}));
+        let answer = anthropic_post(&s, follow).await;
+        assert_eq!(answer.status, 200, "{model}: {}", answer.text());
+        let text = anthropic_gist(&answer.json()).text;
+        assert!(text.contains("tool said: weather is fine"), "{model}: {text}");
+    }
+    assert_no_rejections(&s);
+}
+
+/// Ollama clients (chat, generate, embed) reach OpenAI and Anthropic nodes.
+#[actix_rt::test]
+async fn ollama_clients_reach_every_node_kind() {
+    let s = fleet(|_| {}).await;
+    for model in ["g", "c"] {
+        let chat = json!({"model": model, "stream": false, "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "look", "images": [PIXEL]}
+        ], "options": {"num_predict": 40}});
+        let whole = s.post("/api/chat", chat.clone()).await;
+        assert_eq!(whole.status, 200, "{model}: {}", whole.text());
+        let gist = ollama_gist(&whole.json());
+        assert!(gist.text.contains("[system: be brief]") && gist.text.contains("[images: 1]"), "{model}: {gist:?}");
+        assert_eq!(whole.json()["done"], true);
+        assert!(whole.json()["eval_count"].as_u64().unwrap() > 0);
+        let mut streamed = chat.clone();
+        streamed["stream"] = json!(true);
+        let stream = s.post("/api/chat", streamed).await;
+        assert_eq!(stream.status, 200, "{model}: {}", stream.text());
+        assert_eq!(ollama_stream_gist(&stream), gist, "{model}: streamed differs");
+
+        let generate = s
+            .post("/api/generate", json!({"model": model, "prompt": "hello", "system": "terse", "stream": false}))
+            .await;
+        assert_eq!(generate.status, 200, "{model}: {}", generate.text());
+        let response = generate.json()["response"].as_str().unwrap().to_owned();
+        assert!(response.contains("[system: terse]"), "{model}: {response}");
+
+        let tools = s
+            .post("/api/chat", json!({"model": model, "stream": false, "tools": weather_tools_openai(),
+                "messages": [{"role": "user", "content": "weather?"}]}))
+            .await;
+        assert_eq!(tools.status, 200, "{model}: {}", tools.text());
+        let calls = ollama_gist(&tools.json()).calls;
+        assert_eq!(calls.len(), 1, "{model}: {}", tools.text());
+        assert_eq!(calls[0].1, "weather");
+        assert_eq!(calls[0].2["query"], "weather?");
+    }
+    let embed = s
+        .post("/api/embed", json!({"model": "g", "input": ["a", "b"]}))
+        .await;
+    assert_eq!(embed.status, 200, "{}", embed.text());
+    assert_eq!(embed.json()["embeddings"].as_array().unwrap().len(), 2);
+    // Anthropic serves no embeddings: a clear 400 in the client's shape.
+    let refused = s.post("/api/embed", json!({"model": "c", "input": "a"})).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.json()["error"].as_str().unwrap().contains("anthropic"), "{}", refused.text());
+    assert_no_rejections(&s);
+}
+
+/// What the node's API cannot express is refused with a 400 naming it, in the client's shape;
+/// an error the node answers comes back in the client's shape with its status.
+#[actix_rt::test]
+async fn untranslatable_requests_and_node_errors_speak_the_clients_api() {
+    let s = fleet(|_| {}).await;
+    let refused = s
+        .post("/v1/chat/completions", json!({"model": "c", "n": 2,
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    let error = &refused.json()["error"];
+    assert_eq!(error["type"], "invalid_request_error");
+    assert!(error["message"].as_str().unwrap().contains('n'), "{error}");
+    assert_eq!(s.node("anthropic").requests("/v1/messages"), 0);
+
+    // Anthropic caps temperature at 1: its 400 reaches the OpenAI client in OpenAI's shape.
+    let node_error = s
+        .post("/v1/chat/completions", json!({"model": "c", "temperature": 1.7,
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(node_error.status, 400, "{}", node_error.text());
+    let error = &node_error.json()["error"];
+    assert!(error["message"].as_str().unwrap().contains("temperature"), "{error}");
+
+    // Anthropic's own request rules, checked before any node: max_tokens is required.
+    let missing = anthropic_post(&s, json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]})).await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.json()["type"], "error");
+    assert_eq!(missing.json()["error"]["type"], "invalid_request_error");
+    let unknown = anthropic_post(&s, json!({"model": "nope", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]})).await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["type"], "not_found_error");
+}
+
+/// A node that dies mid-stream ends the client's stream with an error in the client's
+/// format, never a clean end.
+#[actix_rt::test]
+async fn a_translated_stream_that_dies_ends_in_an_error() {
+    let s = fleet(|_| {}).await;
+    s.node("anthropic").set_tokens(20);
+    s.node("anthropic").set_failure(Failure::DieAfter(4));
+    s.node("openai").set_tokens(20);
+    s.node("openai").set_failure(Failure::DieAfter(4));
+    let openai_client = s
+        .post("/v1/chat/completions", json!({"model": "c", "stream": true,
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(openai_client.status, 200);
+    let text = openai_client.text();
+    assert!(!text.contains("[DONE]"), "{text}");
+    assert!(sse_data(&openai_client).last().unwrap()["error"]["message"].is_string(), "{text}");
+
+    let anthropic_client = anthropic_post(&s, json!({"model": "g", "max_tokens": 50, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]})).await;
+    let text = anthropic_client.text();
+    assert!(!text.contains("message_stop"), "{text}");
+    assert!(text.contains("event: error"), "{text}");
+
+    let ollama_client = s
+        .post("/api/chat", json!({"model": "c", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    let last = ollama_client.lines().pop().unwrap();
+    assert!(last["error"].is_string(), "{}", ollama_client.text());
+}
+
+/// Node keys reach the nodes and are never shown whole.
+#[actix_rt::test]
+async fn node_keys_reach_the_nodes_and_are_never_shown() {
+    let s = fleet(|_| {}).await;
+    let reply = s
+        .post("/v1/chat/completions", json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        s.node("openai").last_header("/v1/chat/completions", "authorization").as_deref(),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
+    let text = crate::admin::admin(&s, "GET", "/nodes", None).await.text();
+    assert!(!text.contains(OPENAI_KEY) && !text.contains(ANTHROPIC_KEY), "{text}");
+    assert!(text.contains("sk-…0001"), "{text}");
+    let pool = crate::admin::admin(&s, "GET", "/pool", None).await.text();
+    assert!(!pool.contains(OPENAI_KEY), "{pool}");
+}
+
+/// Nodes that are not probed (paid APIs) serve the models listed for them.
+#[actix_rt::test]
+async fn an_unprobed_node_serves_its_listed_models() {
+    let anthropic = MockUpstream::start(MockConfig::of_kind(MockKind::Anthropic, "paid", &["claude-x"]))
+        .unwrap();
+    let url = anthropic.url();
+    let s = start_over(vec![anthropic], move |config| {
+        config.nodes = vec![NodeConfig {
+            name: "paid".into(),
+            kind: NodeKind::Anthropic,
+            url: url.clone(),
+            priority: Priority::Active,
+            weight: 1,
+            max_concurrency: None,
+            api_key: None,
+            models: vec!["claude-x".into()],
+            probe: false,
+        }];
+    })
+    .await;
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.node("paid").requests("/v1/models"), 0, "an unprobed node was probed");
+    let reply = s
+        .post("/v1/chat/completions", json!({"model": "claude-x", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let models = crate::harness::client()
+        .get(s.url("/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(models["data"][0]["id"], "claude-x");
+}
