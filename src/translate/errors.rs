@@ -115,6 +115,9 @@ mod tests {
     use super::*;
     use Dialect::*;
 
+    /// (node dialect, client dialect, node status, node body, client status, client body).
+    type Row = (Dialect, Dialect, u16, &'static [u8], u16, Value);
+
     fn parsed(out: &[u8]) -> Value {
         serde_json::from_slice(out).unwrap()
     }
@@ -124,7 +127,7 @@ mod tests {
         let anthropic_overloaded =
             br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
         let openai_limit = br#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
-        let rows: Vec<(Dialect, Dialect, u16, &[u8], u16, Value)> = vec![
+        let rows: Vec<Row> = vec![
             (
                 AnthropicMessages,
                 OpenAiChat,

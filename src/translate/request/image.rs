@@ -62,13 +62,18 @@ pub fn from_ollama(data: &str, field: &str) -> Result<Image, TranslateError> {
 /// The media type of base64 image data from its magic bytes. Only the first 16 characters
 /// are decoded (12 bytes, enough for WebP's `RIFF....WEBP`).
 pub fn sniff(data: &str) -> Option<&'static str> {
-    let head: String = data
+    let mut head: String = data
         .chars()
-        .filter(|c| !c.is_ascii_whitespace())
+        .filter(|c| !c.is_ascii_whitespace() && *c != '=')
         .take(16)
         .collect();
+    if !head.is_ascii() {
+        return None;
+    }
+    // Whole 4-character groups only, so a short or padded head still decodes.
+    head.truncate(head.len() - head.len() % 4);
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(head.trim_end_matches('='))
+        .decode(&head)
         .ok()?;
     if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
         Some("image/png")
@@ -108,6 +113,8 @@ mod tests {
         assert_eq!(sniff("not base64 at all!"), None);
         assert_eq!(sniff(""), None);
         assert_eq!(sniff("é"), None);
+        assert_eq!(sniff("aaaé"), None);
+        assert_eq!(sniff("R0lGODlhaAAa+"), Some("image/gif"));
     }
 
     #[test]
