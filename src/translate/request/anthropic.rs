@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    invalid,
+    image, invalid,
     ir::{
         Block, Chat, Image, Message, Reasoning, Role, Sampling, Tool, ToolChoice, ToolResult,
         ToolUse,
@@ -510,20 +510,20 @@ fn block_content(blocks: Vec<Value>) -> Value {
     )
 }
 
-fn render_image(image: &Image) -> Value {
-    match image {
+fn render_image(image: &Image, at: &str) -> Result<Value, TranslateError> {
+    Ok(match image {
         Image::Base64 { media_type, data } => json!({
             "type": "image",
-            "source": {"type": "base64", "media_type": media_type, "data": data},
+            "source": {"type": "base64", "media_type": image::known_type(media_type, at)?, "data": data},
         }),
         Image::Url(url) => json!({"type": "image", "source": {"type": "url", "url": url}}),
-    }
+    })
 }
 
 fn render_block(block: &Block, at: &str) -> Result<Option<Value>, TranslateError> {
     Ok(Some(match block {
         Block::Text(text) => json!({"type": "text", "text": text}),
-        Block::Image(image) => render_image(image),
+        Block::Image(picture) => render_image(picture, at)?,
         Block::ToolUse(call) => json!({
             "type": "tool_use",
             "id": call.id,
@@ -539,7 +539,7 @@ fn render_block(block: &Block, at: &str) -> Result<Option<Value>, TranslateError
                 .iter()
                 .filter_map(|inner| match inner {
                     Block::Text(text) => Some(Ok(json!({"type": "text", "text": text}))),
-                    Block::Image(image) => Some(Ok(render_image(image))),
+                    Block::Image(picture) => Some(render_image(picture, at)),
                     Block::Thinking { .. } => None,
                     Block::ToolUse(_) | Block::ToolResult(_) => Some(Err(unsupported(
                         at,

@@ -46,17 +46,25 @@ pub fn data_url(media_type: &str, data: &str) -> String {
 }
 
 /// An Ollama image: base64 whose type is read from its first bytes, since Ollama sends none.
-pub fn from_ollama(data: &str, field: &str) -> Result<Image, TranslateError> {
-    let media_type = sniff(data).ok_or_else(|| {
-        unsupported(
-            field,
-            "the image is not base64 PNG, JPEG, GIF or WebP, so its media type is unknown",
-        )
-    })?;
-    Ok(Image::Base64 {
-        media_type: media_type.to_owned(),
+/// An unknown type is left empty: another Ollama takes the image as it is, while the
+/// renderers that need a type refuse it through [`known_type`].
+pub fn from_ollama(data: &str) -> Image {
+    Image::Base64 {
+        media_type: sniff(data).unwrap_or_default().to_owned(),
         data: data.to_owned(),
-    })
+    }
+}
+
+/// The media type an OpenAI or Anthropic node needs, refused when Ollama's bytes did not say.
+pub fn known_type<'a>(media_type: &'a str, at: &str) -> Result<&'a str, TranslateError> {
+    if media_type.is_empty() {
+        Err(unsupported(
+            at,
+            "the image is not base64 PNG, JPEG, GIF or WebP, so its media type is unknown",
+        ))
+    } else {
+        Ok(media_type)
+    }
 }
 
 /// The media type of base64 image data from its magic bytes. Only the first 16 characters

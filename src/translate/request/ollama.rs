@@ -89,11 +89,8 @@ pub fn parse_chat(body: &[u8]) -> Result<Chat, TranslateError> {
     for (i, m) in r.messages.into_iter().enumerate() {
         let at = format!("messages[{i}]");
         let mut blocks = Vec::new();
-        for (n, data) in m.images.iter().flatten().enumerate() {
-            blocks.push(Block::Image(image::from_ollama(
-                data,
-                &format!("{at}.images[{n}]"),
-            )?));
+        for data in m.images.iter().flatten() {
+            blocks.push(Block::Image(image::from_ollama(data)));
         }
         let text = m.content.unwrap_or_default();
         let role = match m.role.as_str() {
@@ -225,11 +222,8 @@ pub fn parse_generate(body: &[u8]) -> Result<Chat, TranslateError> {
         });
     }
     let mut content = Vec::new();
-    for (n, data) in r.images.iter().flatten().enumerate() {
-        content.push(Block::Image(image::from_ollama(
-            data,
-            &format!("images[{n}]"),
-        )?));
+    for data in r.images.iter().flatten() {
+        content.push(Block::Image(image::from_ollama(data)));
     }
     let prompt = r.prompt.unwrap_or_default();
     if !prompt.is_empty() || !content.is_empty() {

@@ -619,7 +619,7 @@ fn flush_user(
                     Block::Text(text) => parts.push(json!({"type": "text", "text": text})),
                     Block::Image(Image::Base64 { media_type, data }) => parts.push(json!({
                         "type": "image_url",
-                        "image_url": {"url": image::data_url(media_type, data)},
+                        "image_url": {"url": image::data_url(image::known_type(media_type, at)?, data)},
                     })),
                     Block::Image(Image::Url(url)) => {
                         parts.push(json!({"type": "image_url", "image_url": {"url": url}}))

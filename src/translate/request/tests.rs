@@ -228,7 +228,7 @@ fn images() {
             OllamaChat,
             OpenAiChat,
             json!({"model": "m", "messages": [{"role": "user", "content": "x", "images": ["aGVsbG8gd29ybGQ="]}]}),
-            "messages[0].images[0]",
+            "messages[0]",
         ),
         (
             OpenAiChat,
@@ -740,6 +740,13 @@ fn ollama_generate_becomes_chat() {
             json!({"model": "m", "prompt": "Hi", "system": "S", "stream": false}),
             json!({"model": "m", "max_tokens": 4096, "stream": false, "system": "S",
                    "messages": [{"role": "user", "content": "Hi"}]}),
+        ),
+        (
+            "an image of a type Drover cannot tell passes between Ollama endpoints",
+            OllamaGenerate,
+            OllamaChat,
+            json!({"model": "m", "prompt": "p", "images": ["Qk0="], "stream": false}),
+            json!({"model": "m", "stream": false, "messages": [{"role": "user", "content": "p", "images": ["Qk0="]}]}),
         ),
         (
             "an empty prompt (a model load) is an empty chat",
