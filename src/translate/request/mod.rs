@@ -1,6 +1,6 @@
 //! A client's request body in one dialect becomes the node's body in another.
 //!
-//! Each dialect has a parser into the canonical [`ir::Chat`] and a renderer out of it; the
+//! Each dialect has a parser into the canonical `ir::Chat` and a renderer out of it; the
 //! parser refuses what its own API says that no other API can, the renderer refuses what the
 //! canonical request holds that its target cannot express. Every refusal is
 //! [`TranslateError::Unsupported`] naming the field; a body malformed for its own API is
@@ -30,7 +30,7 @@
 mod anthropic;
 mod embed;
 mod image;
-pub(crate) mod ir;
+mod ir;
 mod ollama;
 mod openai;
 #[cfg(test)]
