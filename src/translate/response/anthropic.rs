@@ -15,7 +15,6 @@ use crate::translate::{ResponseContext, TranslateError, Usage};
 struct Message {
     #[serde(default)]
     id: Option<String>,
-    #[serde(default)]
     content: Vec<Box<RawValue>>,
     #[serde(default)]
     stop_reason: Option<String>,

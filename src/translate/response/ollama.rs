@@ -66,6 +66,11 @@ pub(super) fn parse(body: &[u8]) -> Result<Answer, TranslateError> {
         .map_err(|e| TranslateError::Upstream(format!("Ollama answer: {e}")))?;
     let counts: OllamaCounts = serde_json::from_slice(body)
         .map_err(|e| TranslateError::Upstream(format!("Ollama answer: {e}")))?;
+    if reply.message.is_none() && reply.response.is_none() {
+        return Err(TranslateError::Upstream(
+            "Ollama answer has no message".to_owned(),
+        ));
+    }
     let message = reply.message.unwrap_or_default();
     let mut blocks = Vec::new();
     let thinking: String = message.thinking.into_iter().chain(reply.thinking).collect();
