@@ -11,7 +11,8 @@
 //!   but Anthropic blocks cannot interleave: when an OpenAI node interleaves the pieces of
 //!   parallel calls, later calls are buffered (at most [`MAX_HELD`] bytes) until the block
 //!   before them closes, which for OpenAI is at the finish reason. Each block is then written
-//!   with its pieces in order.
+//!   with its pieces in order. A piece for a call whose block has closed (an OpenAI node
+//!   sending arguments after text) is refused as the node's error: it cannot be placed.
 //! - Ollama clients get each tool call whole, with object arguments, once complete: at the
 //!   call's end for Anthropic and Ollama nodes, at the finish reason for OpenAI nodes (whose
 //!   calls have no end of their own). Also bounded by [`MAX_HELD`].
@@ -21,8 +22,9 @@
 //!
 //! Anthropic clients: `message_start` is sent at once with the input tokens known then (0
 //! for OpenAI and Ollama nodes, which count at the end); the final `message_delta.usage`
-//! carries the real `input_tokens` and cache counts, which Anthropic's SDKs read from it
-//! (`MessageDeltaUsage.input_tokens`, `cache_*_input_tokens`, optional since 2025).
+//! carries the real `input_tokens` and cache counts. Anthropic's SDKs read them there:
+//! `MessageDeltaUsage` has optional `input_tokens` and `cache_*_input_tokens`, and the Python
+//! SDK's stream accumulator replaces the snapshot's counts with them when present.
 
 mod decode;
 mod encode;
