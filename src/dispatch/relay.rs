@@ -34,7 +34,7 @@ pub struct Relay {
     /// `None` for an answer already whole in `first` (a translated one).
     upstream: Option<ClientResponse>,
     /// Turns the node's stream into the client's API; `None` when both speak the same.
-    translator: Option<StreamTranslator>,
+    translator: Option<Box<StreamTranslator>>,
     lease: Option<Lease>,
     node: Arc<str>,
     framing: Framing,
@@ -53,7 +53,7 @@ pub struct Relay {
 pub struct RelayParts {
     pub first: Option<Bytes>,
     pub upstream: Option<ClientResponse>,
-    pub translator: Option<StreamTranslator>,
+    pub translator: Option<Box<StreamTranslator>>,
     /// The status the client gets.
     pub status: u16,
     /// Length of the client's body, when known in advance.
@@ -137,7 +137,7 @@ impl Relay {
 
     /// Hands a node's chunk on: observed, translated when the APIs differ, kept for the
     /// capture. `None` when translation produced nothing to send yet.
-    fn pass(&mut self, chunk: Bytes) -> Option<Result<Bytes, String>> {
+    fn pass(&mut self, chunk: Bytes) -> Option<Result<Bytes, (String, Option<Bytes>)>> {
         self.last_chunk = Instant::now();
         let out = match &mut self.translator {
             None => {
@@ -147,7 +147,10 @@ impl Relay {
             Some(translator) => {
                 let mut out = Vec::new();
                 if let Err(e) = translator.push(&chunk, &mut out) {
-                    return Some(Err(format!("its answer could not be translated: {e}")));
+                    // The translator already ended `out` with the client's error frame.
+                    let error = format!("its answer could not be translated: {e}");
+                    let frame = (!out.is_empty()).then(|| Bytes::from(out));
+                    return Some(Err((error, frame)));
                 }
                 match translator.state() {
                     StreamState::Open => {}
@@ -168,6 +171,16 @@ impl Relay {
 
     /// The node broke off after the client got bytes: tell the client in its format.
     fn broken(&mut self, error: String) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.broken_with(error, None)
+    }
+
+    /// `broken`, with the client's error frame when one is already written (by a translator
+    /// that refused the node's stream).
+    fn broken_with(
+        &mut self,
+        error: String,
+        written: Option<Bytes>,
+    ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.finished = true;
         let message = format!("node {} failed mid-answer: {error}", self.node);
         tracing::warn!(request_id = %self.meter.request_id, node = %self.node, %error, "stream broke off");
@@ -186,6 +199,7 @@ impl Relay {
             self.retries,
         );
         let frame = match &mut self.translator {
+            _ if written.is_some() => written,
             Some(translator) => {
                 let mut out = Vec::new();
                 translator.fail(&message, &mut out);
@@ -211,7 +225,7 @@ impl Stream for Relay {
         if let Some(first) = this.first.take() {
             match this.pass(first) {
                 Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),
-                Some(Err(error)) => return this.broken(error),
+                Some(Err((error, frame))) => return this.broken_with(error, frame),
                 None => {}
             }
         }
@@ -227,7 +241,7 @@ impl Stream for Relay {
             match Pin::new(upstream).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => match this.pass(chunk) {
                     Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),
-                    Some(Err(error)) => return this.broken(error),
+                    Some(Err((error, frame))) => return this.broken_with(error, frame),
                     None => continue,
                 },
                 // An error answer (4xx) has no end marker to check; it is passed on as it came.

@@ -24,7 +24,7 @@ pub enum Translation {
     /// The client's whole body, with its status.
     Whole { status: u16, body: Bytes },
     /// A stream: the relay sends each chunk through the translator.
-    Stream(StreamTranslator),
+    Stream(Box<StreamTranslator>),
 }
 
 /// Prepares the translation of `answer` for `request`. Errors are the node's: the caller may
@@ -49,7 +49,7 @@ pub async fn answer(
     {
         return Ok((
             answer,
-            Translation::Stream(StreamTranslator::new(from, client, context)),
+            Translation::Stream(Box::new(StreamTranslator::new(from, client, context))),
         ));
     }
     let body = read_rest(&mut answer, node, idle).await?;

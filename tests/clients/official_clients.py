@@ -220,6 +220,22 @@ def run_with_keys(base, token):
     except openai.RateLimitError as e:
         check(int(e.response.headers["retry-after"]) >= 1, "openai over the limit is RateLimitError")
 
+    an = anthropic.Anthropic(base_url=base, api_key=secret, max_retries=0)
+    reply = an.messages.create(model="llama3", max_tokens=16, messages=messages)
+    check("tok0" in reply.content[0].text, "anthropic messages with a key (x-api-key), on an Ollama node")
+    try:
+        anthropic.Anthropic(base_url=base, api_key="drv_not-a-key", max_retries=0).messages.create(
+            model="llama3", max_tokens=16, messages=messages)
+        check(False, "a wrong key must fail")
+    except anthropic.AuthenticationError as e:
+        check(e.status_code == 401, "anthropic wrong key is AuthenticationError")
+    try:
+        anthropic.Anthropic(base_url=base, api_key=limited, max_retries=0).messages.create(
+            model="llama3", max_tokens=16, messages=messages)
+        check(False, "the limited key's minute is spent")
+    except anthropic.RateLimitError:
+        check(True, "anthropic over the limit is RateLimitError")
+
     keyed = ollama.Client(host=base, headers={"Authorization": f"Bearer {secret}"})
     check(keyed.chat(model="llama3", messages=messages).done, "ollama chat with a key")
     try:

@@ -55,7 +55,12 @@ async fn fleet(tweak: impl FnOnce(&mut Config)) -> Setup {
 /// No mock ever had to refuse what Drover sent it.
 fn assert_no_rejections(s: &Setup) {
     for node in &s.nodes {
-        assert_eq!(node.rejections(), 0, "node {} refused a request", node.name());
+        assert_eq!(
+            node.rejections(),
+            0,
+            "node {} refused a request",
+            node.name()
+        );
     }
 }
 
@@ -115,7 +120,11 @@ fn openai_gist(whole: &Value) -> Gist {
 
 /// OpenAI stream chunks put back together (tool-call arguments joined by index).
 fn openai_stream_gist(reply: &Reply) -> Gist {
-    assert!(reply.text().contains("data: [DONE]"), "no [DONE]: {}", reply.text());
+    assert!(
+        reply.text().contains("data: [DONE]"),
+        "no [DONE]: {}",
+        reply.text()
+    );
     let mut text = String::new();
     let mut calls: Vec<(String, String, String)> = Vec::new();
     let mut finish = String::new();
@@ -313,19 +322,32 @@ async fn openai_clients_reach_every_node_kind() {
         let whole = s.post("/v1/chat/completions", base.clone()).await;
         assert_eq!(whole.status, 200, "{model}: {}", whole.text());
         let gist = openai_gist(&whole.json());
-        assert!(gist.text.contains("[system: be brief]"), "{model}: {gist:?}");
+        assert!(
+            gist.text.contains("[system: be brief]"),
+            "{model}: {gist:?}"
+        );
         assert!(gist.text.contains("[images: 1]"), "{model}: {gist:?}");
         assert_eq!(gist.finish, "stop");
         let usage = &whole.json()["usage"];
-        assert!(usage["prompt_tokens"].as_u64().unwrap() > 0, "{model}: {usage}");
-        assert!(usage["completion_tokens"].as_u64().unwrap() > 0, "{model}: {usage}");
+        assert!(
+            usage["prompt_tokens"].as_u64().unwrap() > 0,
+            "{model}: {usage}"
+        );
+        assert!(
+            usage["completion_tokens"].as_u64().unwrap() > 0,
+            "{model}: {usage}"
+        );
 
         let mut streamed = base.clone();
         streamed["stream"] = json!(true);
         streamed["stream_options"] = json!({"include_usage": true});
         let stream = s.post("/v1/chat/completions", streamed).await;
         assert_eq!(stream.status, 200, "{model}: {}", stream.text());
-        assert_eq!(openai_stream_gist(&stream), gist, "{model}: streamed differs");
+        assert_eq!(
+            openai_stream_gist(&stream),
+            gist,
+            "{model}: streamed differs"
+        );
         let usage_chunk = sse_data(&stream)
             .into_iter()
             .find(|c| !c["usage"].is_null())
@@ -358,7 +380,11 @@ async fn openai_clients_reach_every_node_kind() {
                 .map(|(_, n, a)| (n.clone(), a.clone()))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(strip(&stream_calls), strip(&calls), "{model}: streamed calls differ");
+        assert_eq!(
+            strip(&stream_calls),
+            strip(&calls),
+            "{model}: streamed calls differ"
+        );
         assert_eq!(stream_calls.finish, "tool_calls");
 
         let whole_message = whole.json()["choices"][0]["message"].clone();
@@ -366,7 +392,9 @@ async fn openai_clients_reach_every_node_kind() {
         let messages = follow["messages"].as_array_mut().unwrap();
         messages.push(whole_message);
         for (id, name, _) in &calls.calls {
-            messages.push(json!({"role": "tool", "tool_call_id": id, "content": format!("{name} is fine")}));
+            messages.push(
+                json!({"role": "tool", "tool_call_id": id, "content": format!("{name} is fine")}),
+            );
         }
         let answer = s.post("/v1/chat/completions", follow).await;
         assert_eq!(answer.status, 200, "{model}: {}", answer.text());
@@ -396,16 +424,29 @@ async fn anthropic_clients_reach_every_node_kind() {
         assert_eq!(body["type"], "message");
         assert_eq!(body["role"], "assistant");
         let gist = anthropic_gist(&body);
-        assert!(gist.text.contains("[system: be brief]"), "{model}: {gist:?}");
+        assert!(
+            gist.text.contains("[system: be brief]"),
+            "{model}: {gist:?}"
+        );
         assert!(gist.text.contains("[images: 1]"), "{model}: {gist:?}");
         assert_eq!(gist.finish, "end_turn");
-        assert!(body["usage"]["input_tokens"].as_u64().unwrap() > 0, "{model}: {body}");
-        assert!(body["usage"]["output_tokens"].as_u64().unwrap() > 0, "{model}: {body}");
+        assert!(
+            body["usage"]["input_tokens"].as_u64().unwrap() > 0,
+            "{model}: {body}"
+        );
+        assert!(
+            body["usage"]["output_tokens"].as_u64().unwrap() > 0,
+            "{model}: {body}"
+        );
         let mut streamed = base.clone();
         streamed["stream"] = json!(true);
         let stream = anthropic_post(&s, streamed).await;
         assert_eq!(stream.status, 200, "{model}: {}", stream.text());
-        assert_eq!(anthropic_stream_gist(&stream), gist, "{model}: streamed differs");
+        assert_eq!(
+            anthropic_stream_gist(&stream),
+            gist,
+            "{model}: streamed differs"
+        );
 
         let ask = json!({"model": model, "max_tokens": 50, "tools": weather_tools_anthropic(),
             "messages": [{"role": "user", "content": "weather and time, in parallel"}]});
@@ -423,7 +464,11 @@ async fn anthropic_clients_reach_every_node_kind() {
                 .map(|(_, n, a)| (n.clone(), a.clone()))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(strip(&stream), strip(&calls), "{model}: streamed calls differ");
+        assert_eq!(
+            strip(&stream),
+            strip(&calls),
+            "{model}: streamed calls differ"
+        );
 
         let mut follow = ask.clone();
         let messages = follow["messages"].as_array_mut().unwrap();
@@ -437,7 +482,10 @@ async fn anthropic_clients_reach_every_node_kind() {
         let answer = anthropic_post(&s, follow).await;
         assert_eq!(answer.status, 200, "{model}: {}", answer.text());
         let text = anthropic_gist(&answer.json()).text;
-        assert!(text.contains("tool said: weather is fine"), "{model}: {text}");
+        assert!(
+            text.contains("tool said: weather is fine"),
+            "{model}: {text}"
+        );
     }
     assert_no_rejections(&s);
 }
@@ -454,25 +502,38 @@ async fn ollama_clients_reach_every_node_kind() {
         let whole = s.post("/api/chat", chat.clone()).await;
         assert_eq!(whole.status, 200, "{model}: {}", whole.text());
         let gist = ollama_gist(&whole.json());
-        assert!(gist.text.contains("[system: be brief]") && gist.text.contains("[images: 1]"), "{model}: {gist:?}");
+        assert!(
+            gist.text.contains("[system: be brief]") && gist.text.contains("[images: 1]"),
+            "{model}: {gist:?}"
+        );
         assert_eq!(whole.json()["done"], true);
         assert!(whole.json()["eval_count"].as_u64().unwrap() > 0);
         let mut streamed = chat.clone();
         streamed["stream"] = json!(true);
         let stream = s.post("/api/chat", streamed).await;
         assert_eq!(stream.status, 200, "{model}: {}", stream.text());
-        assert_eq!(ollama_stream_gist(&stream), gist, "{model}: streamed differs");
+        assert_eq!(
+            ollama_stream_gist(&stream),
+            gist,
+            "{model}: streamed differs"
+        );
 
         let generate = s
-            .post("/api/generate", json!({"model": model, "prompt": "hello", "system": "terse", "stream": false}))
+            .post(
+                "/api/generate",
+                json!({"model": model, "prompt": "hello", "system": "terse", "stream": false}),
+            )
             .await;
         assert_eq!(generate.status, 200, "{model}: {}", generate.text());
         let response = generate.json()["response"].as_str().unwrap().to_owned();
         assert!(response.contains("[system: terse]"), "{model}: {response}");
 
         let tools = s
-            .post("/api/chat", json!({"model": model, "stream": false, "tools": weather_tools_openai(),
-                "messages": [{"role": "user", "content": "weather?"}]}))
+            .post(
+                "/api/chat",
+                json!({"model": model, "stream": false, "tools": weather_tools_openai(),
+                "messages": [{"role": "user", "content": "weather?"}]}),
+            )
             .await;
         assert_eq!(tools.status, 200, "{model}: {}", tools.text());
         let calls = ollama_gist(&tools.json()).calls;
@@ -486,9 +547,18 @@ async fn ollama_clients_reach_every_node_kind() {
     assert_eq!(embed.status, 200, "{}", embed.text());
     assert_eq!(embed.json()["embeddings"].as_array().unwrap().len(), 2);
     // Anthropic serves no embeddings: a clear 400 in the client's shape.
-    let refused = s.post("/api/embed", json!({"model": "c", "input": "a"})).await;
+    let refused = s
+        .post("/api/embed", json!({"model": "c", "input": "a"}))
+        .await;
     assert_eq!(refused.status, 400, "{}", refused.text());
-    assert!(refused.json()["error"].as_str().unwrap().contains("anthropic"), "{}", refused.text());
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("anthropic"),
+        "{}",
+        refused.text()
+    );
     assert_no_rejections(&s);
 }
 
@@ -498,8 +568,11 @@ async fn ollama_clients_reach_every_node_kind() {
 async fn untranslatable_requests_and_node_errors_speak_the_clients_api() {
     let s = fleet(|_| {}).await;
     let refused = s
-        .post("/v1/chat/completions", json!({"model": "c", "n": 2,
-            "messages": [{"role": "user", "content": "hi"}]}))
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "c", "n": 2,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .await;
     assert_eq!(refused.status, 400, "{}", refused.text());
     let error = &refused.json()["error"];
@@ -509,20 +582,34 @@ async fn untranslatable_requests_and_node_errors_speak_the_clients_api() {
 
     // Anthropic caps temperature at 1: its 400 reaches the OpenAI client in OpenAI's shape.
     let node_error = s
-        .post("/v1/chat/completions", json!({"model": "c", "temperature": 1.7,
-            "messages": [{"role": "user", "content": "hi"}]}))
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "c", "temperature": 1.7,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .await;
     assert_eq!(node_error.status, 400, "{}", node_error.text());
     let error = &node_error.json()["error"];
-    assert!(error["message"].as_str().unwrap().contains("temperature"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("temperature"),
+        "{error}"
+    );
 
     // Anthropic's own request rules, checked before any node: max_tokens is required.
-    let missing = anthropic_post(&s, json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]})).await;
+    let missing = anthropic_post(
+        &s,
+        json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
     assert_eq!(missing.status, 400);
     assert_eq!(missing.json()["type"], "error");
     assert_eq!(missing.json()["error"]["type"], "invalid_request_error");
-    let unknown = anthropic_post(&s, json!({"model": "nope", "max_tokens": 5,
-        "messages": [{"role": "user", "content": "hi"}]})).await;
+    let unknown = anthropic_post(
+        &s,
+        json!({"model": "nope", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json()["error"]["type"], "not_found_error");
 }
@@ -537,22 +624,35 @@ async fn a_translated_stream_that_dies_ends_in_an_error() {
     s.node("openai").set_tokens(20);
     s.node("openai").set_failure(Failure::DieAfter(4));
     let openai_client = s
-        .post("/v1/chat/completions", json!({"model": "c", "stream": true,
-            "messages": [{"role": "user", "content": "hi"}]}))
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "c", "stream": true,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .await;
     assert_eq!(openai_client.status, 200);
     let text = openai_client.text();
     assert!(!text.contains("[DONE]"), "{text}");
-    assert!(sse_data(&openai_client).last().unwrap()["error"]["message"].is_string(), "{text}");
+    assert!(
+        sse_data(&openai_client).last().unwrap()["error"]["message"].is_string(),
+        "{text}"
+    );
 
-    let anthropic_client = anthropic_post(&s, json!({"model": "g", "max_tokens": 50, "stream": true,
-        "messages": [{"role": "user", "content": "hi"}]})).await;
+    let anthropic_client = anthropic_post(
+        &s,
+        json!({"model": "g", "max_tokens": 50, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
     let text = anthropic_client.text();
     assert!(!text.contains("message_stop"), "{text}");
     assert!(text.contains("event: error"), "{text}");
 
     let ollama_client = s
-        .post("/api/chat", json!({"model": "c", "messages": [{"role": "user", "content": "hi"}]}))
+        .post(
+            "/api/chat",
+            json!({"model": "c", "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .await;
     let last = ollama_client.lines().pop().unwrap();
     assert!(last["error"].is_string(), "{}", ollama_client.text());
@@ -563,15 +663,23 @@ async fn a_translated_stream_that_dies_ends_in_an_error() {
 async fn node_keys_reach_the_nodes_and_are_never_shown() {
     let s = fleet(|_| {}).await;
     let reply = s
-        .post("/v1/chat/completions", json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}))
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(
-        s.node("openai").last_header("/v1/chat/completions", "authorization").as_deref(),
+        s.node("openai")
+            .last_header("/v1/chat/completions", "authorization")
+            .as_deref(),
         Some(format!("Bearer {OPENAI_KEY}").as_str())
     );
     let text = crate::admin::admin(&s, "GET", "/nodes", None).await.text();
-    assert!(!text.contains(OPENAI_KEY) && !text.contains(ANTHROPIC_KEY), "{text}");
+    assert!(
+        !text.contains(OPENAI_KEY) && !text.contains(ANTHROPIC_KEY),
+        "{text}"
+    );
     assert!(text.contains("sk-…0001"), "{text}");
     let pool = crate::admin::admin(&s, "GET", "/pool", None).await.text();
     assert!(!pool.contains(OPENAI_KEY), "{pool}");
@@ -580,8 +688,12 @@ async fn node_keys_reach_the_nodes_and_are_never_shown() {
 /// Nodes that are not probed (paid APIs) serve the models listed for them.
 #[actix_rt::test]
 async fn an_unprobed_node_serves_its_listed_models() {
-    let anthropic = MockUpstream::start(MockConfig::of_kind(MockKind::Anthropic, "paid", &["claude-x"]))
-        .unwrap();
+    let anthropic = MockUpstream::start(MockConfig::of_kind(
+        MockKind::Anthropic,
+        "paid",
+        &["claude-x"],
+    ))
+    .unwrap();
     let url = anthropic.url();
     let s = start_over(vec![anthropic], move |config| {
         config.nodes = vec![NodeConfig {
@@ -598,9 +710,16 @@ async fn an_unprobed_node_serves_its_listed_models() {
     })
     .await;
     actix_rt::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(s.node("paid").requests("/v1/models"), 0, "an unprobed node was probed");
+    assert_eq!(
+        s.node("paid").requests("/v1/models"),
+        0,
+        "an unprobed node was probed"
+    );
     let reply = s
-        .post("/v1/chat/completions", json!({"model": "claude-x", "messages": [{"role": "user", "content": "hi"}]}))
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "claude-x", "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let models = crate::harness::client()
