@@ -318,6 +318,58 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_events_become_one_message_with_joined_tool_input() {
+        let raw = br#"event: message_start
+data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"usage":{"input_tokens":9,"output_tokens":1}}}
+
+event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi "}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"there"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":0}
+
+event: content_block_start
+data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{"a":"}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"1.50}"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":1}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":7}}
+
+event: message_stop
+data: {"type":"message_stop"}
+"#;
+        let whole: Value = serde_json::from_str(&answer(Framing::AnthropicSse, raw)).unwrap();
+        assert_eq!(whole["id"], "msg_1");
+        assert_eq!(whole["stop_reason"], "tool_use");
+        assert_eq!(
+            whole["usage"],
+            json!({"input_tokens": 9, "output_tokens": 7})
+        );
+        assert_eq!(
+            whole["content"][0],
+            json!({"type": "text", "text": "Hi there"})
+        );
+        assert_eq!(
+            whole["content"][1],
+            json!({"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1.5}})
+        );
+    }
+
+    #[test]
     fn openai_chunks_become_one_completion_with_joined_tool_arguments() {
         let raw = br#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}
 

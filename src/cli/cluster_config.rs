@@ -304,9 +304,30 @@ fn write_plan(out: &mut dyn Write, steps: &[publish::Step]) -> std::io::Result<(
 }
 
 /// Key hashes are not secrets, but nobody needs to see them.
+/// What people may see of a bucket value: no key hashes, node keys masked.
 fn hide_secrets(mut value: serde_json::Value) -> serde_json::Value {
     if let Some(fields) = value.as_object_mut() {
         fields.remove("hash");
+        if let Some(serde_json::Value::String(key)) = fields.get_mut("api_key") {
+            *key = crate::store::nodes::mask(key);
+        }
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_values_hold_no_secret() {
+        let shown = hide_secrets(serde_json::json!({
+            "name": "claude", "api_key": "sk-ant-0123456789abcdef", "hash": "abc"
+        }));
+        assert_eq!(
+            shown,
+            serde_json::json!({"name": "claude", "api_key": "sk-…cdef"})
+        );
+        assert_eq!(crate::store::nodes::mask("short"), "…");
+    }
 }

@@ -59,6 +59,12 @@ struct AddArgs {
     /// list while the command runs.
     #[arg(long)]
     api_key: Option<String>,
+    /// Models the node serves, listed by hand (comma-separated): replaces what probes find.
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// Don't probe the node (paid APIs): it counts as up until requests fail. Needs --models.
+    #[arg(long)]
+    no_probe: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -102,6 +108,12 @@ fn add_body(args: &AddArgs) -> Value {
     }
     if let Some(key) = &args.api_key {
         body.insert("api_key".into(), json!(key));
+    }
+    if !args.models.is_empty() {
+        body.insert("models".into(), json!(args.models));
+    }
+    if args.no_probe {
+        body.insert("probe".into(), json!(false));
     }
     Value::Object(body)
 }
@@ -233,10 +245,43 @@ mod tests {
             weight: None,
             max_concurrency: Some(2),
             api_key: None,
+            models: Vec::new(),
+            no_probe: false,
         };
         assert_eq!(
             add_body(&args),
             json!({"name": "gpu-b", "url": "http://10.0.0.6:11434", "priority": "standby", "max_concurrency": 2})
+        );
+    }
+
+    #[test]
+    fn a_paid_api_node_takes_its_kind_key_models_and_no_probe() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "drover",
+            "node",
+            "add",
+            "claude",
+            "https://api.anthropic.com",
+            "--kind",
+            "anthropic",
+            "--api-key",
+            "sk-ant-x",
+            "--models",
+            "claude-a,claude-b",
+            "--no-probe",
+        ])
+        .unwrap();
+        let crate::cli::Command::Node(args) = cli.command else {
+            panic!("not node");
+        };
+        let NodeCommand::Add(add) = args.command else {
+            panic!("not add");
+        };
+        assert_eq!(
+            add_body(&add),
+            json!({"name": "claude", "url": "https://api.anthropic.com", "kind": "anthropic",
+                "api_key": "sk-ant-x", "models": ["claude-a", "claude-b"], "probe": false})
         );
     }
 

@@ -658,6 +658,103 @@ async fn a_translated_stream_that_dies_ends_in_an_error() {
     assert!(last["error"].is_string(), "{}", ollama_client.text());
 }
 
+/// Tokens of translated answers count like any others (records, key limits and metrics read
+/// the same numbers), and route aliases are listed for every client API.
+#[actix_rt::test]
+async fn translated_usage_is_counted_and_aliases_are_listed() {
+    let s = fleet(|config| {
+        config.routes = vec![drover::config::RouteConfig {
+            alias: "smart".into(),
+            target_model: "c".into(),
+            nodes: Vec::new(),
+            fallbacks: Vec::new(),
+        }];
+    })
+    .await;
+    let reply = s
+        .post(
+            "/api/chat",
+            json!({"model": "smart", "stream": false,
+            "messages": [{"role": "user", "content": "count these words"}]}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let prompt = reply.json()["prompt_eval_count"].as_u64().unwrap();
+    let metrics = crate::harness::client()
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .body()
+        .await
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics).into_owned();
+    let counted = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("drover_tokens_total")
+                && l.contains("node=\"anthropic\"")
+                && l.contains("direction=\"prompt\"")
+        })
+        .unwrap_or_else(|| panic!("no prompt tokens for the anthropic node:\n{metrics}"));
+    assert!(
+        counted.ends_with(&format!(" {prompt}")),
+        "{counted} vs {prompt}"
+    );
+
+    let openai = crate::harness::client()
+        .get(s.url("/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(
+        openai["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "smart"),
+        "{openai}"
+    );
+    let anthropic = crate::harness::client()
+        .get(s.url("/v1/models"))
+        .insert_header(("anthropic-version", "2023-06-01"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(
+        anthropic["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "smart" && m["type"] == "model"),
+        "{anthropic}"
+    );
+    assert_eq!(anthropic["has_more"], false);
+    let tags = crate::harness::client()
+        .get(s.url("/api/tags"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let names: Vec<&str> = tags["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for name in ["o:latest", "g", "c", "smart"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+}
+
 /// Node keys reach the nodes and are never shown whole.
 #[actix_rt::test]
 async fn node_keys_reach_the_nodes_and_are_never_shown() {
@@ -731,4 +828,53 @@ async fn an_unprobed_node_serves_its_listed_models() {
         .await
         .unwrap();
     assert_eq!(models["data"][0]["id"], "claude-x");
+}
+
+/// Nodes behind https are reached over TLS (OpenAI and Anthropic are): a probe of a local
+/// port that speaks no TLS fails in the handshake, not for want of TLS support.
+#[actix_rt::test]
+async fn https_nodes_are_reached_over_tls() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::Write;
+            let mut stream = stream;
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\nnot tls");
+        }
+    });
+    let db = tempfile::tempdir().unwrap();
+    let mut config = crate::harness::test_config(&[]);
+    config.database_url = format!("sqlite://{}/drover.db", db.path().display());
+    config.auth.admin_token = crate::admin::TOKEN.into();
+    config.nodes = vec![NodeConfig {
+        name: "tls".into(),
+        kind: NodeKind::OpenAi,
+        url: format!("https://127.0.0.1:{port}/v1"),
+        priority: Priority::Active,
+        weight: 1,
+        max_concurrency: None,
+        api_key: Some("sk-tls-test-key-000000".into()),
+        models: Vec::new(),
+        probe: true,
+    }];
+    let drover = drover::server::spawn(config).unwrap();
+    let s = Setup {
+        nodes: Vec::new(),
+        drover,
+        _db: Some(db),
+    };
+    let mut error = String::new();
+    for _ in 0..100 {
+        let pool = crate::admin::admin(&s, "GET", "/pool", None).await.json();
+        if let Some(e) = pool["nodes"][0]["last_error"].as_str() {
+            error = e.to_owned();
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!error.is_empty(), "the probe never failed");
+    println!("probe of a node that speaks no TLS: {error}");
+    assert!(!error.contains("SSL is not supported"), "{error}");
+    assert!(error.contains("/v1/models"), "{error}");
 }
