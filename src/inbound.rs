@@ -96,6 +96,9 @@ pub struct Inbound {
     pub client: Option<IpAddr>,
     /// The client's API key, once checked (`keys` mode).
     pub key: Option<Arc<ClientKey>>,
+    /// An Anthropic client's `anthropic-beta` header: the features its body may use, passed
+    /// on to Anthropic nodes with the body.
+    pub anthropic_beta: Option<actix_web::http::header::HeaderValue>,
 }
 
 impl Inbound {
@@ -115,6 +118,7 @@ impl Inbound {
             request_id,
             client,
             key: None,
+            anthropic_beta: None,
         })
     }
 

@@ -158,6 +158,9 @@ async fn infer(
             .map_err(|e| refuse(e.into(), Some(key.clone()), inbound.model.clone()))?;
     }
     inbound.key = key;
+    if operation == Operation::AnthropicMessages {
+        inbound.anthropic_beta = req.headers().get("anthropic-beta").cloned();
+    }
     gateway
         .forward(inbound)
         .await

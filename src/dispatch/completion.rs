@@ -18,8 +18,10 @@ use serde::{de::IgnoredAny, Deserialize};
 
 use crate::inbound::Framing;
 
-/// A line longer than this is not an end marker; it is not kept whole.
-const MAX_LINE: usize = 64 * 1024;
+/// A line longer than this is not an end marker; it is not kept whole. Generous: Ollama's
+/// last generate line carries the whole `context` (token ids of prompt and answer), ~600 KB
+/// for 100k tokens, and a cut-off verdict on a complete answer would append an error to it.
+const MAX_LINE: usize = 4 * 1024 * 1024;
 /// A whole JSON answer up to this size is read for its token counts (its chunks are kept by
 /// reference, not copied); a larger one (huge embedding batches) reports none.
 const MAX_USAGE_BODY: usize = 1024 * 1024;
@@ -526,6 +528,24 @@ mod tests {
             Some("no memory".into())
         );
         assert_eq!(in_band_error(TOKEN), None);
+    }
+
+    #[test]
+    fn a_long_final_generate_line_in_pieces_is_an_end() {
+        // Ollama's last generate line carries the context's token ids: long for a long answer.
+        let context: Vec<String> = (0..60_000).map(|i| (i * 7).to_string()).collect();
+        let line = format!(
+            "{{\"done\":true,\"done_reason\":\"stop\",\"context\":[{}],\"prompt_eval_count\":3,\"eval_count\":9}}\n",
+            context.join(",")
+        );
+        assert!(line.len() > 300_000);
+        let mut c = Completion::new(Framing::Ndjson, None);
+        c.observe(&Bytes::from_static(TOKEN));
+        for piece in line.as_bytes().chunks(50_000) {
+            c.observe(&Bytes::copy_from_slice(piece));
+        }
+        assert_eq!(c.ending(), Ending::Done);
+        assert_eq!(c.tokens().completion, Some(9));
     }
 
     #[test]

@@ -168,6 +168,7 @@ impl Gateway {
         let mut made: u32 = 0;
         let mut last_error: Option<UpstreamError> = None;
         let mut refusal: Option<GatewayError> = None;
+        let mut unservable: Option<GatewayError> = None;
         for (index, step) in plan.iter().enumerate() {
             let last_step = index + 1 == plan.len();
             let request = match inbound.for_model(&step.model) {
@@ -179,7 +180,10 @@ impl Gateway {
                 Some(names) => self.router.outside(names),
                 None => Vec::new(),
             };
-            for _ in 0..attempts {
+            // Attempts on this step; a node that cannot take the request is skipped without
+            // spending one (it is excluded, so the loop ends when nodes run out).
+            let mut tried = 0;
+            while tried < attempts {
                 let lease = match self.router.acquire(&step.model, &exclude).await {
                     Ok(lease) => lease,
                     // This step has nothing (more) to offer: the next step may.
@@ -188,11 +192,16 @@ impl Gateway {
                         break;
                     }
                     // Nodes were tried and none is left: the client wants the real cause.
-                    Err(GatewayError::NoHealthyNode(_)) if last_error.is_some() => break,
+                    Err(GatewayError::NoHealthyNode(_))
+                        if last_error.is_some() || unservable.is_some() =>
+                    {
+                        break
+                    }
                     Err(e) => return Err((e, meter, made.saturating_sub(1))),
                 };
                 exclude.push(lease.node().id);
                 made += 1;
+                tried += 1;
                 let retries = made - 1;
                 // Label metrics with the name nodes list, so `llama3` and `llama3:latest` are one.
                 if meter.model != *lease.model() {
@@ -201,15 +210,33 @@ impl Gateway {
                 meter.resolved = Some(lease.model().clone());
                 let call = match providers::plan(lease.node().kind, &request, &self.translation) {
                     Ok(call) => call,
-                    Err(e) => return Err((e, meter, retries)),
+                    Err(e) => {
+                        // This node's API cannot take the request (an operation or a field
+                        // its kind lacks); another node of the model may. Not an attempt.
+                        made -= 1;
+                        tried -= 1;
+                        unservable = Some(e);
+                        continue;
+                    }
                 };
-                let url = format!("{}{}", lease.node().base_url, call.path);
                 let node = lease.node().name.clone();
+                if call.codec == Codec::Local {
+                    meter.finish(&node, End::Status(200), None, retries);
+                    return Ok(HttpResponse::Ok()
+                        .content_type(match request.framing() {
+                            Framing::Ndjson => "application/x-ndjson",
+                            _ => "application/json",
+                        })
+                        .insert_header((NODE_HEADER, lease.node().header.clone()))
+                        .body(call.body));
+                }
+                let url = format!("{}{}", lease.node().base_url, call.path);
+                let headers = upstream_headers(lease.node(), &request, call.codec);
                 let answer = upstream::attempt(
                     &client,
                     &node,
                     &url,
-                    &lease.node().headers,
+                    &headers,
                     call.body,
                     tuning.timeouts.first_byte,
                     node_framing(call.codec, &request),
@@ -217,15 +244,32 @@ impl Gateway {
                 .await;
                 let answer = match answer {
                     Ok(answer) if call.codec == Codec::PassThrough => Ok((answer, None)),
-                    Ok(answer) => translated::answer(
-                        answer,
-                        call.codec,
-                        &request,
-                        &node,
-                        tuning.timeouts.idle,
-                    )
-                    .await
-                    .map(|(answer, t)| (answer, Some(t))),
+                    Ok(answer) => {
+                        match translated::answer(
+                            answer,
+                            call.codec,
+                            &request,
+                            &node,
+                            tuning.timeouts.idle,
+                        )
+                        .await
+                        {
+                            Ok((answer, t)) => Ok((answer, Some(t))),
+                            Err(translated::Failed::Node(e)) => Err(e),
+                            Err(translated::Failed::Answer(message)) => {
+                                let mut lease = lease;
+                                lease.set_outcome(Outcome::Failure {
+                                    error: message.clone(),
+                                    hard: false,
+                                });
+                                let error = GatewayError::UpstreamFailed {
+                                    attempts: made,
+                                    last: message,
+                                };
+                                return Err((error, meter, retries));
+                            }
+                        }
+                    }
                     Err(e) => Err(e),
                 };
                 match answer {
@@ -286,6 +330,8 @@ impl Gateway {
                 attempts: made,
                 last: last.to_string(),
             },
+            (None, _) if unservable.is_some() => unservable
+                .unwrap_or_else(|| GatewayError::Internal("a refusal went missing".into())),
             (None, Some(refusal)) => refusal,
             (None, None) => GatewayError::NoHealthyNode(inbound.model.to_string()),
         };
@@ -293,11 +339,31 @@ impl Gateway {
     }
 }
 
+/// The node's own headers, plus the client's `anthropic-beta` when an Anthropic body goes to
+/// an Anthropic node unchanged (its beta fields need the header that enables them).
+fn upstream_headers<'a>(
+    node: &'a crate::routing::NodeTarget,
+    request: &Inbound,
+    codec: Codec,
+) -> std::borrow::Cow<'a, [(header::HeaderName, header::HeaderValue)]> {
+    match (&request.anthropic_beta, node.kind, codec) {
+        (Some(beta), crate::config::NodeKind::Anthropic, Codec::PassThrough) => {
+            let mut headers = node.headers.to_vec();
+            headers.push((
+                header::HeaderName::from_static("anthropic-beta"),
+                beta.clone(),
+            ));
+            std::borrow::Cow::Owned(headers)
+        }
+        _ => std::borrow::Cow::Borrowed(&node.headers),
+    }
+}
+
 /// How the node frames its answer to this request: the client's framing when both speak
 /// the same API, else the node's own.
 fn node_framing(codec: Codec, request: &Inbound) -> Framing {
     match codec {
-        Codec::PassThrough => request.framing(),
+        Codec::PassThrough | Codec::Local => request.framing(),
         Codec::Chat { .. } | Codec::Embed { .. } if !request.stream => Framing::Json,
         Codec::Chat { node, .. } => match node {
             translate::Dialect::OpenAiChat => Framing::Sse,

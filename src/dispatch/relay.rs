@@ -48,6 +48,10 @@ pub struct Relay {
     retries: u32,
     completion: Completion,
     finished: bool,
+    /// The node's body has ended (it is not polled again).
+    ended: bool,
+    /// A last line without its newline was handed to the translator at the end.
+    flushed: bool,
 }
 
 pub struct RelayParts {
@@ -89,6 +93,8 @@ impl Relay {
             retries: parts.retries,
             completion,
             finished: false,
+            ended: false,
+            flushed: false,
         }
     }
 
@@ -146,21 +152,24 @@ impl Relay {
             }
             Some(translator) => {
                 let mut out = Vec::new();
-                if let Err(e) = translator.push(&chunk, &mut out) {
+                let pushed = translator.push(&chunk, &mut out);
+                let state = translator.state();
+                let out = Bytes::from(out);
+                // Kept before the answer is finished below: finishing hands the capture over.
+                if let (false, Some(capture)) = (out.is_empty(), &mut self.meter.capture) {
+                    capture.push(&out);
+                }
+                if let Err(e) = pushed {
                     // The translator already ended `out` with the client's error frame.
                     let error = format!("its answer could not be translated: {e}");
-                    let frame = (!out.is_empty()).then(|| Bytes::from(out));
-                    return Some(Err((error, frame)));
+                    return Some(Err((error, (!out.is_empty()).then_some(out))));
                 }
-                match translator.state() {
+                match state {
                     StreamState::Open => {}
                     StreamState::Done => self.complete(Ending::Done),
                     StreamState::Failed => self.complete(Ending::InBandError),
                 }
-                if out.is_empty() {
-                    return None;
-                }
-                Bytes::from(out)
+                return (!out.is_empty()).then_some(Ok(out));
             }
         };
         if let Some(capture) = &mut self.meter.capture {
@@ -171,15 +180,25 @@ impl Relay {
 
     /// The node broke off after the client got bytes: tell the client in its format.
     fn broken(&mut self, error: String) -> Poll<Option<Result<Bytes, std::io::Error>>> {
-        self.broken_with(error, None)
+        self.broken_with(error, None, true)
     }
 
-    /// `broken`, with the client's error frame when one is already written (by a translator
-    /// that refused the node's stream).
+    /// The node's stream could not be translated (a malformed frame, tool arguments that are
+    /// not JSON): its answer, not the node's health, is at fault. `written` is the client's
+    /// error frame the translator already wrote (and the capture kept).
+    fn untranslatable(
+        &mut self,
+        error: String,
+        written: Option<Bytes>,
+    ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.broken_with(error, written, false)
+    }
+
     fn broken_with(
         &mut self,
         error: String,
         written: Option<Bytes>,
+        hard: bool,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.finished = true;
         let message = format!("node {} failed mid-answer: {error}", self.node);
@@ -188,16 +207,10 @@ impl Relay {
         if let Some(mut lease) = self.lease.take() {
             lease.set_outcome(Outcome::Failure {
                 error: message.clone(),
-                hard: true,
+                hard,
             });
         }
-        self.meter.tokens = self.tokens();
-        self.meter.finish(
-            &self.node,
-            End::StreamError(self.status),
-            Some(self.ttfb),
-            self.retries,
-        );
+        let made_here = written.is_none();
         let frame = match &mut self.translator {
             _ if written.is_some() => written,
             Some(translator) => {
@@ -207,9 +220,18 @@ impl Relay {
             }
             None => frames::stream_error(self.framing, &message),
         };
-        if let (Some(frame), Some(capture)) = (&frame, &mut self.meter.capture) {
+        // A frame made here is kept before the answer is finished (which hands the capture
+        // over); a written one was kept when it was made.
+        if let (Some(frame), Some(capture), true) = (&frame, &mut self.meter.capture, made_here) {
             capture.push(frame);
         }
+        self.meter.tokens = self.tokens();
+        self.meter.finish(
+            &self.node,
+            End::StreamError(self.status),
+            Some(self.ttfb),
+            self.retries,
+        );
         match frame {
             Some(frame) => Poll::Ready(Some(Ok(frame))),
             None => Poll::Ready(Some(Err(std::io::Error::other(message)))),
@@ -225,7 +247,7 @@ impl Stream for Relay {
         if let Some(first) = this.first.take() {
             match this.pass(first) {
                 Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),
-                Some(Err((error, frame))) => return this.broken_with(error, frame),
+                Some(Err((error, frame))) => return this.untranslatable(error, frame),
                 None => {}
             }
         }
@@ -238,10 +260,15 @@ impl Stream for Relay {
                 this.complete(Ending::Done);
                 return Poll::Ready(None);
             };
-            match Pin::new(upstream).poll_next(cx) {
+            let polled = if this.ended {
+                Poll::Ready(None)
+            } else {
+                Pin::new(upstream).poll_next(cx)
+            };
+            match polled {
                 Poll::Ready(Some(Ok(chunk))) => match this.pass(chunk) {
                     Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),
-                    Some(Err((error, frame))) => return this.broken_with(error, frame),
+                    Some(Err((error, frame))) => return this.untranslatable(error, frame),
                     None => continue,
                 },
                 // An error answer (4xx) has no end marker to check; it is passed on as it came.
@@ -250,6 +277,20 @@ impl Stream for Relay {
                     return Poll::Ready(None);
                 }
                 Poll::Ready(None) => {
+                    this.ended = true;
+                    let open = this
+                        .translator
+                        .as_ref()
+                        .is_some_and(|t| t.state() == StreamState::Open);
+                    if open && !this.flushed {
+                        // The node's last line may lack its newline, which ends it as well.
+                        this.flushed = true;
+                        match this.pass(Bytes::from_static(b"\n")) {
+                            Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),
+                            Some(Err((error, frame))) => return this.untranslatable(error, frame),
+                            None => continue,
+                        }
+                    }
                     let ending = match &this.translator {
                         Some(translator) => match translator.state() {
                             StreamState::Done => Ending::Done,

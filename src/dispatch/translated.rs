@@ -20,6 +20,16 @@ use crate::{
 /// Most of a whole answer read to translate it: a chat answer or an embeddings batch.
 const MAX_WHOLE: usize = 64 * 1024 * 1024;
 
+/// Why an answer could not be made the client's.
+pub enum Failed {
+    /// The node failed (broke off, went silent): another node may do better.
+    Node(UpstreamError),
+    /// The node answered, but its answer cannot be said in the client's API (tool arguments
+    /// that are not JSON, say). Running the generation again elsewhere would cost as much and
+    /// likely fail alike, so the client gets a 502 naming the cause.
+    Answer(String),
+}
+
 pub enum Translation {
     /// The client's whole body, with its status.
     Whole { status: u16, body: Bytes },
@@ -35,7 +45,7 @@ pub async fn answer(
     request: &Inbound,
     node: &str,
     idle: Duration,
-) -> Result<(Answer, Translation), UpstreamError> {
+) -> Result<(Answer, Translation), Failed> {
     let status = answer.response.status().as_u16();
     let context = ResponseContext {
         model: request.model.to_string(),
@@ -52,13 +62,16 @@ pub async fn answer(
             Translation::Stream(Box::new(StreamTranslator::new(from, client, context))),
         ));
     }
-    let body = read_rest(&mut answer, node, idle).await?;
-    let broken = |message: String| UpstreamError::Broken {
-        node: node.to_owned(),
-        message,
+    let body = read_rest(&mut answer, node, idle)
+        .await
+        .map_err(Failed::Node)?;
+    let untranslatable = |e: translate::TranslateError| {
+        Failed::Answer(format!(
+            "node {node}: its answer could not be translated: {e}"
+        ))
     };
     let (status, body) = match codec {
-        Codec::PassThrough => (status, body),
+        Codec::PassThrough | Codec::Local => (status, body),
         Codec::Chat { node: from, client } if status >= 400 => {
             let (status, body) = translate::errors::error(from, client, status, &body);
             (status, Bytes::from(body))
@@ -70,12 +83,12 @@ pub async fn answer(
         }
         Codec::Chat { node: from, client } => {
             let (body, _) = translate::response::response(from, client, &body, &context)
-                .map_err(|e| broken(format!("its answer could not be translated: {e}")))?;
+                .map_err(untranslatable)?;
             (status, Bytes::from(body))
         }
         Codec::Embed { node: from, client } => {
             let (body, _) = translate::response::embed_response(from, client, &body, &context)
-                .map_err(|e| broken(format!("its answer could not be translated: {e}")))?;
+                .map_err(untranslatable)?;
             (status, Bytes::from(body))
         }
     };

@@ -34,6 +34,13 @@ pub(super) async fn probe(
     headers: &[(HeaderName, HeaderValue)],
     timeout: Duration,
 ) -> Result<ProbeReport, String> {
-    let body = get_json(client, &format!("{base}/v1/models"), headers, timeout).await?;
+    // Anthropic pages its list (20 by default); one page of 1000 holds every model.
+    let body = get_json(
+        client,
+        &format!("{base}/v1/models?limit=1000"),
+        headers,
+        timeout,
+    )
+    .await?;
     Ok(ProbeReport::listing(listed_ids(&body)))
 }

@@ -7,6 +7,7 @@
 //! the node's API and its answer back into the client's.
 
 mod anthropic;
+mod local;
 mod ollama;
 mod openai;
 
@@ -43,6 +44,8 @@ pub enum Codec {
         node: EmbedDialect,
         client: EmbedDialect,
     },
+    /// No node call: `body` is the whole answer (see `local`).
+    Local,
 }
 
 /// How `inbound` goes to a node of `kind`.
@@ -51,6 +54,15 @@ pub fn plan(
     inbound: &Inbound,
     options: &translate::Options,
 ) -> Result<UpstreamCall, GatewayError> {
+    if kind != NodeKind::Ollama {
+        if let Some(body) = local::answer(inbound.operation, &inbound.body, &inbound.model, kind) {
+            return Ok(UpstreamCall {
+                path: "",
+                body,
+                codec: Codec::Local,
+            });
+        }
+    }
     let route = match kind {
         NodeKind::Ollama => ollama::route(inbound.operation),
         NodeKind::OpenAi => openai::route(inbound.operation),
@@ -74,7 +86,7 @@ pub fn plan(
         TranslateError::Invalid(m) => GatewayError::BadRequest(m),
     };
     let body = match route.codec {
-        Codec::PassThrough => inbound.body.clone(),
+        Codec::PassThrough | Codec::Local => inbound.body.clone(),
         Codec::Chat { node, client } => {
             translate::request::request(client, node, &inbound.body, options)
                 .map_err(translated)?

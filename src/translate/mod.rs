@@ -88,7 +88,8 @@ impl Default for Options {
 /// What an answer's translation needs to know about the request it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseContext {
-    /// The model name reported to the client (the name it asked for).
+    /// The model name reported to the client: the one sent to the node (a route's target for
+    /// an alias), as a pass-through answer reports it.
     pub model: String,
     /// A unique id for the answer when the upstream's cannot be used (`chatcmpl-…`, `msg_…`).
     pub id: String,

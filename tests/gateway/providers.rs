@@ -878,3 +878,92 @@ async fn https_nodes_are_reached_over_tls() {
     assert!(!error.contains("SSL is not supported"), "{error}");
     assert!(error.contains("/v1/models"), "{error}");
 }
+
+/// Ollama's CLI works on models of other node kinds: `/api/show` and the empty chat that
+/// loads a model are answered by Drover; a request one node's kind cannot take goes to
+/// another node of the model.
+#[actix_rt::test]
+async fn ollama_clients_get_show_and_load_and_kinds_that_cannot_serve_are_skipped() {
+    let s = fleet(|config| {
+        config.selector.strategy = drover::config::StrategyName::RoundRobin;
+    })
+    .await;
+    let show = s.post("/api/show", json!({"model": "c"})).await;
+    assert_eq!(show.status, 200, "{}", show.text());
+    assert_eq!(show.json()["details"]["family"], "anthropic");
+    let load = s
+        .post("/api/chat", json!({"model": "g", "messages": []}))
+        .await;
+    assert_eq!(load.status, 200, "{}", load.text());
+    assert_eq!(load.lines()[0]["done_reason"], "load");
+    assert_eq!(s.node("openai").requests("/v1/chat/completions"), 0);
+
+    // Model "shared" on the Ollama node and the Anthropic node: embeddings always come from
+    // the Ollama node, whichever the round robin picks first.
+    s.node("ollama").set_models(&["o:latest", "shared:latest"]);
+    s.node("anthropic").set_models(&["c", "shared:latest"]);
+    s.wait_for_get("/v1/models", |m| {
+        m["data"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x["id"] == "shared:latest"))
+    })
+    .await;
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..4 {
+        let embed = s
+            .post("/api/embed", json!({"model": "shared", "input": "a"}))
+            .await;
+        assert_eq!(embed.status, 200, "{}", embed.text());
+        assert_eq!(embed.node.as_deref(), Some("ollama"));
+    }
+    assert_no_rejections(&s);
+}
+
+/// A translated stream is recorded as the client got it, reassembled whole (its closing
+/// events included), with the node's token counts.
+#[actix_rt::test]
+async fn translated_streams_are_recorded_as_the_client_got_them() {
+    let s = fleet(|config| {
+        config.request_log.enabled = true;
+        config.request_log.flush_timeout = Duration::from_millis(50);
+        config.request_log.capture = true;
+    })
+    .await;
+    let stream = anthropic_post(
+        &s,
+        json!({"model": "g", "max_tokens": 50, "stream": true,
+        "messages": [{"role": "user", "content": "record me"}]}),
+    )
+    .await;
+    assert_eq!(stream.status, 200);
+    let mut record = Value::Null;
+    for _ in 0..100 {
+        let page = crate::admin::admin(&s, "GET", "/logs?q=record%20me", None)
+            .await
+            .json();
+        if let Some(found) = page["records"].as_array().and_then(|r| r.first()) {
+            record = found.clone();
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(record.is_object(), "no record");
+    assert_eq!(record["node"], "openai", "{record}");
+    assert!(record["prompt_tokens"].as_u64().unwrap() > 0, "{record}");
+    assert!(
+        record["completion_tokens"].as_u64().unwrap() > 0,
+        "{record}"
+    );
+    let id = record["id"].as_str().unwrap();
+    let one = crate::admin::admin(&s, "GET", &format!("/logs/{id}"), None)
+        .await
+        .json();
+    let answer = &one["content"]["response"];
+    assert_eq!(answer["type"], "message", "{answer}");
+    assert_eq!(answer["stop_reason"], "end_turn", "{answer}");
+    assert_eq!(
+        anthropic_gist(answer).text,
+        anthropic_stream_gist(&stream).text,
+        "the record differs from what the client got"
+    );
+}
