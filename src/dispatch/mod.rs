@@ -274,39 +274,15 @@ impl Gateway {
                 };
                 match answer {
                     Ok((answer, translation)) => {
-                        let (status, length, upstream, translator, first) = match translation {
-                            None => (
-                                answer.response.status().as_u16(),
-                                relay::content_length(&answer.response),
-                                Some(answer.response),
-                                None,
-                                answer.first_chunk,
-                            ),
-                            Some(translated::Translation::Whole { status, body }) => {
-                                (status, Some(body.len() as u64), None, None, Some(body))
-                            }
-                            Some(translated::Translation::Stream(translator)) => (
-                                answer.response.status().as_u16(),
-                                None,
-                                Some(answer.response),
-                                Some(translator),
-                                answer.first_chunk,
-                            ),
-                        };
-                        return Ok(respond(RelayParts {
-                            first,
-                            upstream,
-                            translator,
-                            status,
-                            length,
+                        return Ok(respond(RelayParts::of(
+                            answer,
+                            translation,
                             lease,
-                            framing: request.framing(),
-                            idle: tuning.timeouts.idle,
-                            latency: answer.latency,
-                            ttfb: answer.ttfb,
+                            request.framing(),
+                            tuning.timeouts.idle,
                             meter,
                             retries,
-                        }));
+                        )));
                     }
                     Err(error) => {
                         tracing::warn!(request_id = %request.request_id, node = %node, %error,

@@ -71,6 +71,55 @@ pub struct RelayParts {
     pub retries: u32,
 }
 
+impl RelayParts {
+    /// The parts of a relay for a node's answer: as it came, or as `translation` makes it
+    /// the client's (a whole body already translated, or a stream to translate).
+    pub fn of(
+        answer: super::upstream::Answer,
+        translation: Option<super::translated::Translation>,
+        lease: Lease,
+        framing: Framing,
+        idle: Duration,
+        meter: RequestMeter,
+        retries: u32,
+    ) -> Self {
+        use super::translated::Translation;
+        let (status, length, upstream, translator, first) = match translation {
+            None => (
+                answer.response.status().as_u16(),
+                content_length(&answer.response),
+                Some(answer.response),
+                None,
+                answer.first_chunk,
+            ),
+            Some(Translation::Whole { status, body }) => {
+                (status, Some(body.len() as u64), None, None, Some(body))
+            }
+            Some(Translation::Stream(translator)) => (
+                answer.response.status().as_u16(),
+                None,
+                Some(answer.response),
+                Some(translator),
+                answer.first_chunk,
+            ),
+        };
+        RelayParts {
+            first,
+            upstream,
+            translator,
+            status,
+            length,
+            lease,
+            framing,
+            idle,
+            latency: answer.latency,
+            ttfb: answer.ttfb,
+            meter,
+            retries,
+        }
+    }
+}
+
 impl Relay {
     pub fn new(parts: RelayParts) -> Self {
         let now = Instant::now();

@@ -245,6 +245,15 @@ fn anthropic_stream_gist(reply: &Reply) -> Gist {
     gist
 }
 
+/// Tool calls without their ids: ids are the node's own (or made up for Ollama, which has
+/// none), so a streamed and a whole answer are compared on the rest.
+fn without_ids(gist: &Gist) -> Vec<(String, Value)> {
+    gist.calls
+        .iter()
+        .map(|(_, name, args)| (name.clone(), args.clone()))
+        .collect()
+}
+
 fn ollama_gist(whole: &Value) -> Gist {
     Gist {
         text: whole["message"]["content"]
@@ -373,16 +382,9 @@ async fn openai_clients_reach_every_node_kind() {
         streamed["stream"] = json!(true);
         let stream = s.post("/v1/chat/completions", streamed).await;
         let stream_calls = openai_stream_gist(&stream);
-        // Ids are the node's own (or made up for Ollama, which has none): compare the rest.
-        let strip = |g: &Gist| {
-            g.calls
-                .iter()
-                .map(|(_, n, a)| (n.clone(), a.clone()))
-                .collect::<Vec<_>>()
-        };
         assert_eq!(
-            strip(&stream_calls),
-            strip(&calls),
+            without_ids(&stream_calls),
+            without_ids(&calls),
             "{model}: streamed calls differ"
         );
         assert_eq!(stream_calls.finish, "tool_calls");
@@ -458,15 +460,9 @@ async fn anthropic_clients_reach_every_node_kind() {
         let mut streamed = ask.clone();
         streamed["stream"] = json!(true);
         let stream = anthropic_stream_gist(&anthropic_post(&s, streamed).await);
-        let strip = |g: &Gist| {
-            g.calls
-                .iter()
-                .map(|(_, n, a)| (n.clone(), a.clone()))
-                .collect::<Vec<_>>()
-        };
         assert_eq!(
-            strip(&stream),
-            strip(&calls),
+            without_ids(&stream),
+            without_ids(&calls),
             "{model}: streamed calls differ"
         );
 
