@@ -52,6 +52,10 @@ pub struct Relay {
     ended: bool,
     /// A last line without its newline was handed to the translator at the end.
     flushed: bool,
+    /// The translated answer is complete; the node's body is read to its end (and dropped)
+    /// so awc can reuse the connection: a connection dropped mid-body is closed, and every
+    /// translated stream would pay a new TCP connection.
+    draining: bool,
 }
 
 pub struct RelayParts {
@@ -144,6 +148,7 @@ impl Relay {
             finished: false,
             ended: false,
             flushed: false,
+            draining: false,
         }
     }
 
@@ -215,7 +220,9 @@ impl Relay {
                 }
                 match state {
                     StreamState::Open => {}
-                    StreamState::Done => self.complete(Ending::Done),
+                    // The client has its whole answer; what the node still sends (the end of
+                    // its chunked body) is read so its connection goes back to the pool.
+                    StreamState::Done => self.draining = true,
                     StreamState::Failed => self.complete(Ending::InBandError),
                 }
                 return (!out.is_empty()).then_some(Ok(out));
@@ -314,6 +321,28 @@ impl Stream for Relay {
             } else {
                 Pin::new(upstream).poll_next(cx)
             };
+            if this.draining {
+                match polled {
+                    Poll::Ready(Some(Ok(_))) => continue,
+                    Poll::Pending if Instant::now() < this.last_chunk + this.idle => {
+                        // Woken by the node's next bytes, or by the idle timer below.
+                        let deadline = this.last_chunk + this.idle;
+                        if this.idle_timer.deadline() != deadline {
+                            this.idle_timer.as_mut().reset(deadline);
+                        }
+                        if this.idle_timer.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        this.complete(Ending::Done);
+                        return Poll::Ready(None);
+                    }
+                    // Ended, broke off or went quiet after a whole answer: still a success.
+                    _ => {
+                        this.complete(Ending::Done);
+                        return Poll::Ready(None);
+                    }
+                }
+            }
             match polled {
                 Poll::Ready(Some(Ok(chunk))) => match this.pass(chunk) {
                     Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),

@@ -963,3 +963,53 @@ async fn translated_streams_are_recorded_as_the_client_got_them() {
         "the record differs from what the client got"
     );
 }
+
+/// A translated stream reads the node's body to its end, so the node's connection is reused:
+/// one dropped mid-body is closed, and every request would pay a new connection.
+#[actix_rt::test]
+async fn translated_streams_reuse_node_connections() {
+    let s = fleet(|config| config.workers = 1).await;
+    for (client, model) in [("openai", "c"), ("anthropic", "g"), ("ollama", "c")] {
+        let node = if model == "c" { "anthropic" } else { "openai" };
+        // Warm: the worker's pool holds a connection to the node.
+        let ask = |n: usize| match client {
+            "openai" => json!({"model": model, "stream": true,
+                "messages": [{"role": "user", "content": format!("hi {n}")}]}),
+            "anthropic" => json!({"model": model, "max_tokens": 20, "stream": true,
+                "messages": [{"role": "user", "content": format!("hi {n}")}]}),
+            _ => {
+                json!({"model": model, "messages": [{"role": "user", "content": format!("hi {n}")}]})
+            }
+        };
+        let path = match client {
+            "openai" => "/v1/chat/completions",
+            "anthropic" => "/v1/messages",
+            _ => "/api/chat",
+        };
+        let send = |n: usize| {
+            let body = ask(n);
+            let s = &s;
+            async move {
+                let res = crate::harness::client()
+                    .post(s.url(path))
+                    .insert_header(("anthropic-version", "2023-06-01"))
+                    .send_json(&body)
+                    .await
+                    .unwrap();
+                crate::harness::read(res).await
+            }
+        };
+        assert_eq!(send(0).await.status, 200);
+        let before = s.node(node).connections();
+        for n in 1..=10 {
+            let reply = send(n).await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+        let opened = s.node(node).connections() - before;
+        // Probes use their own client; allow for one of theirs.
+        assert!(
+            opened <= 1,
+            "{client} client → {node} node: {opened} new connections for 10 streams"
+        );
+    }
+}

@@ -553,10 +553,18 @@ async fn exchange(ctx: &Ctx, target: usize, model: usize, origin: Instant) -> Ou
 
 async fn exchange_inner(ctx: &Ctx, target: usize, model: usize, origin: Instant) -> Outcome {
     let plan = &ctx.plan;
-    let mut res = ctx
+    let mut request = ctx
         .client
         .post(plan.uris[target].clone())
-        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CONTENT_TYPE, "application/json"));
+    if matches!(
+        plan.scenario,
+        Scenario::AnthropicChat | Scenario::AnthropicChatStream
+    ) {
+        // Anthropic's API requires it.
+        request = request.insert_header(("anthropic-version", "2023-06-01"));
+    }
+    let mut res = request
         .send_body(plan.bodies[model].clone())
         .await
         .map_err(|e| classify(&e))?;

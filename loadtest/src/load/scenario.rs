@@ -20,6 +20,10 @@ pub enum Scenario {
     OpenaiChatStream,
     /// Ollama `/api/embed`.
     Embed,
+    /// Anthropic `/v1/messages`, not streamed.
+    AnthropicChat,
+    /// Anthropic `/v1/messages` streamed as named server-sent events.
+    AnthropicChatStream,
 }
 
 impl Scenario {
@@ -28,11 +32,15 @@ impl Scenario {
             Scenario::Chat | Scenario::ChatStream => "/api/chat",
             Scenario::OpenaiChat | Scenario::OpenaiChatStream => "/v1/chat/completions",
             Scenario::Embed => "/api/embed",
+            Scenario::AnthropicChat | Scenario::AnthropicChatStream => "/v1/messages",
         }
     }
 
     pub fn is_stream(self) -> bool {
-        matches!(self, Scenario::ChatStream | Scenario::OpenaiChatStream)
+        matches!(
+            self,
+            Scenario::ChatStream | Scenario::OpenaiChatStream | Scenario::AnthropicChatStream
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -42,6 +50,8 @@ impl Scenario {
             Scenario::OpenaiChat => "openai-chat",
             Scenario::OpenaiChatStream => "openai-chat-stream",
             Scenario::Embed => "embed",
+            Scenario::AnthropicChat => "anthropic-chat",
+            Scenario::AnthropicChatStream => "anthropic-chat-stream",
         }
     }
 
@@ -56,6 +66,12 @@ impl Scenario {
                 json!({"model": model, "messages": messages, "stream": true})
             }
             Scenario::Embed => json!({"model": model, "input": prompt}),
+            Scenario::AnthropicChat => {
+                json!({"model": model, "max_tokens": 256, "messages": messages})
+            }
+            Scenario::AnthropicChatStream => {
+                json!({"model": model, "max_tokens": 256, "messages": messages, "stream": true})
+            }
         };
         Bytes::from(v.to_string())
     }
@@ -66,6 +82,7 @@ impl Scenario {
             Scenario::Chat | Scenario::ChatStream => b"\"done\":true",
             Scenario::OpenaiChat | Scenario::OpenaiChatStream => b"\"choices\"",
             Scenario::Embed => b"\"embeddings\"",
+            Scenario::AnthropicChat | Scenario::AnthropicChatStream => b"\"stop_reason\"",
         }
     }
 }
@@ -76,9 +93,12 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Follows a streamed body as it arrives and counts its frames: NDJSON lines for Ollama,
-/// `data:` events for SSE (the `[DONE]` sentinel is not counted as a chunk).
+/// `data:` events for SSE (the `[DONE]` sentinel is not counted as a chunk; Anthropic's
+/// stream ends with its `message_stop` event, which is).
 pub struct StreamScanner {
     sse: bool,
+    /// Anthropic's events: the end is `message_stop`, not `[DONE]`.
+    anthropic: bool,
     carry: Vec<u8>,
     /// Frames seen so far.
     pub chunks: u64,
@@ -91,7 +111,11 @@ pub struct StreamScanner {
 impl StreamScanner {
     pub fn new(scenario: Scenario) -> StreamScanner {
         StreamScanner {
-            sse: matches!(scenario, Scenario::OpenaiChatStream),
+            sse: matches!(
+                scenario,
+                Scenario::OpenaiChatStream | Scenario::AnthropicChatStream
+            ),
+            anthropic: scenario == Scenario::AnthropicChatStream,
             carry: Vec::new(),
             chunks: 0,
             finished: false,
@@ -134,6 +158,9 @@ impl StreamScanner {
                 self.finished = true;
             } else {
                 self.chunks += 1;
+                if self.anthropic && contains(data, b"\"message_stop\"") {
+                    self.finished = true;
+                }
             }
         } else {
             self.chunks += 1;
@@ -171,6 +198,17 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_streams_end_with_message_stop() {
+        let mut s = StreamScanner::new(Scenario::AnthropicChatStream);
+        s.feed(b"event: message_start\ndata: {\"type\":\"message_start\"}\n\n");
+        s.feed(b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\"}\n\n");
+        assert!(!s.complete());
+        s.feed(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+        assert!(s.complete());
+        assert_eq!(s.chunks, 3);
+    }
+
+    #[test]
     fn sse_counts_data_events() {
         let mut s = StreamScanner::new(Scenario::OpenaiChatStream);
         s.feed(b"data: {\"a\":1}\n\ndata: {\"a\":2}\r\n\r\n: comment\n\n");
@@ -190,6 +228,8 @@ mod tests {
             Scenario::OpenaiChat,
             Scenario::OpenaiChatStream,
             Scenario::Embed,
+            Scenario::AnthropicChat,
+            Scenario::AnthropicChatStream,
         ] {
             let v: serde_json::Value = serde_json::from_slice(&sc.body("m:1", "hi \"x\"")).unwrap();
             assert_eq!(v["model"], "m:1");

@@ -303,6 +303,12 @@ impl MockUpstream {
         self.state.in_flight()
     }
 
+    /// Connections accepted since the node started (restarts included): a client that
+    /// reuses its connections opens few.
+    pub fn connections(&self) -> u64 {
+        self.state.accepted_connections()
+    }
+
     /// Last body received on `path`, if it was JSON.
     pub fn last_body(&self, path: &str) -> Option<serde_json::Value> {
         self.state.last_body(path)

@@ -333,6 +333,8 @@ pub(crate) struct Shared {
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     open_connections: AtomicU64,
+    /// Every connection ever accepted: tells whether a client reuses its connections.
+    accepted_connections: AtomicU64,
     seq: AtomicU64,
 }
 
@@ -364,6 +366,7 @@ impl Shared {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             open_connections: AtomicU64::new(0),
+            accepted_connections: AtomicU64::new(0),
             seq: AtomicU64::new(0),
         }
     }
@@ -529,6 +532,7 @@ impl Shared {
 
     pub(crate) fn connect(self: &Arc<Self>) -> ConnGuard {
         self.open_connections.fetch_add(1, Ordering::Relaxed);
+        self.accepted_connections.fetch_add(1, Ordering::Relaxed);
         ConnGuard {
             state: Arc::clone(self),
         }
@@ -536,6 +540,10 @@ impl Shared {
 
     pub(crate) fn open_connections(&self) -> u64 {
         self.open_connections.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn accepted_connections(&self) -> u64 {
+        self.accepted_connections.load(Ordering::Relaxed)
     }
 
     /// Monotonic id for `chatcmpl-…`/`cmpl-…` identifiers.
