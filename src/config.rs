@@ -366,14 +366,18 @@ impl NodeConfig {
         if let Some(bad) = self.models.iter().find(|m| m.trim().is_empty()) {
             return Err(("models", format!("{bad:?} is not a model name")));
         }
+        // Keys are header values: printable ASCII only. This also refuses a masked key
+        // (`sk-…wxyz`) read from the API and written back by mistake.
         if self
             .api_key
             .as_deref()
-            .is_some_and(|k| k.is_empty() || k.chars().any(|c| c.is_control() || c.is_whitespace()))
+            .is_some_and(|k| k.is_empty() || !k.bytes().all(|b| b.is_ascii_graphic()))
         {
             return Err((
                 "api_key",
-                "must be non-empty, without spaces or control characters".to_owned(),
+                "must be printable ASCII without spaces (a masked key, as the API shows it, \
+                 is not a key)"
+                    .to_owned(),
             ));
         }
         Ok(())

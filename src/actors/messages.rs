@@ -230,6 +230,11 @@ pub struct SharedProbe {
     pub result: Result<crate::providers::ProbeReport, String>,
     /// How long the probe took, in microseconds.
     pub took_us: u64,
+    /// Which settings of the node the probe used (`NodeActor::fingerprint`): a replica that
+    /// has not yet applied a change to the node's URL, key or models probes the old node,
+    /// and its results must not stand for the new one.
+    #[serde(default)]
+    pub config: u64,
 }
 
 /// Bridge → Selector → NodeActor: who probes node `node` now. `owner` is `None` when this

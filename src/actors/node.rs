@@ -55,6 +55,20 @@ pub struct NodeActor {
     last_shared: Instant,
     /// Credentials and version headers the node's API asks for.
     headers: Arc<[(HeaderName, HeaderValue)]>,
+    /// What the probe depends on, hashed: peers' results count only if theirs matches.
+    fingerprint: u64,
+}
+
+/// A stable hash of what a probe of `config` depends on (kind, URL, key, listed models,
+/// probing on or off); the same on every replica and build.
+fn fingerprint(config: &NodeConfig) -> u64 {
+    crate::cluster::probe_owner::stable_hash(&[
+        config.kind.as_str(),
+        &config.url,
+        config.api_key.as_deref().unwrap_or(""),
+        &config.models.join("\n"),
+        if config.probe { "probe" } else { "listed" },
+    ])
 }
 
 /// A peer's word that a node is unwell counts this long unless repeated (peers repeat it
@@ -94,6 +108,7 @@ impl NodeActor {
             owner: None,
             last_shared: Instant::now(),
             headers: providers::node_headers(&config).into(),
+            fingerprint: fingerprint(&config),
             config,
         }
     }
@@ -156,6 +171,7 @@ impl NodeActor {
             let probe = SharedProbe {
                 result: result.clone(),
                 took_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+                config: self.fingerprint,
             };
             let _ = observer.send(NodeEvent::Probed(self.status.name.clone(), probe));
         }
@@ -367,8 +383,9 @@ impl Handler<PeerProbe> for NodeActor {
     type Result = ();
 
     fn handle(&mut self, msg: PeerProbe, _: &mut Self::Context) {
-        // Only the owner's word counts; during a handover another replica may still publish.
-        if self.owner.as_ref() != Some(&msg.replica) {
+        // Only the owner's word counts (during a handover another replica may still publish),
+        // and only about the node as this replica has it configured.
+        if self.owner.as_ref() != Some(&msg.replica) || msg.probe.config != self.fingerprint {
             return;
         }
         self.last_shared = Instant::now();

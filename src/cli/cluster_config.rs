@@ -252,7 +252,15 @@ pub async fn run(args: ConfigArgs, mut out: Box<dyn Write>) -> anyhow::Result<()
             let past = publish::history(&bucket).await?;
             let past = &past[..past.len().min(limit)];
             if json {
-                writeln!(out, "{}", serde_json::to_string(past)?)?;
+                let shown: Vec<serde_json::Value> = past
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({"revision": p.revision, "key": p.key,
+                            "operation": p.operation, "actor": p.actor, "ts_ms": p.ts_ms,
+                            "value": hide_secrets(p.value.clone())})
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Array(shown))?;
             } else {
                 let rows: Vec<Vec<String>> = past
                     .iter()

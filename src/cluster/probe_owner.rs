@@ -11,13 +11,19 @@ pub fn owner<'a>(node: &str, live: impl IntoIterator<Item = &'a str>) -> Option<
         .max_by_key(|replica| (score(replica, node), *replica))
 }
 
-/// A stable pseudo-random weight of one (replica, node) pair. SHA-256 rather than std's
-/// hasher: replicas of different builds (a rolling upgrade) must agree on it.
+/// A stable pseudo-random weight of one (replica, node) pair.
 fn score(replica: &str, node: &str) -> u64 {
+    stable_hash(&[replica, node])
+}
+
+/// A hash of `parts` that every replica computes alike. SHA-256 rather than std's hasher:
+/// replicas of different builds (a rolling upgrade) must agree on it.
+pub(crate) fn stable_hash(parts: &[&str]) -> u64 {
     let mut hasher = Sha256::new();
-    hasher.update(replica.as_bytes());
-    hasher.update([0]);
-    hasher.update(node.as_bytes());
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
     let digest = hasher.finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);

@@ -257,11 +257,8 @@ impl Gateway {
                             Ok((answer, t)) => Ok((answer, Some(t))),
                             Err(translated::Failed::Node(e)) => Err(e),
                             Err(translated::Failed::Answer(message)) => {
-                                let mut lease = lease;
-                                lease.set_outcome(Outcome::Failure {
-                                    error: message.clone(),
-                                    hard: false,
-                                });
+                                // The answer is at fault, not the node: the lease ends neutral.
+                                drop(lease);
                                 let error = GatewayError::UpstreamFailed {
                                     attempts: made,
                                     last: message,

@@ -52,10 +52,6 @@ pub struct Relay {
     ended: bool,
     /// A last line without its newline was handed to the translator at the end.
     flushed: bool,
-    /// The translated answer is complete; the node's body is read to its end (and dropped)
-    /// so awc can reuse the connection: a connection dropped mid-body is closed, and every
-    /// translated stream would pay a new TCP connection.
-    draining: bool,
 }
 
 pub struct RelayParts {
@@ -148,7 +144,6 @@ impl Relay {
             finished: false,
             ended: false,
             flushed: false,
-            draining: false,
         }
     }
 
@@ -220,9 +215,16 @@ impl Relay {
                 }
                 match state {
                     StreamState::Open => {}
-                    // The client has its whole answer; what the node still sends (the end of
-                    // its chunked body) is read so its connection goes back to the pool.
-                    StreamState::Done => self.draining = true,
+                    StreamState::Done => {
+                        self.complete(Ending::Done);
+                        // The client has its whole answer. What the node still sends (the end
+                        // of its chunked body) is read apart, briefly, so awc returns the
+                        // connection to its pool: one dropped mid-body is closed, and every
+                        // translated stream would pay a new connection.
+                        if let Some(upstream) = self.upstream.take() {
+                            actix_rt::spawn(drain(upstream));
+                        }
+                    }
                     StreamState::Failed => self.complete(Ending::InBandError),
                 }
                 return (!out.is_empty()).then_some(Ok(out));
@@ -240,14 +242,16 @@ impl Relay {
     }
 
     /// The node's stream could not be translated (a malformed frame, tool arguments that are
-    /// not JSON): its answer, not the node's health, is at fault. `written` is the client's
-    /// error frame the translator already wrote (and the capture kept).
+    /// not JSON): its answer, not the node's health, is at fault, so the lease ends neutral.
+    /// `written` is the client's error frame the translator already wrote (and the capture
+    /// kept).
     fn untranslatable(
         &mut self,
         error: String,
         written: Option<Bytes>,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
-        self.broken_with(error, written, false)
+        self.lease.take();
+        self.broken_with(error, written, true)
     }
 
     fn broken_with(
@@ -321,28 +325,6 @@ impl Stream for Relay {
             } else {
                 Pin::new(upstream).poll_next(cx)
             };
-            if this.draining {
-                match polled {
-                    Poll::Ready(Some(Ok(_))) => continue,
-                    Poll::Pending if Instant::now() < this.last_chunk + this.idle => {
-                        // Woken by the node's next bytes, or by the idle timer below.
-                        let deadline = this.last_chunk + this.idle;
-                        if this.idle_timer.deadline() != deadline {
-                            this.idle_timer.as_mut().reset(deadline);
-                        }
-                        if this.idle_timer.as_mut().poll(cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                        this.complete(Ending::Done);
-                        return Poll::Ready(None);
-                    }
-                    // Ended, broke off or went quiet after a whole answer: still a success.
-                    _ => {
-                        this.complete(Ending::Done);
-                        return Poll::Ready(None);
-                    }
-                }
-            }
             match polled {
                 Poll::Ready(Some(Ok(chunk))) => match this.pass(chunk) {
                     Some(Ok(out)) => return Poll::Ready(Some(Ok(out))),
@@ -424,6 +406,13 @@ impl Drop for Relay {
             );
         }
     }
+}
+
+/// Reads what is left of a node's body after the answer ended, for at most a second.
+async fn drain(mut upstream: ClientResponse) {
+    use futures_util::StreamExt;
+    let rest = async { while let Some(Ok(_)) = upstream.next().await {} };
+    let _ = tokio::time::timeout(Duration::from_secs(1), rest).await;
 }
 
 pub(super) fn content_length(response: &ClientResponse) -> Option<u64> {

@@ -154,41 +154,46 @@ impl Router {
         let queue_timeout =
             std::time::Duration::from_millis(self.queue_timeout_ms.load(Ordering::Relaxed));
         let deadline = tokio::time::Instant::now() + queue_timeout;
-        // Nodes found full fleet-wide on this pass: skipped, so the next best node (a standby,
-        // say) serves rather than the request waiting on them.
-        let mut full: Vec<usize> = Vec::new();
-        let mut skip: Vec<usize> = exclude.to_vec();
         loop {
-            // Registered before any slot is looked at, so no free is missed.
+            // Registered before this pass tries any slot: a free anywhere after this point
+            // wakes the wait below (`notify_waiters` reaches every `Notified` made before it).
             let freed = slots.freed.notified();
-            let mut lease = match self.acquire_here(model, &skip).await {
-                Ok(lease) => lease,
-                // Nothing else can serve: wait for a slot on the full ones, then look again.
-                Err(GatewayError::NoHealthyNode(_)) if !full.is_empty() => {
-                    // A free elsewhere wakes us; the poll covers a free whose news was lost.
-                    let wait = tokio::time::timeout(std::time::Duration::from_millis(100), freed);
-                    if tokio::time::timeout_at(deadline, wait).await.is_err() {
-                        metrics::counter!(m::QUEUE_TIMEOUTS).increment(1);
-                        return Err(GatewayError::Busy {
-                            model: model.to_string(),
-                            retry_after: std::time::Duration::from_secs(1),
-                        });
+            // Nodes found full fleet-wide on this pass: skipped, so the next best node (a
+            // standby, say) serves rather than the request waiting on them.
+            let mut full: Vec<usize> = Vec::new();
+            let mut skip: Vec<usize> = exclude.to_vec();
+            loop {
+                let mut lease = if full.is_empty() {
+                    self.acquire_here(model, &skip).await?
+                } else {
+                    // Once a node was skipped, only a node free right now will do: waiting
+                    // in this replica's queue for another could outlast the skipped one's free.
+                    match self.pick(model, &skip) {
+                        Ok(Pick::Node { target, model }) => Lease::new(target, model, self.clone()),
+                        Ok(Pick::Full) | Err(GatewayError::NoHealthyNode(_)) => break,
+                        Err(e) => return Err(e),
                     }
-                    full.clear();
-                    skip.truncate(exclude.len());
-                    continue;
+                };
+                let Some(max) = lease.node().max_concurrency else {
+                    return Ok(lease);
+                };
+                if let Some(slot) = slots.try_take(&lease.node().name, max).await {
+                    lease.cluster_slot = Some(slot);
+                    return Ok(lease);
                 }
-                Err(e) => return Err(e),
-            };
-            let Some(max) = lease.node().max_concurrency else {
-                return Ok(lease);
-            };
-            if let Some(slot) = slots.try_take(&lease.node().name, max).await {
-                lease.cluster_slot = Some(slot);
-                return Ok(lease);
+                full.push(lease.node().id);
+                skip.push(lease.node().id);
             }
-            full.push(lease.node().id);
-            skip.push(lease.node().id);
+            // Nothing can serve now: wait for a free, then look again. The poll covers a free
+            // whose news was lost.
+            let wait = tokio::time::timeout(std::time::Duration::from_millis(100), freed);
+            if tokio::time::timeout_at(deadline, wait).await.is_err() {
+                metrics::counter!(m::QUEUE_TIMEOUTS).increment(1);
+                return Err(GatewayError::Busy {
+                    model: model.to_string(),
+                    retry_after: std::time::Duration::from_secs(1),
+                });
+            }
         }
     }
 

@@ -776,6 +776,34 @@ async fn node_keys_reach_the_nodes_and_are_never_shown() {
     assert!(text.contains("sk-…0001"), "{text}");
     let pool = crate::admin::admin(&s, "GET", "/pool", None).await.text();
     assert!(!pool.contains(OPENAI_KEY), "{pool}");
+
+    // A node read and written back (its key masked) keeps its key; a key that is not a
+    // header value is refused.
+    let mut node = crate::admin::admin(&s, "GET", "/nodes/openai", None)
+        .await
+        .json();
+    assert_eq!(node["api_key"], "sk-…0001");
+    node["weight"] = json!(3);
+    let put = crate::admin::admin(&s, "PUT", "/nodes/openai", Some(node.clone())).await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let reply = s
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "g", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "the key was lost: {}", reply.text());
+    assert_eq!(
+        s.node("openai")
+            .last_header("/v1/chat/completions", "authorization")
+            .as_deref(),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
+    node["api_key"] = json!("sk-…other");
+    let refused = crate::admin::admin(&s, "PUT", "/nodes/openai", Some(node)).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("api_key"), "{}", refused.text());
 }
 
 /// Nodes that are not probed (paid APIs) serve the models listed for them.

@@ -200,10 +200,16 @@ pub(super) async fn put_node(
     match value.as_object_mut() {
         Some(fields) => {
             fields.insert("name".into(), json!(name.as_str()));
-            // A change that does not mention the key keeps it: it is never shown, so a client
-            // that read the node and wrote it back could not send it.
-            if !fields.contains_key("api_key") {
-                if let Some(key) = &before.api_key {
+            // What `GET` shows may be sent back as it is: its read-only fields are dropped
+            // (draining has its own endpoints).
+            fields.remove("drained");
+            fields.remove("updated_ms");
+            // A change that does not mention the key, or sends back the masked form the API
+            // showed, keeps it: it is never shown whole, so a client that read the node and
+            // wrote it back could not send it.
+            if let Some(key) = &before.api_key {
+                let masked = json!(crate::store::nodes::mask(key));
+                if fields.get("api_key").is_none_or(|sent| *sent == masked) {
                     fields.insert("api_key".into(), json!(key));
                 }
             }
