@@ -573,7 +573,9 @@ async fn untranslatable_requests_and_node_errors_speak_the_clients_api() {
     assert_eq!(refused.status, 400, "{}", refused.text());
     let error = &refused.json()["error"];
     assert_eq!(error["type"], "invalid_request_error");
-    assert!(error["message"].as_str().unwrap().contains('n'), "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.starts_with("n: "), "{error}");
+    assert!(message.contains("anthropic node"), "{error}");
     assert_eq!(s.node("anthropic").requests("/v1/messages"), 0);
 
     // Anthropic caps temperature at 1: its 400 reaches the OpenAI client in OpenAI's shape.
