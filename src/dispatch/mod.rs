@@ -180,6 +180,17 @@ impl Gateway {
                 Some(names) => self.router.outside(names),
                 None => Vec::new(),
             };
+            // Drover answers itself what the step's nodes' API has no call for (`ollama show`
+            // on an Anthropic model): no slot is taken for it.
+            let local = self
+                .router
+                .table()
+                .only_kind(&step.model)
+                .and_then(|kind| providers::local_answer(kind, &request));
+            if let Some(body) = local {
+                meter.finish(&Arc::from("-"), End::Status(200), None, 0);
+                return Ok(local_response(&request, body, None));
+            }
             // Attempts on this step; a node that cannot take the request is skipped without
             // spending one (it is excluded, so the loop ends when nodes run out).
             let mut tried = 0;
@@ -222,13 +233,11 @@ impl Gateway {
                 let node = lease.node().name.clone();
                 if call.codec == Codec::Local {
                     meter.finish(&node, End::Status(200), None, retries);
-                    return Ok(HttpResponse::Ok()
-                        .content_type(match request.framing() {
-                            Framing::Ndjson => "application/x-ndjson",
-                            _ => "application/json",
-                        })
-                        .insert_header((NODE_HEADER, lease.node().header.clone()))
-                        .body(call.body));
+                    return Ok(local_response(
+                        &request,
+                        call.body,
+                        Some(lease.node().header.clone()),
+                    ));
                 }
                 let url = format!("{}{}", lease.node().base_url, call.path);
                 let headers = upstream_headers(lease.node(), &request, call.codec);
@@ -310,6 +319,23 @@ impl Gateway {
         };
         Err((error, meter, retries))
     }
+}
+
+/// An answer Drover made itself (`providers::local`), in the client's framing.
+fn local_response(
+    request: &Inbound,
+    body: bytes::Bytes,
+    node: Option<header::HeaderValue>,
+) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response.content_type(match request.framing() {
+        Framing::Ndjson => "application/x-ndjson",
+        _ => "application/json",
+    });
+    if let Some(node) = node {
+        response.insert_header((NODE_HEADER, node));
+    }
+    response.body(body)
 }
 
 /// The node's own headers, plus the client's `anthropic-beta` when an Anthropic body goes to

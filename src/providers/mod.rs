@@ -49,19 +49,26 @@ pub enum Codec {
 }
 
 /// How `inbound` goes to a node of `kind`.
+/// Drover's own answer to `inbound` when every node of its model is of `kind` and that
+/// kind's API has no such call (see `local`): no node, no slot needed.
+pub fn local_answer(kind: NodeKind, inbound: &Inbound) -> Option<Bytes> {
+    if kind == NodeKind::Ollama {
+        return None;
+    }
+    local::answer(inbound.operation, &inbound.body, &inbound.model, kind)
+}
+
 pub fn plan(
     kind: NodeKind,
     inbound: &Inbound,
     options: &translate::Options,
 ) -> Result<UpstreamCall, GatewayError> {
-    if kind != NodeKind::Ollama {
-        if let Some(body) = local::answer(inbound.operation, &inbound.body, &inbound.model, kind) {
-            return Ok(UpstreamCall {
-                path: "",
-                body,
-                codec: Codec::Local,
-            });
-        }
+    if let Some(body) = local_answer(kind, inbound) {
+        return Ok(UpstreamCall {
+            path: "",
+            body,
+            codec: Codec::Local,
+        });
     }
     let route = match kind {
         NodeKind::Ollama => ollama::route(inbound.operation),

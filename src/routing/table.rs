@@ -204,6 +204,18 @@ impl RoutingTable {
         }
     }
 
+    /// The kind of the routable nodes that serve `model`, when they are all of one kind.
+    pub fn only_kind(&self, model: &str) -> Option<NodeKind> {
+        let (_, ids) = self.resolve(model)?;
+        let mut kinds = ids
+            .iter()
+            .filter_map(|&i| self.nodes.get(i))
+            .filter(|n| n.status.health.routable() && !n.drained)
+            .map(|n| n.target.kind);
+        let first = kinds.next()?;
+        kinds.all(|k| k == first).then_some(first)
+    }
+
     /// Resolves a client's model name to the name nodes list: exact first, then Ollama's
     /// implicit `:latest` tag (`llama3` means `llama3:latest`).
     fn resolve(&self, model: &str) -> Option<(&Arc<str>, &[usize])> {

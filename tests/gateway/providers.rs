@@ -912,9 +912,26 @@ async fn https_nodes_are_reached_over_tls() {
 async fn ollama_clients_get_show_and_load_and_kinds_that_cannot_serve_are_skipped() {
     let s = fleet(|config| {
         config.selector.strategy = drover::config::StrategyName::RoundRobin;
+        config.selector.queue_timeout = Duration::from_millis(300);
+        for node in &mut config.nodes {
+            node.max_concurrency = Some(1);
+        }
     })
     .await;
-    let show = s.post("/api/show", json!({"model": "c"})).await;
+    // The Anthropic node's one slot is busy: Drover's own answers need none.
+    s.node("anthropic").set_latency(Duration::from_secs(2));
+    let busy = s.post(
+        "/v1/messages",
+        json!({"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "hold"}]}),
+    );
+    let show = async {
+        while s.node("anthropic").in_flight() == 0 {
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        s.post("/api/show", json!({"model": "c"})).await
+    };
+    let (_, show) = tokio::join!(busy, show);
+    s.node("anthropic").set_latency(Duration::ZERO);
     assert_eq!(show.status, 200, "{}", show.text());
     assert_eq!(show.json()["details"]["family"], "anthropic");
     let load = s
