@@ -238,7 +238,7 @@ impl Relay {
 
     /// The node broke off after the client got bytes: tell the client in its format.
     fn broken(&mut self, error: String) -> Poll<Option<Result<Bytes, std::io::Error>>> {
-        self.broken_with(error, None, true)
+        self.broken_with(error, None)
     }
 
     /// The node's stream could not be translated (a malformed frame, tool arguments that are
@@ -251,14 +251,13 @@ impl Relay {
         written: Option<Bytes>,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.lease.take();
-        self.broken_with(error, written, true)
+        self.broken_with(error, written)
     }
 
     fn broken_with(
         &mut self,
         error: String,
         written: Option<Bytes>,
-        hard: bool,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.finished = true;
         let message = format!("node {} failed mid-answer: {error}", self.node);
@@ -267,7 +266,7 @@ impl Relay {
         if let Some(mut lease) = self.lease.take() {
             lease.set_outcome(Outcome::Failure {
                 error: message.clone(),
-                hard,
+                hard: true,
             });
         }
         let made_here = written.is_none();
