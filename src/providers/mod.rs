@@ -97,6 +97,7 @@ pub fn plan(
         Codec::Chat { node, client } => {
             translate::request::request(client, node, &inbound.body, options)
                 .map_err(translated)?
+                .body
                 .into()
         }
         Codec::Embed { node, client } => {

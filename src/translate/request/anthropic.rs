@@ -118,6 +118,7 @@ pub fn parse(body: &[u8]) -> Result<Chat, TranslateError> {
         reasoning: r.thinking.as_ref().map(thinking).transpose()?.flatten(),
         user: r.metadata.and_then(|m| m.user_id),
         ollama: Default::default(),
+        dropped: Vec::new(),
     })
 }
 

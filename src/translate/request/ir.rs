@@ -26,6 +26,10 @@ pub struct Chat {
     /// The end user, for abuse tracking (OpenAI `user`, Anthropic `metadata.user_id`).
     pub user: Option<String>,
     pub ollama: OllamaExtras,
+    /// Paths of the fields the client sent that were dropped because they do not change the
+    /// answer and the target has no counterpart (`context_management`, `metadata.user_id`…):
+    /// told to the client in `x-drover-dropped` and kept in the request record.
+    pub dropped: Vec<String>,
 }
 
 /// Sampling settings; each `None` is "the node's default".

@@ -44,6 +44,14 @@ pub use embed::embed_request;
 
 use super::{Dialect, Options, TranslateError};
 
+/// A request body in the node's dialect, and what of the client's was left out on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translated {
+    pub body: Vec<u8>,
+    /// Paths of dropped fields (see [`ir::Chat::dropped`]), in the order they were met.
+    pub dropped: Vec<String>,
+}
+
 /// Translates a chat request from the client's dialect to the node's. `from == to` answers
 /// the body unchanged (the gateway passes such bodies through without calling this).
 pub fn request(
@@ -51,9 +59,12 @@ pub fn request(
     to: Dialect,
     body: &[u8],
     options: &Options,
-) -> Result<Vec<u8>, TranslateError> {
+) -> Result<Translated, TranslateError> {
     if from == to {
-        return Ok(body.to_vec());
+        return Ok(Translated {
+            body: body.to_vec(),
+            dropped: Vec::new(),
+        });
     }
     let chat = match from {
         Dialect::OpenAiChat => openai::parse(body)?,
@@ -71,7 +82,11 @@ pub fn request(
             ))
         }
     };
-    serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))
+    let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
+    Ok(Translated {
+        body,
+        dropped: chat.dropped,
+    })
 }
 
 /// Parses a JSON object into a wire type, naming the path of a wrongly typed field.

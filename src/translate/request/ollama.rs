@@ -185,6 +185,7 @@ pub fn parse_chat(body: &[u8]) -> Result<Chat, TranslateError> {
             options,
             unknown: r.unknown,
         },
+        dropped: Vec::new(),
     })
 }
 

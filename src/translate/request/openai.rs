@@ -172,6 +172,7 @@ pub fn parse(body: &[u8]) -> Result<Chat, TranslateError> {
         reasoning: r.reasoning_effort.map(Reasoning::Effort),
         user: r.user,
         ollama: Default::default(),
+        dropped: Vec::new(),
     })
 }
 

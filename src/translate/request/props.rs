@@ -568,7 +568,7 @@ impl Conversation {
 
 fn hop(from: Dialect, to: Dialect, body: &Value) -> Result<Value, String> {
     request(from, to, body.to_string().as_bytes(), &Options::default())
-        .map(|out| serde_json::from_slice(&out).unwrap())
+        .map(|out| serde_json::from_slice(&out.body).unwrap())
         .map_err(|e| format!("{from:?} -> {to:?}: {e}"))
 }
 

@@ -8,7 +8,7 @@ use crate::translate::{Dialect, Dialect::*, Options, TranslateError};
 
 fn run(from: Dialect, to: Dialect, body: &Value) -> Result<Value, TranslateError> {
     request(from, to, body.to_string().as_bytes(), &Options::default())
-        .map(|out| serde_json::from_slice(&out).unwrap())
+        .map(|out| serde_json::from_slice(&out.body).unwrap())
 }
 
 /// Rows of (what, from, to, input, expected output).
@@ -795,7 +795,7 @@ fn same_dialect_and_generate_target() {
     let body = br#"{"model":"m","messages":[],"anything":1}"#;
     for d in [OpenAiChat, AnthropicMessages, OllamaChat, OllamaGenerate] {
         assert_eq!(
-            request(d, d, body, &Options::default()).unwrap(),
+            request(d, d, body, &Options::default()).unwrap().body,
             body.to_vec()
         );
     }
@@ -818,7 +818,7 @@ fn same_dialect_and_generate_target() {
         &options,
     )
     .unwrap();
-    let out: Value = serde_json::from_slice(&out).unwrap();
+    let out: Value = serde_json::from_slice(&out.body).unwrap();
     assert_eq!(out["max_tokens"], 77);
 }
 
