@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::base64;
 use super::openai_request::valid_tool_name;
 use super::prompt::{
-    content_words, join_into, limit, stop_list, text_of, LastTurn, Prompt, ToolChoice,
+    content_words, join_into, limit, stop_list, text_of, LastTurn, Prompt, Tool, ToolChoice,
 };
 use super::text::count_words;
 
@@ -587,8 +587,8 @@ pub(crate) fn read(v: &Value) -> Prompt {
     if let Some(tools) = v.get("tools").and_then(Value::as_array) {
         for t in tools {
             p.cached |= has_cache_control(t);
-            if let Some(name) = t.get("name").and_then(Value::as_str) {
-                p.tools.push(name.to_owned());
+            if let Some(tool) = Tool::from_declaration(t, "/name", "/input_schema") {
+                p.tools.push(tool);
             }
         }
     }
@@ -653,7 +653,7 @@ mod tests {
         assert_eq!(p.system.as_deref(), Some("be brief"));
         assert!(p.cached);
         assert_eq!(p.images, 2);
-        assert_eq!(p.tools, ["f"]);
+        assert_eq!(p.tool_names(), ["f"]);
         assert_eq!(p.choice, ToolChoice::Named("f".into()));
         assert_eq!(
             p.last,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::base64;
-use super::prompt::{content_words, join_into, stop_list, text_of, LastTurn, Prompt};
+use super::prompt::{content_words, join_into, stop_list, text_of, LastTurn, Prompt, Tool};
 use super::text::count_words;
 
 type Check = Result<(), String>;
@@ -135,8 +135,7 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
     if let Some(tools) = v.get("tools").and_then(Value::as_array) {
         p.tools = tools
             .iter()
-            .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
-            .map(str::to_owned)
+            .filter_map(|t| Tool::from_declaration(t, "/function/name", "/function/parameters"))
             .collect();
     }
     read_options(v, &mut p);
@@ -200,7 +199,7 @@ mod tests {
         );
         assert_eq!(p.system.as_deref(), Some("s"));
         assert_eq!(p.words, 3);
-        assert_eq!(p.tools, ["f"]);
+        assert_eq!(p.tool_names(), ["f"]);
         assert_eq!(p.max_tokens, Some(2));
         assert_eq!(p.stop, ["tok1"]);
         assert_eq!(

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::base64;
 use super::prompt::{
-    content_words, join_into, limit, stop_list, text_of, LastTurn, Prompt, ToolChoice,
+    content_words, join_into, limit, stop_list, text_of, LastTurn, Prompt, Tool, ToolChoice,
 };
 
 type Check = Result<(), String>;
@@ -552,8 +552,9 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
         .map(|tools| {
             tools
                 .iter()
-                .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
-                .map(str::to_owned)
+                .filter_map(|t| {
+                    Tool::from_declaration(t, "/function/name", "/function/parameters")
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -629,7 +630,7 @@ mod tests {
         let p = read_chat(&v);
         assert_eq!(p.system.as_deref(), Some("be brief"));
         assert_eq!(p.images, 2);
-        assert_eq!(p.tools, ["get_w"]);
+        assert_eq!(p.tool_names(), ["get_w"]);
         assert_eq!(p.choice, ToolChoice::Named("get_w".into()));
         assert_eq!(p.last, LastTurn::User("thanks".into()));
         assert_eq!(p.max_tokens, Some(3));
