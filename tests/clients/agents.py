@@ -5,7 +5,7 @@ kind (Ollama, OpenAI-compatible, Anthropic mocks behind one `drover serve`).
 
 Each run takes two turns: the prompt carries a `use tool NAME with {...}` directive, so the
 mock answers the first turn with a call the agent can execute (Claude Code: `Read` of a file
-made here; Codex: its shell tool running `echo`), and answers the tool result with text that
+made here; Codex: its `exec_command` shell tool running `echo`), and answers the tool result with text that
 echoes it (`tool said: ...`). A run passes when the agent reports success, that text reached
 it, and no mock refused anything Drover sent.
 
@@ -106,8 +106,8 @@ def run_codex(bin_dir, proxy, kind, work):
     last = os.path.join(work, "codex-last-message.txt")
     provider = (f'{{name="drover",base_url="{proxy.url}/v1",env_key="DROVER_KEY",'
                 'wire_api="responses",request_max_retries=0,stream_max_retries=0}')
-    directive = json.dumps({"command": ["echo", MARKER]})
-    prompt = f"Say the marker. use tool shell with {directive}"
+    directive = json.dumps({"cmd": f"echo {MARKER}"})
+    prompt = f"Say the marker. use tool exec_command with {directive}"
     args = [os.path.join(bin_dir, "codex"), "exec", "--skip-git-repo-check", "--json",
             "-c", "model_provider=drover", "-c", f'model="{harness.MODELS[kind]}"',
             "-c", f"model_providers.drover={provider}", "-o", last, prompt]

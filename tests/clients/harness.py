@@ -85,6 +85,13 @@ class Cluster:
     def __init__(self, tokens=4):
         self.procs = []
         self.dir = tempfile.mkdtemp(prefix="drover-agents-")
+        try:
+            self._start(tokens)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, tokens):
         self.mocks = {}
         for kind in ("ollama", "openai", "anthropic"):
             port = free_port()

@@ -109,7 +109,12 @@ fn readers_and_planner_never_panic() {
         let _ = openai_request::validate_chat(&v);
         let _ = openai_request::validate_completion(&v);
         let _ = openai_request::validate_embeddings(&v);
-        let _ = anthropic_request::validate(&v);
+        let _ = anthropic_request::validate(
+            &v,
+            anthropic_request::Betas::new(
+                "mid-conversation-tool-changes-2026-07-01,interleaved-thinking-2025-05-14",
+            ),
+        );
         let _ = ollama_request::validate_chat(&v);
         let _ = ollama_request::validate_generate(&v);
         for p in [

@@ -552,9 +552,7 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
         .map(|tools| {
             tools
                 .iter()
-                .filter_map(|t| {
-                    Tool::from_declaration(t, "/function/name", "/function/parameters")
-                })
+                .filter_map(|t| Tool::from_declaration(t, "/function/name", "/function/parameters"))
                 .collect()
         })
         .unwrap_or_default();

@@ -127,23 +127,28 @@ fn tool_calls(p: &Prompt, text: &str) -> Vec<Call> {
                 vec![&undeclared]
             }
         },
-        (_, Some(d)) => p.tools.iter().filter(|t| t.name == d.name).take(1).collect(),
+        (_, Some(d)) => p
+            .tools
+            .iter()
+            .filter(|t| t.name == d.name)
+            .take(1)
+            .collect(),
         _ if has_word(text, "parallel") => p.tools.iter().collect(),
         _ => p.tools.iter().take(1).collect(),
     };
     chosen
         .into_iter()
         .map(|tool| {
-            let mut input = arguments(tool.schema.as_ref(), text, p.tools.len());
-            if let (Some(d), Value::Object(o)) = (&steer, &mut input) {
-                if d.name == tool.name {
-                    o.extend(d.args.iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+            let mut args = arguments(tool.schema.as_ref(), text, p.tools.len());
+            if let Some(d) = steer.as_ref().filter(|d| d.name == tool.name) {
+                for (k, v) in d.args.iter().flatten() {
+                    args.set(k, v.clone());
                 }
             }
             Call {
                 name: tool.name.clone(),
-                arguments: serde_json::to_string(&input).unwrap_or_default(),
-                input,
+                arguments: serde_json::to_string(&args).unwrap_or_default(),
+                input: args.to_value(),
             }
         })
         .collect()
@@ -341,7 +346,10 @@ mod tests {
         let out = plan(&p, FIRST, 5);
         assert_eq!(out.calls.len(), 1);
         assert_eq!(out.calls[0].name, "Read");
-        assert_eq!(out.calls[0].arguments, r#"{"file_path":"/tmp/x","limit":2}"#);
+        assert_eq!(
+            out.calls[0].arguments,
+            r#"{"file_path":"/tmp/x","limit":2}"#
+        );
         // An undeclared tool in the directive falls back to the first tool.
         p.last = LastTurn::User("use tool Write".into());
         assert_eq!(plan(&p, FIRST, 5).calls[0].name, "Bash");

@@ -13,7 +13,41 @@
 //!   `{"query": <user text>, "n": <tools declared>}` is kept underneath, so tests written
 //!   against it keep passing; a declared `query` or `n` of another type is filled by type.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
+
+/// Tool-call arguments in the order they were filled (JSON maps here sort their keys, and
+/// the streamed `arguments` string should read as the mock always wrote it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Args(Vec<(String, Value)>);
+
+impl Args {
+    /// Sets `key`, in place when present.
+    pub(crate) fn set(&mut self, key: &str, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key.to_owned(), value)),
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Object(self.0.iter().cloned().collect())
+    }
+}
+
+impl Serialize for Args {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
 
 /// A test's steering of the tool call, read from the user text.
 #[derive(Debug, PartialEq)]
@@ -50,27 +84,28 @@ pub(crate) fn directive(text: &str) -> Option<Directive<'_>> {
 }
 
 /// Arguments for a tool with parameters `schema`, asked by `text`, among `n` declared tools.
-pub(crate) fn arguments(schema: Option<&Value>, text: &str, n: usize) -> Value {
-    let mut out = Map::new();
+pub(crate) fn arguments(schema: Option<&Value>, text: &str, n: usize) -> Args {
+    let mut out = Args::default();
     let properties = schema
         .and_then(|s| s.get("properties"))
         .and_then(Value::as_object);
     let open = properties.is_none()
         || schema.and_then(|s| s.get("additionalProperties")) != Some(&Value::Bool(false));
     if open {
-        out.insert("query".to_owned(), Value::String(text.to_owned()));
-        out.insert("n".to_owned(), Value::from(n));
+        out.set("query", Value::String(text.to_owned()));
+        out.set("n", Value::from(n));
     }
     if let (Some(schema), Some(properties)) = (schema, properties) {
         // Keep a legacy value only where the declared type accepts it.
-        out.retain(|k, v| properties.get(k).is_none_or(|p| fits(p, v)));
+        out.0
+            .retain(|(k, v)| properties.get(k).is_none_or(|p| fits(p, v)));
         for key in required(schema) {
-            if let (Some(p), false) = (properties.get(key), out.contains_key(key)) {
-                out.insert(key.to_owned(), value_for(p, text, n));
+            if let (Some(p), false) = (properties.get(key), out.has(key)) {
+                out.set(key, value_for(p, text, n));
             }
         }
     }
-    Value::Object(out)
+    out
 }
 
 fn required(schema: &Value) -> impl Iterator<Item = &str> {
@@ -186,7 +221,10 @@ mod tests {
     fn directives() {
         let d = directive("please use tool Read with {\"file_path\": \"/tmp/a b\"} now").unwrap();
         assert_eq!(d.name, "Read");
-        assert_eq!(Value::Object(d.args.unwrap()), json!({"file_path": "/tmp/a b"}));
+        assert_eq!(
+            Value::Object(d.args.unwrap()),
+            json!({"file_path": "/tmp/a b"})
+        );
         let d = directive("x use tool mcp__fs-read.").unwrap();
         assert_eq!((d.name, d.args), ("mcp__fs-read", None));
         assert_eq!(directive("use tool shell with [1]").unwrap().args, None);
@@ -197,15 +235,27 @@ mod tests {
 
     #[test]
     fn legacy_shape_where_the_schema_allows_it() {
-        assert_eq!(arguments(None, "hi", 2), json!({"query": "hi", "n": 2}));
+        let args = arguments(None, "hi", 2);
+        assert_eq!(
+            serde_json::to_string(&args).unwrap(),
+            r#"{"query":"hi","n":2}"#
+        );
+        assert_eq!(
+            arguments(None, "hi", 2).to_value(),
+            json!({"query": "hi", "n": 2})
+        );
         let weather = json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]});
         assert_eq!(
-            arguments(Some(&weather), "rain?", 1),
+            arguments(Some(&weather), "rain?", 1).to_value(),
             json!({"query": "rain?", "n": 1})
         );
         // A declared `n` of another type is filled by its type.
-        let s = json!({"type": "object", "properties": {"n": {"type": "string"}}, "required": ["n"]});
-        assert_eq!(arguments(Some(&s), "x", 1), json!({"query": "x", "n": "x"}));
+        let s =
+            json!({"type": "object", "properties": {"n": {"type": "string"}}, "required": ["n"]});
+        assert_eq!(
+            arguments(Some(&s), "x", 1).to_value(),
+            json!({"query": "x", "n": "x"})
+        );
     }
 
     #[test]
@@ -213,7 +263,10 @@ mod tests {
         let read = json!({"type": "object", "additionalProperties": false,
             "properties": {"file_path": {"type": "string"}, "limit": {"type": "number"}},
             "required": ["file_path"]});
-        assert_eq!(arguments(Some(&read), "a", 3), json!({"file_path": "a"}));
+        assert_eq!(
+            arguments(Some(&read), "a", 3).to_value(),
+            json!({"file_path": "a"})
+        );
         let all = json!({"type": "object", "additionalProperties": false,
             "properties": {
                 "mode": {"type": "string", "enum": ["fast", "slow"]},
@@ -227,7 +280,7 @@ mod tests {
             },
             "required": ["mode", "count", "ratio", "flag", "command", "opts", "either", "free"]});
         assert_eq!(
-            arguments(Some(&all), "t", 2),
+            arguments(Some(&all), "t", 2).to_value(),
             json!({"mode": "fast", "count": 5, "ratio": 0.5, "flag": false,
                    "command": ["t", "t"], "opts": {"k": 7}, "either": 2, "free": "t"})
         );
