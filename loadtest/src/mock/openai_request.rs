@@ -488,11 +488,25 @@ pub(crate) fn validate_embeddings(v: &Value) -> Check {
         }
         _ => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err("Invalid 'input': expected a non-empty string, array of strings, or array of token arrays.".to_owned())
+    if !ok {
+        return Err("Invalid 'input': expected a non-empty string, array of strings, or array of token arrays.".to_owned());
     }
+    match o.get("encoding_format") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(f)) if f == "float" || f == "base64" => {}
+        Some(_) => {
+            return Err(
+                "Invalid value for 'encoding_format': expected 'float' or 'base64'.".to_owned(),
+            )
+        }
+    }
+    optional_positive(o, "dimensions")?;
+    if o.get("user")
+        .is_some_and(|u| !u.is_string() && !u.is_null())
+    {
+        return Err("Invalid type for 'user': expected a string.".to_owned());
+    }
+    Ok(())
 }
 
 fn image_parts(content: &Value) -> usize {
@@ -799,5 +813,16 @@ mod tests {
         validate_embeddings(&json!({"model": "m", "input": [1, 2]})).unwrap();
         assert!(validate_embeddings(&json!({"model": "m", "input": ""})).is_err());
         assert!(validate_embeddings(&json!({"model": "m"})).is_err());
+        // What the openai Node SDK sends by default.
+        validate_embeddings(&json!({"model": "m", "input": "a", "encoding_format": "base64"}))
+            .unwrap();
+        validate_embeddings(&json!({"model": "m", "input": "a", "encoding_format": "float", "dimensions": 4, "user": "u"}))
+            .unwrap();
+        let e = validate_embeddings(&json!({"model": "m", "input": "a", "encoding_format": "hex"}))
+            .unwrap_err();
+        assert!(e.contains("encoding_format"), "{e}");
+        assert!(
+            validate_embeddings(&json!({"model": "m", "input": "a", "dimensions": 0})).is_err()
+        );
     }
 }
