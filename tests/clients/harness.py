@@ -30,7 +30,8 @@ MODELS = {"ollama": "qwen3-coder:latest", "openai": "gpt-mock", "anthropic": "cl
 KEYS = {"ollama": None, "openai": "sk-openai-mock-key-0001", "anthropic": "sk-ant-mock-key-0002"}
 # Extra names on the Anthropic node: what Claude Code asks for side jobs.
 ANTHROPIC_EXTRA = ["claude-haiku-4-5", "claude-haiku-4-5-20251001", "claude-3-5-haiku-20241022"]
-EMBED_MODEL = "nomic-embed-text:latest"
+# Embedding models, on the kinds that serve embeddings.
+EMBED_MODELS = {"ollama": "nomic-embed-text:latest", "openai": "text-embedding-3-small"}
 
 
 def binary(name):
@@ -96,8 +97,8 @@ class Cluster:
         for kind in ("ollama", "openai", "anthropic"):
             port = free_port()
             models = [MODELS[kind]]
-            if kind == "ollama":
-                models.append(EMBED_MODEL)
+            if kind in EMBED_MODELS:
+                models.append(EMBED_MODELS[kind])
             if kind == "anthropic":
                 models += ANTHROPIC_EXTRA
             args = [binary("drover-mock"), "--listen", f"127.0.0.1:{port}", "--name", kind,
