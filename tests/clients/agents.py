@@ -40,7 +40,19 @@ KNOWN_GAPS = {
     ("codex", "ollama"): "POST /v1/responses is not served yet (issue 11, Responses API)",
     ("codex", "openai"): "POST /v1/responses is not served yet (issue 11, Responses API)",
     ("codex", "anthropic"): "POST /v1/responses is not served yet (issue 11, Responses API)",
+    ("claude", "anthropic", harness.UNKNOWN_TO_CLAUDE):
+        "Drover checks message roles on the Anthropic pass-through (issue 11, lenient acceptance)",
 }
+
+
+def runs(agents, kinds):
+    """(agent, node kind, model) to run: each agent on each kind's model, and Claude Code on
+    the Anthropic node also with a model name it does not know as Claude's (an alias to a
+    real Anthropic node), for which it sends its fuller request."""
+    out = [(a, k, harness.MODELS[k]) for a in agents for k in kinds]
+    if "claude" in agents and "anthropic" in kinds:
+        out.append(("claude", "anthropic", harness.UNKNOWN_TO_CLAUDE))
+    return out
 
 
 def private_home(root, name):
@@ -59,7 +71,7 @@ def base_env(home):
     return env
 
 
-def run_claude(bin_dir, proxy, kind, work):
+def run_claude(bin_dir, proxy, kind, work, model, key="sk-drover-agents-test"):
     """Claude Code reads a file through its `Read` tool; returns (ok, detail)."""
     target = os.path.join(work, "notes.txt")
     with open(target, "w") as f:
@@ -67,9 +79,9 @@ def run_claude(bin_dir, proxy, kind, work):
     prompt = f'Look at the notes. use tool Read with {json.dumps({"file_path": target})}'
     env = base_env(private_home(work, "claude"))
     env["ANTHROPIC_BASE_URL"] = proxy.url
-    env["ANTHROPIC_API_KEY"] = "sk-drover-agents-test"
+    env["ANTHROPIC_API_KEY"] = key
     args = [os.path.join(bin_dir, "claude"), "-p", prompt, "--output-format", "stream-json",
-            "--verbose", "--model", harness.MODELS[kind], "--allowedTools", "Read"]
+            "--verbose", "--model", model, "--allowedTools", "Read"]
     try:
         done = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True,
                               timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
@@ -99,7 +111,7 @@ def run_claude(bin_dir, proxy, kind, work):
     return ok, detail
 
 
-def run_codex(bin_dir, proxy, kind, work):
+def run_codex(bin_dir, proxy, kind, work, model):
     """Codex runs `echo MARKER` through its shell tool; returns (ok, detail)."""
     env = base_env(private_home(work, "codex"))
     env["DROVER_KEY"] = "sk-drover-agents-test"
@@ -109,7 +121,7 @@ def run_codex(bin_dir, proxy, kind, work):
     directive = json.dumps({"cmd": f"echo {MARKER}"})
     prompt = f"Say the marker. use tool exec_command with {directive}"
     args = [os.path.join(bin_dir, "codex"), "exec", "--skip-git-repo-check", "--json",
-            "-c", "model_provider=drover", "-c", f'model="{harness.MODELS[kind]}"',
+            "-c", "model_provider=drover", "-c", f'model="{model}"',
             "-c", f"model_providers.drover={provider}", "-o", last, prompt]
     try:
         done = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True,
@@ -135,6 +147,40 @@ def run_codex(bin_dir, proxy, kind, work):
 AGENTS = {"claude": run_claude, "codex": run_codex}
 
 
+def check_mock_takes_claude_code(cluster, bin_dir, capture):
+    """Claude Code straight to the Anthropic mock, with a model name it does not know as
+    Claude's (its fullest request): the mock must take everything, as the real API does;
+    otherwise Drover's tests run against a mock stricter than Anthropic. Returns a failure
+    or None."""
+    work = tempfile.mkdtemp(prefix="drover-claude-direct-")
+    proxy = harness.Proxy(cluster.mocks["anthropic"])
+    before = cluster.rejections()["anthropic"]
+    try:
+        ok, detail = run_claude(bin_dir, proxy, "anthropic", work, model=harness.UNKNOWN_TO_CLAUDE,
+                                key=harness.KEYS["anthropic"])
+    finally:
+        proxy.close()
+        shutil.rmtree(work, ignore_errors=True)
+    log = cluster.mock_log("anthropic")
+    refused = log["rejections"] - before + len(proxy.failures(method="POST"))
+    if capture:
+        save(capture, "claude-direct-mock", proxy, log)
+    name = f"claude straight to the anthropic mock ({harness.UNKNOWN_TO_CLAUDE})"
+    if ok and refused == 0:
+        print(f"ok  {name}: {detail}", flush=True)
+        return None
+    print(f"FAIL {name}\n  {detail}\n  refused: {json.dumps(log['refused'][-5:])[:1500]}")
+    for e in proxy.exchanges:
+        print(harness.describe(e))
+    return name
+
+
+def save(capture, name, proxy, log):
+    os.makedirs(capture, exist_ok=True)
+    with open(os.path.join(capture, f"{name}.json"), "w") as f:
+        json.dump({"exchanges": proxy.exchanges, "mock": log}, f, indent=1)
+
+
 def main(argv):
     agents = [a for a in argv if a in AGENTS] or list(AGENTS)
     kinds = [k for k in argv if k in harness.MODELS] or list(harness.MODELS)
@@ -144,45 +190,51 @@ def main(argv):
     cluster = harness.Cluster()
     failed, gaps, fixed = [], [], []
     try:
-        for agent in agents:
-            for kind in kinds:
-                work = tempfile.mkdtemp(prefix=f"drover-{agent}-{kind}-")
-                proxy = harness.Proxy(cluster.drover)
-                before = cluster.rejections()[kind]
-                try:
-                    ok, detail = AGENTS[agent](bin_dir, proxy, kind, work)
-                finally:
-                    proxy.close()
-                log = cluster.mock_log(kind)
-                refused = log["rejections"] - before
-                ok = ok and refused == 0
-                name = f"{agent} on the {kind} node ({harness.MODELS[kind]})"
-                if capture:
-                    os.makedirs(capture, exist_ok=True)
-                    with open(os.path.join(capture, f"{agent}-{kind}.json"), "w") as f:
-                        json.dump({"exchanges": proxy.exchanges, "mock": log}, f, indent=1)
-                gap = KNOWN_GAPS.get((agent, kind))
-                if ok:
-                    print(f"ok  {name}: {detail}", flush=True)
-                    if gap:
-                        fixed.append(name)
-                else:
-                    label = "GAP " if gap and not strict else "FAIL"
-                    print(f"{label} {name}" + (f" (known: {gap})" if gap else "") + f"\n  {detail}")
-                    if refused:
-                        print(f"  the {kind} mock refused {refused} request(s): "
-                              f"{json.dumps(log['refused'][-refused:])[:1200]}")
-                    print("  what the agent sent to Drover and what Drover answered:")
-                    seen = set()
-                    for e in proxy.exchanges:
-                        key = (e["method"], e["path"], e.get("status"))
-                        if key in seen and e.get("status", 0) < 400:
-                            continue
-                        seen.add(key)
-                        print(harness.describe(e))
-                    sys.stdout.flush()
-                    (gaps if gap and not strict else failed).append(name)
-                shutil.rmtree(work, ignore_errors=True)
+        if "claude" in agents and "anthropic" in kinds:
+            broken = check_mock_takes_claude_code(cluster, bin_dir, capture)
+            if broken:
+                failed.append(broken)
+        for agent, kind, model in runs(agents, kinds):
+            work = tempfile.mkdtemp(prefix=f"drover-{agent}-{kind}-")
+            proxy = harness.Proxy(cluster.drover)
+            before = cluster.rejections()[kind]
+            try:
+                ok, detail = AGENTS[agent](bin_dir, proxy, kind, work, model)
+            finally:
+                proxy.close()
+            log = cluster.mock_log(kind)
+            refused = log["rejections"] - before
+            # An agent retries a refused request with fewer features; that is a failure too.
+            turned_down = proxy.failures(method="POST")
+            ok = ok and refused == 0 and not turned_down
+            if turned_down:
+                detail += f"; Drover refused {len(turned_down)} request(s) and the agent retried with less"
+            name = f"{agent} on the {kind} node ({model})"
+            if capture:
+                save(capture, f"{agent}-{kind}-{model}", proxy, log)
+            gap = KNOWN_GAPS.get((agent, kind)) if model == harness.MODELS[kind] \
+                else KNOWN_GAPS.get((agent, kind, model))
+            if ok:
+                print(f"ok  {name}: {detail}", flush=True)
+                if gap:
+                    fixed.append(name)
+            else:
+                label = "GAP " if gap and not strict else "FAIL"
+                print(f"{label} {name}" + (f" (known: {gap})" if gap else "") + f"\n  {detail}")
+                if refused:
+                    print(f"  the {kind} mock refused {refused} request(s): "
+                          f"{json.dumps(log['refused'][-refused:])[:1200]}")
+                print("  what the agent sent to Drover and what Drover answered:")
+                seen = set()
+                for e in proxy.exchanges:
+                    key = (e["method"], e["path"], e.get("status"))
+                    if key in seen and e.get("status", 0) < 400:
+                        continue
+                    seen.add(key)
+                    print(harness.describe(e))
+                sys.stdout.flush()
+                (gaps if gap and not strict else failed).append(name)
+            shutil.rmtree(work, ignore_errors=True)
     finally:
         cluster.close()
     if gaps:

@@ -683,9 +683,19 @@ pub(crate) fn read(v: &Value) -> Prompt {
         .map(Vec::as_slice)
         .unwrap_or_default();
     for m in messages {
-        tally(m.get("content").unwrap_or(&Value::Null), &mut p);
+        let content = m.get("content").unwrap_or(&Value::Null);
+        if m.get("role").and_then(Value::as_str) == Some("system") {
+            // Mid-conversation system text (a beta) joins the system prompt.
+            join_into(&mut p.system, &text_of(content));
+        }
+        tally(content, &mut p);
     }
-    p.last = match messages.last() {
+    // The turn answered is the last user or assistant one: system messages sit between.
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) != Some("system"));
+    p.last = match last {
         Some(m) if m.get("role").and_then(Value::as_str) == Some("user") => {
             let content = m.get("content").unwrap_or(&Value::Null);
             let results: Vec<String> = content
@@ -1000,6 +1010,14 @@ mod tests {
         validate(&v, betas).unwrap();
         let p = read(&v);
         assert_eq!(p.last, LastTurn::ToolResults(vec!["hi".into()]));
+        // A trailing system message does not hide the user turn it follows.
+        let trailing = json!({"model": "m", "max_tokens": 5, "messages": [
+            {"role": "user", "content": "use tool f"},
+            {"role": "system", "content": "env"}]});
+        validate(&trailing, betas).unwrap();
+        let p = read(&trailing);
+        assert_eq!(p.last, LastTurn::User("use tool f".into()));
+        assert_eq!(p.system.as_deref(), Some("env"));
         // Budgets above max_tokens need interleaved thinking.
         let mut budget = req(json!([{"role": "user", "content": "q"}]));
         budget["thinking"] =
