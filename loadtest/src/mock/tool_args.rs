@@ -58,6 +58,10 @@ pub(crate) struct Directive<'a> {
 
 const MARK: &str = "use tool ";
 
+/// Most values filled into one call's arguments: nested `minItems` would otherwise multiply
+/// into a huge answer.
+const MAX_VALUES: usize = 256;
+
 /// The first `use tool NAME [with {…}]` in `text`.
 pub(crate) fn directive(text: &str) -> Option<Directive<'_>> {
     let at = text.find(MARK)? + MARK.len();
@@ -99,9 +103,10 @@ pub(crate) fn arguments(schema: Option<&Value>, text: &str, n: usize) -> Args {
         // Keep a legacy value only where the declared type accepts it.
         out.0
             .retain(|(k, v)| properties.get(k).is_none_or(|p| fits(p, v)));
+        let mut budget = MAX_VALUES;
         for key in required(schema) {
             if let (Some(p), false) = (properties.get(key), out.has(key)) {
-                out.set(key, value_for(p, text, n));
+                out.set(key, value_for(p, text, n, &mut budget));
             }
         }
     }
@@ -145,7 +150,7 @@ fn fits(schema: &Value, v: &Value) -> bool {
 }
 
 /// A value the property schema accepts.
-fn value_for(schema: &Value, text: &str, n: usize) -> Value {
+fn value_for(schema: &Value, text: &str, n: usize, budget: &mut usize) -> Value {
     if let Some(first) = schema
         .get("enum")
         .and_then(Value::as_array)
@@ -160,7 +165,7 @@ fn value_for(schema: &Value, text: &str, n: usize) -> Value {
         .iter()
         .find_map(|k| schema.get(*k)?.as_array()?.first())
     {
-        return value_for(first, text, n);
+        return value_for(first, text, n, budget);
     }
     let number = |integer: bool| {
         let mut x = n as f64;
@@ -184,19 +189,25 @@ fn value_for(schema: &Value, text: &str, n: usize) -> Value {
         Some("array") => {
             let items = schema.get("items").unwrap_or(&Value::Null);
             let count = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
-            Value::Array((0..count).map(|_| value_for(items, text, n)).collect())
+            let count = usize::try_from(count).unwrap_or(usize::MAX).min(*budget);
+            *budget -= count;
+            Value::Array(
+                (0..count)
+                    .map(|_| value_for(items, text, n, budget))
+                    .collect(),
+            )
         }
         Some("object") => {
             let properties = schema.get("properties").and_then(Value::as_object);
             let mut out = Map::new();
             for key in required(schema) {
                 let p = properties.and_then(|p| p.get(key)).unwrap_or(&Value::Null);
-                out.insert(key.to_owned(), value_for(p, text, n));
+                out.insert(key.to_owned(), value_for(p, text, n, budget));
             }
             Value::Object(out)
         }
         None if schema.get("properties").is_some() => {
-            value_for(&merged_type(schema, "object"), text, n)
+            value_for(&merged_type(schema, "object"), text, n, budget)
         }
         _ => Value::String(text.to_owned()),
     }
@@ -231,6 +242,19 @@ mod tests {
         assert_eq!(directive("use tool shell with {broken").unwrap().args, None);
         assert!(directive("use tool ").is_none());
         assert!(directive("use tools").is_none());
+    }
+
+    #[test]
+    fn nested_min_items_stay_small() {
+        let mut schema = json!({"type": "string"});
+        for _ in 0..10 {
+            schema = json!({"type": "array", "minItems": 1000, "items": schema});
+        }
+        let s = json!({"type": "object", "additionalProperties": false,
+            "properties": {"a": schema}, "required": ["a"]});
+        let out = serde_json::to_string(&arguments(Some(&s), "x", 1)).unwrap();
+        assert!(out.len() < 4096, "{}", out.len());
+        assert!(out.starts_with(r#"{"a":[["#));
     }
 
     #[test]
