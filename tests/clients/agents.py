@@ -28,7 +28,8 @@ import tempfile
 
 import harness
 
-RUN_TIMEOUT = int(os.environ.get("AGENTS_RUN_TIMEOUT", "180"))
+# Each run normally takes seconds; the bound keeps a hanging agent from eating the CI budget.
+RUN_TIMEOUT = int(os.environ.get("AGENTS_RUN_TIMEOUT", "90"))
 MARKER = "drover-agent-marker-7f3a"
 
 # (agent, node kind) pairs that fail on Drover today, with the reason. Codex needs

@@ -6,8 +6,9 @@
 //!   `use tool NAME with {JSON object}` also sets those arguments, over the filled ones.
 //! - Filling: each required property gets a value of its type: `enum` (and `const`) its
 //!   first value, strings the user text, integers and numbers the count of declared tools
-//!   (within `minimum`/`maximum`), booleans `false`, arrays `minItems` filled items, objects
-//!   their own required properties; `anyOf`/`oneOf` take the first alternative.
+//!   (within `minimum`/`maximum` and their exclusive forms), booleans `false`, arrays
+//!   `minItems` filled items (at most [`MAX_VALUES`] values in all), objects their own
+//!   required properties; `anyOf`/`oneOf` take the first alternative.
 //! - Where the schema allows undeclared properties (no `properties`, or
 //!   `additionalProperties` not `false`), the mock's original shape
 //!   `{"query": <user text>, "n": <tools declared>}` is kept underneath, so tests written
@@ -169,11 +170,19 @@ fn value_for(schema: &Value, text: &str, n: usize, budget: &mut usize) -> Value 
     }
     let number = |integer: bool| {
         let mut x = n as f64;
-        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+        let step = if integer { 1.0 } else { f64::EPSILON.max(x.abs() * 1e-9) };
+        let bound = |k: &str| schema.get(k).and_then(Value::as_f64);
+        if let Some(min) = bound("minimum") {
             x = x.max(min);
         }
-        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+        if let Some(min) = bound("exclusiveMinimum").filter(|m| x <= *m) {
+            x = if integer { min.floor() + step } else { min + step };
+        }
+        if let Some(max) = bound("maximum") {
             x = x.min(max);
+        }
+        if let Some(max) = bound("exclusiveMaximum").filter(|m| x >= *m) {
+            x = if integer { max.ceil() - step } else { max - step };
         }
         if integer {
             Value::from(x.ceil() as i64)
@@ -295,6 +304,8 @@ mod tests {
             "properties": {
                 "mode": {"type": "string", "enum": ["fast", "slow"]},
                 "count": {"type": "integer", "minimum": 5},
+                "limit": {"type": "integer", "exclusiveMinimum": 2},
+                "below": {"type": "integer", "exclusiveMaximum": 1},
                 "ratio": {"type": "number", "maximum": 0.5},
                 "flag": {"type": ["boolean", "null"]},
                 "command": {"type": "array", "items": {"type": "string"}, "minItems": 2},
@@ -302,10 +313,10 @@ mod tests {
                 "either": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
                 "free": {}
             },
-            "required": ["mode", "count", "ratio", "flag", "command", "opts", "either", "free"]});
+            "required": ["mode", "count", "limit", "below", "ratio", "flag", "command", "opts", "either", "free"]});
         assert_eq!(
             arguments(Some(&all), "t", 2).to_value(),
-            json!({"mode": "fast", "count": 5, "ratio": 0.5, "flag": false,
+            json!({"mode": "fast", "count": 5, "limit": 3, "below": 0, "ratio": 0.5, "flag": false,
                    "command": ["t", "t"], "opts": {"k": 7}, "either": 2, "free": "t"})
         );
     }
