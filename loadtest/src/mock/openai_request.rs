@@ -226,10 +226,29 @@ fn check_tool_calls<'a>(calls: &'a Value, path: &str) -> Result<Vec<&'a str>, St
         let cpath = format!("{path}[{j}]");
         let c = object(call, &cpath)?;
         ids.push(string(c, "id", &cpath)?);
-        if string(c, "type", &cpath)? != "function" {
-            return Err(format!(
-                "Invalid value for '{cpath}.type': expected 'function'."
-            ));
+        match string(c, "type", &cpath)? {
+            "function" => {}
+            // A call of a custom (free-form) tool: its input is plain text.
+            "custom" => {
+                let xpath = format!("{cpath}.custom");
+                let x = object(
+                    c.get("custom")
+                        .ok_or_else(|| format!("Missing required parameter: '{xpath}'."))?,
+                    &xpath,
+                )?;
+                string(x, "name", &xpath)?;
+                if !x.get("input").is_some_and(Value::is_string) {
+                    return Err(format!(
+                        "Invalid type for '{xpath}.input': expected a string."
+                    ));
+                }
+                continue;
+            }
+            _ => {
+                return Err(format!(
+                    "Invalid value for '{cpath}.type': expected one of 'function' or 'custom'."
+                ))
+            }
         }
         let fpath = format!("{cpath}.function");
         let f = object(
@@ -348,10 +367,30 @@ fn check_tools(tools: &Value) -> Result<Vec<&str>, String> {
     for (i, t) in tools.iter().enumerate() {
         let path = format!("tools[{i}]");
         let o = object(t, &path)?;
-        if string(o, "type", &path)? != "function" {
-            return Err(format!(
-                "Invalid value for '{path}.type': expected 'function'."
-            ));
+        match string(o, "type", &path)? {
+            "function" => {}
+            // Custom tools take free-form text input (optionally with a grammar `format`).
+            "custom" => {
+                let cpath = format!("{path}.custom");
+                let c = object(
+                    o.get("custom")
+                        .ok_or_else(|| format!("Missing required parameter: '{cpath}'."))?,
+                    &cpath,
+                )?;
+                let name = string(c, "name", &cpath)?;
+                if !valid_tool_name(name) {
+                    return Err(format!(
+                        "Invalid '{cpath}.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{{1,64}}$'."
+                    ));
+                }
+                names.push(name);
+                continue;
+            }
+            _ => {
+                return Err(format!(
+                    "Invalid value for '{path}.type': expected one of 'function' or 'custom'."
+                ))
+            }
         }
         let fpath = format!("{path}.function");
         let f = object(
@@ -390,15 +429,22 @@ fn check_tool_choice(choice: &Value, tools: &[&str]) -> Check {
     match choice {
         Value::String(s) if matches!(s.as_str(), "none" | "auto" | "required") => Ok(()),
         Value::Object(o) => {
-            if o.get("type").and_then(Value::as_str) != Some("function") {
-                return Err("Invalid value for 'tool_choice.type': expected 'function'.".to_owned());
-            }
+            let kind = match o.get("type").and_then(Value::as_str) {
+                Some(k @ ("function" | "custom")) => k,
+                _ => {
+                    return Err(
+                        "Invalid value for 'tool_choice.type': expected one of 'function' or 'custom'."
+                            .to_owned(),
+                    )
+                }
+            };
+            let path = format!("tool_choice.{kind}");
             let f = object(
-                o.get("function")
-                    .ok_or("Missing required parameter: 'tool_choice.function'.")?,
-                "tool_choice.function",
+                o.get(kind)
+                    .ok_or_else(|| format!("Missing required parameter: '{path}'."))?,
+                &path,
             )?;
-            let name = string(f, "name", "tool_choice.function")?;
+            let name = string(f, "name", &path)?;
             if tools.contains(&name) {
                 Ok(())
             } else {
@@ -647,6 +693,28 @@ mod tests {
         assert_eq!(p.last, LastTurn::User("thanks".into()));
         assert_eq!(p.max_tokens, Some(3));
         assert_eq!(p.words, 2 + 1 + 1 + 1 + 1 + 1);
+    }
+
+    #[test]
+    fn accepts_custom_tools() {
+        let v = chat(json!([
+            {"role": "user", "content": "patch it"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c1", "type": "custom", "custom": {"name": "apply_patch", "input": "*** Begin Patch"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "done"}
+        ]));
+        let mut v = v;
+        v["tools"] = json!([{"type": "custom", "custom": {"name": "apply_patch", "description": "d",
+                              "format": {"type": "grammar", "grammar": {"syntax": "lark", "definition": "start: /.+/"}}}},
+                            {"type": "function", "function": {"name": "f", "strict": true, "parameters": {"type": "object"}}}]);
+        v["tool_choice"] = json!({"type": "custom", "custom": {"name": "apply_patch"}});
+        validate_chat(&v).unwrap();
+        v["tool_choice"] = json!({"type": "custom", "custom": {"name": "nope"}});
+        assert!(validate_chat(&v).unwrap_err().contains("'nope'"));
+        v["tools"][0]["custom"] = json!({});
+        assert!(validate_chat(&v)
+            .unwrap_err()
+            .contains("tools[0].custom.name"));
     }
 
     #[test]

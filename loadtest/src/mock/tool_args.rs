@@ -170,19 +170,31 @@ fn value_for(schema: &Value, text: &str, n: usize, budget: &mut usize) -> Value 
     }
     let number = |integer: bool| {
         let mut x = n as f64;
-        let step = if integer { 1.0 } else { f64::EPSILON.max(x.abs() * 1e-9) };
+        let step = if integer {
+            1.0
+        } else {
+            f64::EPSILON.max(x.abs() * 1e-9)
+        };
         let bound = |k: &str| schema.get(k).and_then(Value::as_f64);
         if let Some(min) = bound("minimum") {
             x = x.max(min);
         }
         if let Some(min) = bound("exclusiveMinimum").filter(|m| x <= *m) {
-            x = if integer { min.floor() + step } else { min + step };
+            x = if integer {
+                min.floor() + step
+            } else {
+                min + step
+            };
         }
         if let Some(max) = bound("maximum") {
             x = x.min(max);
         }
         if let Some(max) = bound("exclusiveMaximum").filter(|m| x >= *m) {
-            x = if integer { max.ceil() - step } else { max - step };
+            x = if integer {
+                max.ceil() - step
+            } else {
+                max - step
+            };
         }
         if integer {
             Value::from(x.ceil() as i64)
