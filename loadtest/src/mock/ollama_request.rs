@@ -114,15 +114,22 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
             join_into(&mut p.system, &text_of(c));
         }
     }
-    p.last = match messages.last() {
+    // The turn answered is the last user or tool one: system messages after it (agents
+    // insert them mid-conversation) do not hide it.
+    let end = messages
+        .iter()
+        .rposition(|m| !(role(m) == "system"))
+        .map_or(0, |k| k + 1);
+    let turns = messages.get(..end).unwrap_or_default();
+    p.last = match turns.last() {
         Some(m) if role(m) == "user" => LastTurn::User(text_of(content(m))),
         Some(m) if role(m) == "tool" => {
-            let start = messages
+            let start = turns
                 .iter()
                 .rposition(|m| role(m) != "tool")
                 .map_or(0, |k| k + 1);
             LastTurn::ToolResults(
-                messages
+                turns
                     .get(start..)
                     .unwrap_or_default()
                     .iter()
@@ -188,6 +195,16 @@ mod tests {
         let p = read_chat(&ok);
         assert_eq!(p.images, 1);
         assert_eq!(p.last, LastTurn::ToolResults(vec!["42".into()]));
+        // A system message after the tool results does not hide them.
+        let mut late = ok.clone();
+        late["messages"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"role": "system", "content": "env"}));
+        assert_eq!(
+            read_chat(&late).last,
+            LastTurn::ToolResults(vec!["42".into()])
+        );
     }
 
     #[test]

@@ -588,15 +588,22 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
             join_into(&mut p.system, &text_of(c));
         }
     }
-    p.last = match messages.last() {
+    // The turn answered is the last user or tool one: system messages after it (agents
+    // insert them mid-conversation) do not hide it.
+    let end = messages
+        .iter()
+        .rposition(|m| !(matches!(role(m), "system" | "developer")))
+        .map_or(0, |k| k + 1);
+    let turns = messages.get(..end).unwrap_or_default();
+    p.last = match turns.last() {
         Some(m) if role(m) == "user" => LastTurn::User(text_of(content(m))),
         Some(m) if role(m) == "tool" => {
-            let start = messages
+            let start = turns
                 .iter()
                 .rposition(|m| role(m) != "tool")
                 .map_or(0, |k| k + 1);
             LastTurn::ToolResults(
-                messages
+                turns
                     .get(start..)
                     .unwrap_or_default()
                     .iter()
@@ -729,6 +736,15 @@ mod tests {
             read_chat(&v).last,
             LastTurn::ToolResults(vec!["one".into(), "two".into()])
         );
+        // System messages after the turn (an agent's mid-conversation notes) do not hide it.
+        let v = chat(json!([
+            {"role": "user", "content": "use tool f"},
+            {"role": "system", "content": "env"},
+            {"role": "developer", "content": "more"}
+        ]));
+        let p = read_chat(&v);
+        assert_eq!(p.last, LastTurn::User("use tool f".into()));
+        assert_eq!(p.system.as_deref(), Some("env more"));
     }
 
     #[test]
