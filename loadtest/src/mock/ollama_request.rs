@@ -118,7 +118,7 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
     // insert them mid-conversation) do not hide it.
     let end = messages
         .iter()
-        .rposition(|m| !(role(m) == "system"))
+        .rposition(|m| role(m) != "system")
         .map_or(0, |k| k + 1);
     let turns = messages.get(..end).unwrap_or_default();
     p.last = match turns.last() {
