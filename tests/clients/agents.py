@@ -72,7 +72,7 @@ def base_env(home):
     return env
 
 
-def run_claude(bin_dir, proxy, kind, work, model, key="sk-drover-agents-test"):
+def run_claude(bin_dir, proxy, kind, work, model, key):
     """Claude Code reads a file through its `Read` tool; returns (ok, detail)."""
     target = os.path.join(work, "notes.txt")
     with open(target, "w") as f:
@@ -112,10 +112,10 @@ def run_claude(bin_dir, proxy, kind, work, model, key="sk-drover-agents-test"):
     return ok, detail
 
 
-def run_codex(bin_dir, proxy, kind, work, model):
+def run_codex(bin_dir, proxy, kind, work, model, key):
     """Codex runs `echo MARKER` through its shell tool; returns (ok, detail)."""
     env = base_env(private_home(work, "codex"))
-    env["DROVER_KEY"] = "sk-drover-agents-test"
+    env["DROVER_KEY"] = key
     last = os.path.join(work, "codex-last-message.txt")
     provider = (f'{{name="drover",base_url="{proxy.url}/v1",env_key="DROVER_KEY",'
                 'wire_api="responses",request_max_retries=0,stream_max_retries=0}')
@@ -148,38 +148,56 @@ def run_codex(bin_dir, proxy, kind, work, model):
 AGENTS = {"claude": run_claude, "codex": run_codex}
 
 
-def check_mock_takes_claude_code(cluster, bin_dir, capture):
-    """Claude Code straight to the Anthropic mock, with a model name it does not know as
-    Claude's (its fullest request): the mock must take everything, as the real API does;
-    otherwise Drover's tests run against a mock stricter than Anthropic. Returns a failure
-    or None."""
-    work = tempfile.mkdtemp(prefix="drover-claude-direct-")
-    proxy = harness.Proxy(cluster.mocks["anthropic"])
-    before = cluster.rejections()["anthropic"]
+class Outcome:
+    """One agent run: passed or not, a one-line account, and what the run exchanged."""
+
+    def __init__(self, name, ok, detail, refused, proxy):
+        self.name, self.ok, self.detail, self.refused, self.proxy = name, ok, detail, refused, proxy
+
+    def report(self, label, note=""):
+        """Prints the run; for a failure also what was sent and answered, once per path."""
+        if self.ok:
+            print(f"ok  {self.name}: {self.detail}", flush=True)
+            return
+        print(f"{label} {self.name}{note}\n  {self.detail}")
+        if self.refused:
+            print(f"  the mock refused: {json.dumps(self.refused)[:1200]}")
+        print("  what the agent sent and what came back:")
+        seen = set()
+        for e in self.proxy.exchanges:
+            key = (e["method"], e["path"], e.get("status"))
+            if key not in seen or e.get("status", 0) >= 400:
+                seen.add(key)
+                print(harness.describe(e))
+        sys.stdout.flush()
+
+
+def run(cluster, bin_dir, agent, kind, model, upstream, capture, key="sk-drover-agents-test"):
+    """Runs `agent` on `model` through a logging proxy in front of `upstream` (Drover, or a
+    mock directly). It passes when the agent succeeded, the mock of `kind` refused nothing
+    and nothing the agent sent was refused (agents retry a refused request with fewer
+    features, so a refusal can hide behind a success)."""
+    work = tempfile.mkdtemp(prefix=f"drover-{agent}-{kind}-")
+    proxy = harness.Proxy(upstream)
+    before = cluster.rejections()[kind]
     try:
-        ok, detail = run_claude(bin_dir, proxy, "anthropic", work, model=harness.UNKNOWN_TO_CLAUDE,
-                                key=harness.KEYS["anthropic"])
+        ok, detail = AGENTS[agent](bin_dir, proxy, kind, work, model, key)
     finally:
         proxy.close()
         shutil.rmtree(work, ignore_errors=True)
-    log = cluster.mock_log("anthropic")
-    refused = log["rejections"] - before + len(proxy.failures(method="POST"))
+    log = cluster.mock_log(kind)
+    refused = log["refused"][-(log["rejections"] - before):] if log["rejections"] > before else []
+    turned_down = proxy.failures(method="POST")
+    if turned_down:
+        detail += f"; {len(turned_down)} request(s) refused, the agent retried with less"
     if capture:
-        save(capture, "claude-direct-mock", proxy, log)
-    name = f"claude straight to the anthropic mock ({harness.UNKNOWN_TO_CLAUDE})"
-    if ok and refused == 0:
-        print(f"ok  {name}: {detail}", flush=True)
-        return None
-    print(f"FAIL {name}\n  {detail}\n  refused: {json.dumps(log['refused'][-5:])[:1500]}")
-    for e in proxy.exchanges:
-        print(harness.describe(e))
-    return name
-
-
-def save(capture, name, proxy, log):
-    os.makedirs(capture, exist_ok=True)
-    with open(os.path.join(capture, f"{name}.json"), "w") as f:
-        json.dump({"exchanges": proxy.exchanges, "mock": log}, f, indent=1)
+        os.makedirs(capture, exist_ok=True)
+        via = "drover" if upstream == cluster.drover else "direct"
+        with open(os.path.join(capture, f"{agent}-{kind}-{model}-{via}.json"), "w") as f:
+            json.dump({"exchanges": proxy.exchanges, "mock": log}, f, indent=1)
+    where = f"on the {kind} node" if upstream == cluster.drover else f"straight to the {kind} mock"
+    return Outcome(f"{agent} {where} ({model})", ok and not refused and not turned_down,
+                   detail, refused, proxy)
 
 
 def main(argv):
@@ -192,50 +210,26 @@ def main(argv):
     failed, gaps, fixed = [], [], []
     try:
         if "claude" in agents and "anthropic" in kinds:
-            broken = check_mock_takes_claude_code(cluster, bin_dir, capture)
-            if broken:
-                failed.append(broken)
+            # Claude Code's fullest request straight to the Anthropic mock: the mock must
+            # take all of it, as the real API does, or Drover's tests run against a mock
+            # stricter than Anthropic.
+            out = run(cluster, bin_dir, "claude", "anthropic", harness.UNKNOWN_TO_CLAUDE,
+                      cluster.mocks["anthropic"], capture, key=harness.KEYS["anthropic"])
+            out.report("FAIL")
+            if not out.ok:
+                failed.append(out.name)
         for agent, kind, model in runs(agents, kinds):
-            work = tempfile.mkdtemp(prefix=f"drover-{agent}-{kind}-")
-            proxy = harness.Proxy(cluster.drover)
-            before = cluster.rejections()[kind]
-            try:
-                ok, detail = AGENTS[agent](bin_dir, proxy, kind, work, model)
-            finally:
-                proxy.close()
-            log = cluster.mock_log(kind)
-            refused = log["rejections"] - before
-            # An agent retries a refused request with fewer features; that is a failure too.
-            turned_down = proxy.failures(method="POST")
-            ok = ok and refused == 0 and not turned_down
-            if turned_down:
-                detail += f"; Drover refused {len(turned_down)} request(s) and the agent retried with less"
-            name = f"{agent} on the {kind} node ({model})"
-            if capture:
-                save(capture, f"{agent}-{kind}-{model}", proxy, log)
-            gap = KNOWN_GAPS.get((agent, kind)) if model == harness.MODELS[kind] \
-                else KNOWN_GAPS.get((agent, kind, model))
-            if ok:
-                print(f"ok  {name}: {detail}", flush=True)
-                if gap:
-                    fixed.append(name)
+            out = run(cluster, bin_dir, agent, kind, model, cluster.drover, capture)
+            gap = KNOWN_GAPS.get((agent, kind) if model == harness.MODELS[kind] else (agent, kind, model))
+            if gap and not out.ok and not strict:
+                out.report("GAP ", f" (known: {gap})")
+                gaps.append(out.name)
             else:
-                label = "GAP " if gap and not strict else "FAIL"
-                print(f"{label} {name}" + (f" (known: {gap})" if gap else "") + f"\n  {detail}")
-                if refused:
-                    print(f"  the {kind} mock refused {refused} request(s): "
-                          f"{json.dumps(log['refused'][-refused:])[:1200]}")
-                print("  what the agent sent to Drover and what Drover answered:")
-                seen = set()
-                for e in proxy.exchanges:
-                    key = (e["method"], e["path"], e.get("status"))
-                    if key in seen and e.get("status", 0) < 400:
-                        continue
-                    seen.add(key)
-                    print(harness.describe(e))
-                sys.stdout.flush()
-                (gaps if gap and not strict else failed).append(name)
-            shutil.rmtree(work, ignore_errors=True)
+                out.report("FAIL")
+                if not out.ok:
+                    failed.append(out.name)
+                elif gap:
+                    fixed.append(out.name)
     finally:
         cluster.close()
     if gaps:
