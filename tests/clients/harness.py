@@ -70,10 +70,11 @@ def npm_install(name):
     """Installs `tests/clients/<name>/package.json` (exact versions, with its lock file) into
     a cache folder, reused while the lock file is unchanged. Returns the folder."""
     src = os.path.join(HERE, name)
+    lock = os.path.join(src, "package-lock.json")
     dest = cache_dir(name)
-    lock = os.path.join(dest, "package-lock.json")
-    if (os.path.isdir(os.path.join(dest, "node_modules"))
-            and os.path.exists(lock) and filecmp.cmp(lock, os.path.join(src, "package-lock.json"), False)):
+    # Written only after a whole install, so a broken one is redone.
+    stamp = os.path.join(dest, ".installed-lock.json")
+    if os.path.exists(stamp) and filecmp.cmp(stamp, lock, shallow=False):
         return dest
     os.makedirs(dest, exist_ok=True)
     for f in ("package.json", "package-lock.json"):
@@ -81,6 +82,7 @@ def npm_install(name):
     print(f"installing {name} packages into {dest}", flush=True)
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=dest,
                    check=True, timeout=600)
+    shutil.copy(lock, stamp)
     return dest
 
 
