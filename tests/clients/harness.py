@@ -240,8 +240,14 @@ def describe(exchange):
     """One exchange in a few lines: what was sent (fields, tool types) and what came back."""
     body = exchange.get("body")
     lines = [f"  {exchange['method']} {exchange['path']} -> {exchange.get('status')}"]
+    beta = exchange["headers"].get("anthropic-beta")
+    if beta:
+        lines.append(f"    anthropic-beta: {beta}")
     if isinstance(body, dict):
         lines.append(f"    fields: {sorted(body)}")
+        roles = [m.get("role") for m in body.get("messages") or [] if isinstance(m, dict)]
+        if roles:
+            lines.append(f"    message roles: {roles}")
         tools = body.get("tools")
         if isinstance(tools, list):
             kinds = sorted({t.get("type", "-") for t in tools if isinstance(t, dict)})
