@@ -912,3 +912,57 @@ fn mid_conversation_system_messages_need_their_beta() {
     let r = post_with(m.addr(), "/v1/messages", &with_beta, &body.to_string());
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+
+/// A test steers the call with `use tool NAME with {…}`; the arguments fit each tool's
+/// schema, on every kind, so an agent can run the call.
+#[test]
+fn tool_calls_follow_the_directive_and_the_schema() {
+    let read = json!({"type": "object", "additionalProperties": false,
+        "properties": {"file_path": {"type": "string"}, "limit": {"type": "integer", "exclusiveMinimum": 0}},
+        "required": ["file_path", "limit"]});
+    let text = r#"please use tool Read with {"file_path": "/tmp/notes.txt"}"#;
+    let want = json!({"file_path": "/tmp/notes.txt", "limit": 2});
+
+    let m = node(MockKind::Anthropic, "d");
+    let r = messages(
+        &m,
+        &json!({"model": "m1", "max_tokens": 50,
+        "tools": [{"name": "Bash", "input_schema": {"type": "object"}},
+                  {"name": "Read", "input_schema": read}],
+        "messages": [{"role": "user", "content": text}]}),
+    );
+    let block = &r.json()["content"][0];
+    assert_eq!(
+        (block["name"].clone(), block["input"].clone()),
+        (json!("Read"), want.clone())
+    );
+
+    let function = |name: &str, schema: &Value| json!({"type": "function", "function": {"name": name, "parameters": schema}});
+    let tools = json!([
+        function("Bash", &json!({"type": "object"})),
+        function("Read", &read)
+    ]);
+    for kind in [MockKind::OpenAi, MockKind::Ollama] {
+        let m = node(kind, "d");
+        let body =
+            json!({"model": "m1", "tools": tools, "messages": [{"role": "user", "content": text}]});
+        let call = post(m.addr(), "/v1/chat/completions", &body.to_string()).json()["choices"][0]
+            ["message"]["tool_calls"][0]
+            .clone();
+        assert_eq!(call["function"]["name"], "Read", "{kind}");
+        let args: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(args, want, "{kind}");
+    }
+    let m = node(MockKind::Ollama, "d");
+    let body = json!({"model": "m1", "stream": false, "tools": tools, "messages": [{"role": "user", "content": text}]});
+    let call =
+        post(m.addr(), "/api/chat", &body.to_string()).json()["message"]["tool_calls"][0].clone();
+    assert_eq!(
+        (
+            call["function"]["name"].clone(),
+            call["function"]["arguments"].clone()
+        ),
+        (json!("Read"), want)
+    );
+}
