@@ -434,16 +434,11 @@ fn check_tools(tools: &Value) -> Result<Vec<&str>, String> {
                 "{path}.description: Input should be a valid string"
             ));
         }
-        // A deferred tool is only named up front (tool search loads the rest).
-        let deferred = o.get("defer_loading") == Some(&Value::Bool(true));
-        let schema = match o.get("input_schema") {
-            None if deferred => {
-                names.push(name);
-                continue;
-            }
-            None => return Err(format!("{path}.input_schema: Field required")),
-            Some(schema) => object(schema, &format!("{path}.input_schema"))?,
-        };
+        let schema = object(
+            o.get("input_schema")
+                .ok_or_else(|| format!("{path}.input_schema: Field required"))?,
+            &format!("{path}.input_schema"),
+        )?;
         if schema.get("type").and_then(Value::as_str) != Some("object") {
             return Err(format!(
                 "{path}.input_schema.type: Input should be 'object'"
@@ -996,7 +991,8 @@ mod tests {
                 {"name": "Read", "description": "d", "eager_input_streaming": true, "strict": false,
                  "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
                  "cache_control": {"type": "ephemeral"}},
-                {"name": "DeferredToolPlaceholder", "defer_loading": true}
+                {"name": "DeferredToolPlaceholder", "defer_loading": true,
+                 "input_schema": {"type": "object", "properties": {}}}
             ],
             "messages": [
                 {"role": "user", "content": [{"type": "text", "text": "<system-reminder>x</system-reminder>"},
@@ -1052,7 +1048,7 @@ mod tests {
                 "defer_loading: Input should be a valid boolean",
             ),
             (
-                json!({"tools": [{"name": "f", "defer_loading": false}]}),
+                json!({"tools": [{"name": "f", "defer_loading": true}]}),
                 "input_schema: Field required",
             ),
             (
