@@ -40,11 +40,23 @@ pub(crate) fn book(
 pub(crate) fn refuse(st: &Shared, resp: HttpResponse) -> HttpResponse {
     let status = resp.status().as_u16();
     let (head, body) = resp.into_parts();
-    let bytes = body.try_into_bytes().unwrap_or_default();
-    let error = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
-    st.reject(Refusal { status, error });
-    head.set_body(BoxBody::new(bytes))
+    match body.try_into_bytes() {
+        Ok(bytes) => {
+            let error = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into())
+            });
+            st.reject(Refusal { status, error });
+            head.set_body(BoxBody::new(bytes))
+        }
+        // Not a whole body (none is today): counted, passed on untouched.
+        Err(body) => {
+            st.reject(Refusal {
+                status,
+                error: serde_json::Value::Null,
+            });
+            head.set_body(body)
+        }
+    }
 }
 
 /// `GET /_mock/log`: the refusal count, the kept refusals and the last body each endpoint
