@@ -28,12 +28,11 @@ PROFILE = os.environ.get("DROVER_TEST_PROFILE", "debug")
 # real Claude model name so Claude Code treats it as it treats Anthropic's API.
 MODELS = {"ollama": "qwen3-coder:latest", "openai": "gpt-mock", "anthropic": "claude-sonnet-4-5"}
 KEYS = {"ollama": None, "openai": "sk-openai-mock-key-0001", "anthropic": "sk-ant-mock-key-0002"}
-# Extra names on the Anthropic node: what Claude Code asks for side jobs, and a name it does
-# not recognise as Claude's (it then sends its fuller request: mid-conversation system
-# messages, `output_config`, adaptive thinking), used against the mock directly.
+# A second name on the Anthropic node, one Claude Code does not recognise as Claude's (an
+# alias, say): it then sends its fuller request (mid-conversation system messages,
+# `output_config`, adaptive thinking).
 UNKNOWN_TO_CLAUDE = "local-coder"
-ANTHROPIC_EXTRA = ["claude-haiku-4-5", "claude-haiku-4-5-20251001", "claude-3-5-haiku-20241022",
-                   UNKNOWN_TO_CLAUDE]
+ANTHROPIC_EXTRA = [UNKNOWN_TO_CLAUDE]
 # Embedding models, on the kinds that serve embeddings.
 EMBED_MODELS = {"ollama": "nomic-embed-text:latest", "openai": "text-embedding-3-small"}
 
