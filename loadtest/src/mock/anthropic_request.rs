@@ -146,6 +146,59 @@ fn check_image_block(o: &Map<String, Value>, path: &str) -> Check {
     check_cache_control(o, path)
 }
 
+/// A `document` block (PDF or plain text, as Claude Code's `Read` of a PDF sends it).
+fn check_document_block(o: &Map<String, Value>, path: &str) -> Check {
+    only_keys(
+        o,
+        &[
+            "type",
+            "source",
+            "title",
+            "context",
+            "citations",
+            "cache_control",
+        ],
+        path,
+    )?;
+    let spath = format!("{path}.source");
+    let source = object(
+        o.get("source")
+            .ok_or_else(|| format!("{path}.source: Field required"))?,
+        &spath,
+    )?;
+    match string(source, "type", &spath)? {
+        "base64" => {
+            only_keys(source, &["type", "media_type", "data"], &spath)?;
+            if string(source, "media_type", &spath)? != "application/pdf" {
+                return Err(format!("{spath}.media_type: Input should be 'application/pdf'"));
+            }
+            if !base64::is_valid(string(source, "data", &spath)?) {
+                return Err(format!("{spath}.data: The PDF data is not valid base64"));
+            }
+        }
+        "text" => {
+            only_keys(source, &["type", "media_type", "data"], &spath)?;
+            if string(source, "media_type", &spath)? != "text/plain" {
+                return Err(format!("{spath}.media_type: Input should be 'text/plain'"));
+            }
+            string(source, "data", &spath)?;
+        }
+        "url" => {
+            only_keys(source, &["type", "url"], &spath)?;
+            string(source, "url", &spath)?;
+        }
+        "content" => {
+            only_keys(source, &["type", "content"], &spath)?;
+        }
+        other => {
+            return Err(format!(
+                "{spath}.type: Input tag '{other}' does not match any of the expected tags: 'base64', 'text', 'url', 'content'"
+            ))
+        }
+    }
+    check_cache_control(o, path)
+}
+
 fn check_tool_result(o: &Map<String, Value>, path: &str) -> Check {
     only_keys(
         o,
@@ -171,9 +224,10 @@ fn check_tool_result(o: &Map<String, Value>, path: &str) -> Check {
                 match string(b, "type", &ipath)? {
                     "text" => check_text_block(b, &ipath)?,
                     "image" => check_image_block(b, &ipath)?,
+                    "document" => check_document_block(b, &ipath)?,
                     other => {
                         return Err(format!(
-                            "{ipath}.type: Input tag '{other}' does not match any of the expected tags: 'text', 'image'"
+                            "{ipath}.type: Input tag '{other}' does not match any of the expected tags: 'text', 'image', 'document'"
                         ))
                     }
                 }
@@ -217,6 +271,7 @@ fn check_content<'a>(content: &'a Value, role: &str, path: &str) -> Result<ToolI
         match (kind, role) {
             ("text", _) => check_text_block(b, &bpath)?,
             ("image", _) => check_image_block(b, &bpath)?,
+            ("document", "user") => check_document_block(b, &bpath)?,
             ("tool_use", "assistant") => {
                 only_keys(b, &["type", "id", "name", "input", "cache_control"], &bpath)?;
                 ids.uses.push(string(b, "id", &bpath)?);
@@ -249,14 +304,14 @@ fn check_content<'a>(content: &'a Value, role: &str, path: &str) -> Result<ToolI
                 only_keys(b, &["type", "data"], &bpath)?;
                 string(b, "data", &bpath)?;
             }
-            ("tool_use" | "thinking" | "redacted_thinking" | "tool_result", _) => {
+            ("tool_use" | "thinking" | "redacted_thinking" | "tool_result" | "document", _) => {
                 return Err(format!(
                     "{bpath}.type: '{kind}' blocks are not allowed in a '{role}' message"
                 ))
             }
             (other, _) => {
                 return Err(format!(
-                    "{bpath}.type: Input tag '{other}' does not match any of the expected tags: 'text', 'image', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'"
+                    "{bpath}.type: Input tag '{other}' does not match any of the expected tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'"
                 ))
             }
         }
@@ -1064,6 +1119,21 @@ mod tests {
             let e = validate(&body, betas).unwrap_err();
             assert!(e.contains(want), "{extra}: {e}");
         }
+        // Documents, in a user turn and in a tool result.
+        let pdf = json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "aGk="},
+                         "title": "t", "cache_control": {"type": "ephemeral"}});
+        let text_doc = json!({"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "hi"}});
+        validate(&req(json!([{"role": "user", "content": [pdf, {"type": "text", "text": "read"}]},
+            {"role": "assistant", "content": [tool_use("t1")]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [text_doc]}]}])),
+            Betas::default()).unwrap();
+        let bad = json!({"type": "document", "source": {"type": "base64", "media_type": "image/png", "data": "aGk="}});
+        let e = validate(
+            &req(json!([{"role": "user", "content": [bad]}])),
+            Betas::default(),
+        )
+        .unwrap_err();
+        assert!(e.contains("source.media_type"), "{e}");
         // A system message may not open the conversation, even with the beta.
         let first =
             req(json!([{"role": "system", "content": "s"}, {"role": "user", "content": "q"}]));
