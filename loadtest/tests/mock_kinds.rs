@@ -822,3 +822,147 @@ fn ollama_kind_api_key() {
     assert_eq!(m.rejections(), 2);
     assert_eq!(m.requests("/api/chat"), 2);
 }
+
+#[test]
+fn embeddings_in_base64_as_openai_sends_them() {
+    for kind in [MockKind::OpenAi, MockKind::Ollama] {
+        let m = node(kind, "e");
+        let a = m.addr();
+        let floats = post(a, "/v1/embeddings", r#"{"model":"m1","input":"x"}"#).json();
+        let floats: Vec<f32> =
+            serde_json::from_value(floats["data"][0]["embedding"].clone()).unwrap();
+        let r = post(
+            a,
+            "/v1/embeddings",
+            r#"{"model":"m1","input":"x","encoding_format":"base64"}"#,
+        );
+        assert_eq!(r.status, 200, "{kind}");
+        let b64 = r.json()["data"][0]["embedding"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Little-endian f32s, as OpenAI encodes them.
+        let want: Vec<u8> = floats.iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(b64.len(), want.len().div_ceil(3) * 4, "{kind}");
+        assert_eq!(decode(&b64), want, "{kind}");
+    }
+}
+
+/// A test-side decoder, so the check does not trust the mock's own encoder.
+fn decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let mut out = Vec::new();
+    for chunk in s.as_bytes().chunks(4) {
+        let pad = chunk.iter().filter(|c| **c == b'=').count();
+        let n = chunk
+            .iter()
+            .map(|c| if *c == b'=' { 0 } else { u32::from(val(*c)) })
+            .fold(0u32, |acc, v| (acc << 6) | v);
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    out
+}
+
+#[test]
+fn mock_log_keeps_refusals_and_last_bodies() {
+    let m = node(MockKind::Anthropic, "log");
+    let a = m.addr();
+    let bad = json!({"model": "m1", "max_tokens": 5, "bogus": 1,
+                     "messages": [{"role": "user", "content": "q"}]});
+    assert_eq!(messages(&m, &bad).status, 400);
+    let good =
+        json!({"model": "m1", "max_tokens": 5, "messages": [{"role": "user", "content": "q"}]});
+    assert_eq!(messages(&m, &good).status, 200);
+    let log = get(a, "/_mock/log").json();
+    assert_eq!(log["rejections"], 1);
+    assert_eq!(log["refused"][0]["status"], 400);
+    assert_eq!(
+        log["refused"][0]["error"]["error"]["message"],
+        "bogus: Extra inputs are not permitted"
+    );
+    assert_eq!(log["last_bodies"]["/v1/messages"], good);
+    // The refusal still reached the client whole.
+    assert_eq!(
+        messages(&m, &bad).json()["error"]["type"],
+        "invalid_request_error"
+    );
+}
+
+#[test]
+fn mid_conversation_system_messages_need_their_beta() {
+    let m = node(MockKind::Anthropic, "beta");
+    let body = json!({"model": "m1", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "q"},
+        {"role": "system", "content": [{"type": "text", "text": "env"}]}]});
+    assert_eq!(messages(&m, &body).status, 400);
+    let with_beta = [
+        ("anthropic-version", "2023-06-01"),
+        (
+            "anthropic-beta",
+            "claude-code-20250219,mid-conversation-tool-changes-2026-07-01",
+        ),
+    ];
+    let r = post_with(m.addr(), "/v1/messages", &with_beta, &body.to_string());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// A test steers the call with `use tool NAME with {…}`; the arguments fit each tool's
+/// schema, on every kind, so an agent can run the call.
+#[test]
+fn tool_calls_follow_the_directive_and_the_schema() {
+    let read = json!({"type": "object", "additionalProperties": false,
+        "properties": {"file_path": {"type": "string"}, "limit": {"type": "integer", "exclusiveMinimum": 0}},
+        "required": ["file_path", "limit"]});
+    let text = r#"please use tool Read with {"file_path": "/tmp/notes.txt"}"#;
+    let want = json!({"file_path": "/tmp/notes.txt", "limit": 2});
+
+    let m = node(MockKind::Anthropic, "d");
+    let r = messages(
+        &m,
+        &json!({"model": "m1", "max_tokens": 50,
+        "tools": [{"name": "Bash", "input_schema": {"type": "object"}},
+                  {"name": "Read", "input_schema": read}],
+        "messages": [{"role": "user", "content": text}]}),
+    );
+    let block = &r.json()["content"][0];
+    assert_eq!(
+        (block["name"].clone(), block["input"].clone()),
+        (json!("Read"), want.clone())
+    );
+
+    let function = |name: &str, schema: &Value| json!({"type": "function", "function": {"name": name, "parameters": schema}});
+    let tools = json!([
+        function("Bash", &json!({"type": "object"})),
+        function("Read", &read)
+    ]);
+    for kind in [MockKind::OpenAi, MockKind::Ollama] {
+        let m = node(kind, "d");
+        let body =
+            json!({"model": "m1", "tools": tools, "messages": [{"role": "user", "content": text}]});
+        let call = post(m.addr(), "/v1/chat/completions", &body.to_string()).json()["choices"][0]
+            ["message"]["tool_calls"][0]
+            .clone();
+        assert_eq!(call["function"]["name"], "Read", "{kind}");
+        let args: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(args, want, "{kind}");
+    }
+    let m = node(MockKind::Ollama, "d");
+    let body = json!({"model": "m1", "stream": false, "tools": tools, "messages": [{"role": "user", "content": text}]});
+    let call =
+        post(m.addr(), "/api/chat", &body.to_string()).json()["message"]["tool_calls"][0].clone();
+    assert_eq!(
+        (
+            call["function"]["name"].clone(),
+            call["function"]["arguments"].clone()
+        ),
+        (json!("Read"), want)
+    );
+}

@@ -244,7 +244,12 @@ pub(crate) async fn messages(st: St, req: HttpRequest, body: Bytes) -> HttpRespo
             )
         }
     };
-    if let Err(msg) = anthropic_request::validate(&v) {
+    let betas = req
+        .headers()
+        .get("anthropic-beta")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if let Err(msg) = anthropic_request::validate(&v, anthropic_request::Betas::new(betas)) {
         return refuse(&st, anthropic_bad_request(&msg));
     }
     let prompt = anthropic_request::read(&v);

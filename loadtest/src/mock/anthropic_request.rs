@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::base64;
 use super::openai_request::valid_tool_name;
 use super::prompt::{
-    content_words, join_into, limit, stop_list, text_of, LastTurn, Prompt, ToolChoice,
+    content_words, join_into, limit, stop_list, text_of, LastTurn, Prompt, Tool, ToolChoice,
 };
 use super::text::count_words;
 
@@ -32,7 +32,27 @@ const TOP_LEVEL: &[&str] = &[
     "container",
     "mcp_servers",
     "context_management",
+    "output_config",
 ];
+
+/// Effort levels of `output_config.effort`.
+const EFFORTS: &[&str] = &["low", "medium", "high", "xhigh", "max"];
+
+/// The `anthropic-beta` features of a request, which unlock fields the plain API refuses.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Betas<'a>(&'a str);
+
+impl<'a> Betas<'a> {
+    /// The comma-separated `anthropic-beta` header value (several headers joined).
+    pub(crate) fn new(header: &'a str) -> Betas<'a> {
+        Betas(header)
+    }
+
+    /// Whether a beta whose name starts with `prefix` (its date left out) is on.
+    fn has(self, prefix: &str) -> bool {
+        self.0.split(',').any(|b| b.trim().starts_with(prefix))
+    }
+}
 
 const MEDIA_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
 
@@ -62,7 +82,14 @@ fn check_cache_control(o: &Map<String, Value>, path: &str) -> Check {
         Some(cc) => {
             let cc = object(cc, &format!("{path}.cache_control"))?;
             if cc.get("type").and_then(Value::as_str) == Some("ephemeral") {
-                only_keys(cc, &["type", "ttl"], &format!("{path}.cache_control"))
+                only_keys(cc, &["type", "ttl"], &format!("{path}.cache_control"))?;
+                match cc.get("ttl") {
+                    None => Ok(()),
+                    Some(Value::String(t)) if t == "5m" || t == "1h" => Ok(()),
+                    Some(_) => Err(format!(
+                        "{path}.cache_control.ttl: Input should be '5m' or '1h'"
+                    )),
+                }
             } else {
                 Err(format!(
                     "{path}.cache_control.type: Input should be 'ephemeral'"
@@ -119,6 +146,59 @@ fn check_image_block(o: &Map<String, Value>, path: &str) -> Check {
     check_cache_control(o, path)
 }
 
+/// A `document` block (PDF or plain text, as Claude Code's `Read` of a PDF sends it).
+fn check_document_block(o: &Map<String, Value>, path: &str) -> Check {
+    only_keys(
+        o,
+        &[
+            "type",
+            "source",
+            "title",
+            "context",
+            "citations",
+            "cache_control",
+        ],
+        path,
+    )?;
+    let spath = format!("{path}.source");
+    let source = object(
+        o.get("source")
+            .ok_or_else(|| format!("{path}.source: Field required"))?,
+        &spath,
+    )?;
+    match string(source, "type", &spath)? {
+        "base64" => {
+            only_keys(source, &["type", "media_type", "data"], &spath)?;
+            if string(source, "media_type", &spath)? != "application/pdf" {
+                return Err(format!("{spath}.media_type: Input should be 'application/pdf'"));
+            }
+            if !base64::is_valid(string(source, "data", &spath)?) {
+                return Err(format!("{spath}.data: The PDF data is not valid base64"));
+            }
+        }
+        "text" => {
+            only_keys(source, &["type", "media_type", "data"], &spath)?;
+            if string(source, "media_type", &spath)? != "text/plain" {
+                return Err(format!("{spath}.media_type: Input should be 'text/plain'"));
+            }
+            string(source, "data", &spath)?;
+        }
+        "url" => {
+            only_keys(source, &["type", "url"], &spath)?;
+            string(source, "url", &spath)?;
+        }
+        "content" => {
+            only_keys(source, &["type", "content"], &spath)?;
+        }
+        other => {
+            return Err(format!(
+                "{spath}.type: Input tag '{other}' does not match any of the expected tags: 'base64', 'text', 'url', 'content'"
+            ))
+        }
+    }
+    check_cache_control(o, path)
+}
+
 fn check_tool_result(o: &Map<String, Value>, path: &str) -> Check {
     only_keys(
         o,
@@ -144,9 +224,10 @@ fn check_tool_result(o: &Map<String, Value>, path: &str) -> Check {
                 match string(b, "type", &ipath)? {
                     "text" => check_text_block(b, &ipath)?,
                     "image" => check_image_block(b, &ipath)?,
+                    "document" => check_document_block(b, &ipath)?,
                     other => {
                         return Err(format!(
-                            "{ipath}.type: Input tag '{other}' does not match any of the expected tags: 'text', 'image'"
+                            "{ipath}.type: Input tag '{other}' does not match any of the expected tags: 'text', 'image', 'document'"
                         ))
                     }
                 }
@@ -190,6 +271,7 @@ fn check_content<'a>(content: &'a Value, role: &str, path: &str) -> Result<ToolI
         match (kind, role) {
             ("text", _) => check_text_block(b, &bpath)?,
             ("image", _) => check_image_block(b, &bpath)?,
+            ("document", "user") => check_document_block(b, &bpath)?,
             ("tool_use", "assistant") => {
                 only_keys(b, &["type", "id", "name", "input", "cache_control"], &bpath)?;
                 ids.uses.push(string(b, "id", &bpath)?);
@@ -222,14 +304,14 @@ fn check_content<'a>(content: &'a Value, role: &str, path: &str) -> Result<ToolI
                 only_keys(b, &["type", "data"], &bpath)?;
                 string(b, "data", &bpath)?;
             }
-            ("tool_use" | "thinking" | "redacted_thinking" | "tool_result", _) => {
+            ("tool_use" | "thinking" | "redacted_thinking" | "tool_result" | "document", _) => {
                 return Err(format!(
                     "{bpath}.type: '{kind}' blocks are not allowed in a '{role}' message"
                 ))
             }
             (other, _) => {
                 return Err(format!(
-                    "{bpath}.type: Input tag '{other}' does not match any of the expected tags: 'text', 'image', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'"
+                    "{bpath}.type: Input tag '{other}' does not match any of the expected tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'"
                 ))
             }
         }
@@ -246,7 +328,31 @@ fn is_empty_content(content: &Value) -> bool {
     }
 }
 
-fn check_messages(messages: &[Value]) -> Check {
+/// A mid-conversation `role: "system"` message (beta `mid-conversation-tool-changes`): text
+/// only, and outside the user/assistant alternation.
+fn check_system_message(o: &Map<String, Value>, path: &str) -> Check {
+    only_keys(o, &["role", "content"], path)?;
+    match o.get("content") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(()),
+        Some(Value::Array(blocks)) if !blocks.is_empty() => {
+            for (j, b) in blocks.iter().enumerate() {
+                let bpath = format!("{path}.content.{j}");
+                let b = object(b, &bpath)?;
+                if string(b, "type", &bpath)? != "text" {
+                    return Err(format!("{bpath}.type: Input should be 'text'"));
+                }
+                check_text_block(b, &bpath)?;
+            }
+            Ok(())
+        }
+        None => Err(format!("{path}.content: Field required")),
+        Some(_) => Err(format!(
+            "{path}.content: system messages must have non-empty text content"
+        )),
+    }
+}
+
+fn check_messages(messages: &[Value], betas: Betas<'_>) -> Check {
     if messages.is_empty() {
         return Err("messages: at least one message is required".to_owned());
     }
@@ -258,6 +364,10 @@ fn check_messages(messages: &[Value]) -> Check {
         let role = string(o, "role", &path)?;
         match role {
             "user" | "assistant" => {}
+            "system" if i > 0 && betas.has("mid-conversation-tool-changes") => {
+                check_system_message(o, &path)?;
+                continue;
+            }
             "system" => {
                 return Err(
                     "messages: Unexpected role \"system\". The Messages API accepts a top-level `system` parameter, not \"system\" as an input message role."
@@ -356,9 +466,19 @@ fn check_tools(tools: &Value) -> Result<Vec<&str>, String> {
                 "description",
                 "input_schema",
                 "cache_control",
+                "defer_loading",
+                "eager_input_streaming",
+                "strict",
+                "input_examples",
+                "allowed_callers",
             ],
             &path,
         )?;
+        for flag in ["defer_loading", "eager_input_streaming", "strict"] {
+            if o.get(flag).is_some_and(|f| !f.is_boolean()) {
+                return Err(format!("{path}.{flag}: Input should be a valid boolean"));
+            }
+        }
         if !valid_tool_name(name) {
             return Err(format!(
                 "{path}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
@@ -433,8 +553,75 @@ fn check_range(o: &Map<String, Value>, key: &str, max: f64) -> Check {
     }
 }
 
-/// The Messages API's checks of a request body.
-pub(crate) fn validate(v: &Value) -> Check {
+fn check_thinking(t: &Map<String, Value>, max_tokens: u64, betas: Betas<'_>) -> Check {
+    if t.get("display").is_some_and(|d| !d.is_string()) {
+        return Err("thinking.display: Input should be a valid string".to_owned());
+    }
+    match string(t, "type", "thinking")? {
+        "disabled" => only_keys(t, &["type"], "thinking"),
+        "adaptive" => only_keys(t, &["type", "display"], "thinking"),
+        "enabled" => {
+            only_keys(t, &["type", "budget_tokens", "display"], "thinking")?;
+            // Interleaved thinking spreads the budget over turns: it may exceed max_tokens.
+            let interleaved = betas.has("interleaved-thinking");
+            match t.get("budget_tokens").and_then(Value::as_u64) {
+                Some(b) if b >= 1024 && (b < max_tokens || interleaved) => Ok(()),
+                _ => Err(
+                    "thinking.budget_tokens: must be at least 1024 and less than max_tokens"
+                        .to_owned(),
+                ),
+            }
+        }
+        other => Err(format!(
+            "thinking.type: Input tag '{other}' does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'"
+        )),
+    }
+}
+
+fn check_output_config(v: &Value) -> Check {
+    let o = object(v, "output_config")?;
+    only_keys(o, &["effort", "format"], "output_config")?;
+    if let Some(effort) = o.get("effort") {
+        if !effort.as_str().is_some_and(|e| EFFORTS.contains(&e)) {
+            return Err(format!(
+                "output_config.effort: Input should be one of {}",
+                EFFORTS.join(", ")
+            ));
+        }
+    }
+    if let Some(format) = o.get("format") {
+        let f = object(format, "output_config.format")?;
+        if string(f, "type", "output_config.format")? != "json_schema" {
+            return Err("output_config.format.type: Input should be 'json_schema'".to_owned());
+        }
+        object(
+            f.get("schema")
+                .ok_or("output_config.format.schema: Field required")?,
+            "output_config.format.schema",
+        )?;
+    }
+    Ok(())
+}
+
+fn check_context_management(v: &Value) -> Check {
+    let o = object(v, "context_management")?;
+    only_keys(o, &["edits"], "context_management")?;
+    let Some(edits) = o.get("edits") else {
+        return Ok(());
+    };
+    let edits = edits
+        .as_array()
+        .ok_or("context_management.edits: Input should be a valid list")?;
+    for (i, e) in edits.iter().enumerate() {
+        let path = format!("context_management.edits.{i}");
+        string(object(e, &path)?, "type", &path)?;
+    }
+    Ok(())
+}
+
+/// The Messages API's checks of a request body, with the `anthropic-beta` features it was
+/// sent with.
+pub(crate) fn validate(v: &Value, betas: Betas<'_>) -> Check {
     let o = v.as_object().ok_or("Input should be a valid dictionary")?;
     if let Some(k) = o.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
         return Err(format!("{k}: Extra inputs are not permitted"));
@@ -450,7 +637,7 @@ pub(crate) fn validate(v: &Value) -> Check {
         Some(_) => return Err("max_tokens: Input should be a positive integer".to_owned()),
     }
     match o.get("messages") {
-        Some(Value::Array(m)) => check_messages(m)?,
+        Some(Value::Array(m)) => check_messages(m, betas)?,
         None => return Err("messages: Field required".to_owned()),
         Some(_) => return Err("messages: Input should be a valid list".to_owned()),
     }
@@ -481,29 +668,14 @@ pub(crate) fn validate(v: &Value) -> Check {
         only_keys(object(meta, "metadata")?, &["user_id"], "metadata")?;
     }
     if let Some(thinking) = o.get("thinking") {
-        let t = object(thinking, "thinking")?;
-        match string(t, "type", "thinking")? {
-            "disabled" => only_keys(t, &["type"], "thinking")?,
-            "enabled" => {
-                only_keys(t, &["type", "budget_tokens"], "thinking")?;
-                let budget = t.get("budget_tokens").and_then(Value::as_u64);
-                let max = o.get("max_tokens").and_then(Value::as_u64).unwrap_or(0);
-                match budget {
-                    Some(b) if b >= 1024 && b < max => {}
-                    _ => {
-                        return Err(
-                            "thinking.budget_tokens: must be at least 1024 and less than max_tokens"
-                                .to_owned(),
-                        )
-                    }
-                }
-            }
-            other => {
-                return Err(format!(
-                    "thinking.type: Input tag '{other}' does not match any of the expected tags: 'enabled', 'disabled'"
-                ))
-            }
-        }
+        let max = o.get("max_tokens").and_then(Value::as_u64).unwrap_or(0);
+        check_thinking(object(thinking, "thinking")?, max, betas)?;
+    }
+    if let Some(config) = o.get("output_config") {
+        check_output_config(config)?;
+    }
+    if let Some(cm) = o.get("context_management") {
+        check_context_management(cm)?;
     }
     Ok(())
 }
@@ -561,9 +733,19 @@ pub(crate) fn read(v: &Value) -> Prompt {
         .map(Vec::as_slice)
         .unwrap_or_default();
     for m in messages {
-        tally(m.get("content").unwrap_or(&Value::Null), &mut p);
+        let content = m.get("content").unwrap_or(&Value::Null);
+        if m.get("role").and_then(Value::as_str) == Some("system") {
+            // Mid-conversation system text (a beta) joins the system prompt.
+            join_into(&mut p.system, &text_of(content));
+        }
+        tally(content, &mut p);
     }
-    p.last = match messages.last() {
+    // The turn answered is the last user or assistant one: system messages sit between.
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) != Some("system"));
+    p.last = match last {
         Some(m) if m.get("role").and_then(Value::as_str) == Some("user") => {
             let content = m.get("content").unwrap_or(&Value::Null);
             let results: Vec<String> = content
@@ -587,8 +769,8 @@ pub(crate) fn read(v: &Value) -> Prompt {
     if let Some(tools) = v.get("tools").and_then(Value::as_array) {
         for t in tools {
             p.cached |= has_cache_control(t);
-            if let Some(name) = t.get("name").and_then(Value::as_str) {
-                p.tools.push(name.to_owned());
+            if let Some(tool) = Tool::from_declaration(t, "/name", "/input_schema") {
+                p.tools.push(tool);
             }
         }
     }
@@ -648,12 +830,12 @@ mod tests {
                     {"type": "text", "text": "go on"}]}
             ]
         });
-        validate(&v).unwrap();
+        validate(&v, Betas::default()).unwrap();
         let p = read(&v);
         assert_eq!(p.system.as_deref(), Some("be brief"));
         assert!(p.cached);
         assert_eq!(p.images, 2);
-        assert_eq!(p.tools, ["f"]);
+        assert_eq!(p.tool_names(), ["f"]);
         assert_eq!(p.choice, ToolChoice::Named("f".into()));
         assert_eq!(
             p.last,
@@ -778,7 +960,7 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            let e = validate(&body).unwrap_err();
+            let e = validate(&body, Betas::default()).unwrap_err();
             assert!(e.contains(want), "{body}: {e}");
         }
         let base = |extra: Value| {
@@ -832,15 +1014,129 @@ mod tests {
             (json!({"top_k": -1}), "top_k"),
         ];
         for (extra, want) in cases {
-            let e = validate(&base(extra.clone())).unwrap_err();
+            let e = validate(&base(extra.clone()), Betas::default()).unwrap_err();
             assert!(e.contains(want), "{extra}: {e}");
         }
         // A final assistant prefill may be empty.
-        validate(&req(
-            json!([{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}]),
-        ))
+        validate(
+            &req(json!([{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}])),
+            Betas::default(),
+        )
         .unwrap();
         // Server tools pass with their own fields.
-        validate(&base(json!({"tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]}))).unwrap();
+        validate(&base(json!({"tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]})), Betas::default()).unwrap();
+    }
+
+    /// What Claude Code 2.1 sends (captured through Drover), which the real API accepts.
+    #[test]
+    fn accepts_what_claude_code_sends() {
+        let betas = Betas::new(
+            "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,mid-conversation-tool-changes-2026-07-01,advanced-tool-use-2025-11-20,effort-2025-11-24",
+        );
+        let cached = json!({"type": "ephemeral", "ttl": "1h"});
+        let v = json!({
+            "model": "m", "max_tokens": 32000, "stream": true,
+            "thinking": {"type": "adaptive", "display": "updates"},
+            "output_config": {"effort": "high"},
+            "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+            "metadata": {"user_id": "{\"device_id\":\"d\"}"},
+            "system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1"},
+                       {"type": "text", "text": "You are Claude Code", "cache_control": cached}],
+            "tools": [
+                {"name": "Read", "description": "d", "eager_input_streaming": true, "strict": false,
+                 "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
+                 "cache_control": {"type": "ephemeral"}},
+                {"name": "DeferredToolPlaceholder", "defer_loading": true,
+                 "input_schema": {"type": "object", "properties": {}}}
+            ],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "<system-reminder>x</system-reminder>"},
+                                             {"type": "text", "text": "read it", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "system", "content": [{"type": "text", "text": "# Environment", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {"file_path": "/x"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "hi",
+                                              "cache_control": {"type": "ephemeral"}}]}
+            ]
+        });
+        validate(&v, betas).unwrap();
+        let p = read(&v);
+        assert_eq!(p.last, LastTurn::ToolResults(vec!["hi".into()]));
+        // A trailing system message does not hide the user turn it follows.
+        let trailing = json!({"model": "m", "max_tokens": 5, "messages": [
+            {"role": "user", "content": "use tool f"},
+            {"role": "system", "content": "env"}]});
+        validate(&trailing, betas).unwrap();
+        let p = read(&trailing);
+        assert_eq!(p.last, LastTurn::User("use tool f".into()));
+        assert_eq!(p.system.as_deref(), Some("env"));
+        // Budgets above max_tokens need interleaved thinking.
+        let mut budget = req(json!([{"role": "user", "content": "q"}]));
+        budget["thinking"] =
+            json!({"type": "enabled", "budget_tokens": 40000, "display": "summarized"});
+        validate(&budget, betas).unwrap();
+        assert!(validate(&budget, Betas::default())
+            .unwrap_err()
+            .contains("budget_tokens"));
+        // Without their beta, system messages are still refused.
+        let e = validate(&v, Betas::new("claude-code-20250219")).unwrap_err();
+        assert!(e.contains("Unexpected role \"system\""), "{e}");
+        let refused: Vec<(Value, &str)> = vec![
+            (
+                json!({"output_config": {"effort": "extreme"}}),
+                "output_config.effort",
+            ),
+            (
+                json!({"output_config": {"verbosity": "low"}}),
+                "output_config.verbosity: Extra",
+            ),
+            (
+                json!({"thinking": {"type": "adaptive", "budget_tokens": 2000}}),
+                "thinking.budget_tokens: Extra",
+            ),
+            (json!({"thinking": {"type": "sometimes"}}), "thinking.type"),
+            (
+                json!({"context_management": {"edits": [{"keep": "all"}]}}),
+                "edits.0.type: Field required",
+            ),
+            (
+                json!({"tools": [{"name": "f", "defer_loading": "yes", "input_schema": {"type": "object"}}]}),
+                "defer_loading: Input should be a valid boolean",
+            ),
+            (
+                json!({"tools": [{"name": "f", "defer_loading": true}]}),
+                "input_schema: Field required",
+            ),
+            (
+                json!({"system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral", "ttl": "2h"}}]}),
+                "ttl",
+            ),
+        ];
+        for (extra, want) in refused {
+            let mut body = req(json!([{"role": "user", "content": "q"}]));
+            for (k, x) in extra.as_object().unwrap() {
+                body[k] = x.clone();
+            }
+            let e = validate(&body, betas).unwrap_err();
+            assert!(e.contains(want), "{extra}: {e}");
+        }
+        // Documents, in a user turn and in a tool result.
+        let pdf = json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "aGk="},
+                         "title": "t", "cache_control": {"type": "ephemeral"}});
+        let text_doc = json!({"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "hi"}});
+        validate(&req(json!([{"role": "user", "content": [pdf, {"type": "text", "text": "read"}]},
+            {"role": "assistant", "content": [tool_use("t1")]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [text_doc]}]}])),
+            Betas::default()).unwrap();
+        let bad = json!({"type": "document", "source": {"type": "base64", "media_type": "image/png", "data": "aGk="}});
+        let e = validate(
+            &req(json!([{"role": "user", "content": [bad]}])),
+            Betas::default(),
+        )
+        .unwrap_err();
+        assert!(e.contains("source.media_type"), "{e}");
+        // A system message may not open the conversation, even with the beta.
+        let first =
+            req(json!([{"role": "system", "content": "s"}, {"role": "user", "content": "q"}]));
+        assert!(validate(&first, betas).is_err());
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::plan::plan;
+use super::tool_args::{arguments, directive};
 use super::{anthropic_request, ollama_request, openai_request};
 
 const KEYS: &[&str] = &[
@@ -47,6 +48,27 @@ const KEYS: &[&str] = &[
     "prompt",
     "thinking",
     "budget_tokens",
+    "display",
+    "output_config",
+    "effort",
+    "format",
+    "schema",
+    "context_management",
+    "edits",
+    "defer_loading",
+    "eager_input_streaming",
+    "encoding_format",
+    "properties",
+    "required",
+    "enum",
+    "const",
+    "anyOf",
+    "oneOf",
+    "items",
+    "minItems",
+    "minimum",
+    "maximum",
+    "additionalProperties",
 ];
 
 const STRINGS: &[&str] = &[
@@ -78,6 +100,18 @@ const STRINGS: &[&str] = &[
     "{\"a\":1}",
     "m",
     "ephemeral",
+    "object",
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "array",
+    "adaptive",
+    "enabled",
+    "high",
+    "json_schema",
+    "use tool f with {\"a\":1}",
+    "use tool ",
 ];
 
 fn value(rng: &mut fastrand::Rng, depth: u32) -> Value {
@@ -109,7 +143,12 @@ fn readers_and_planner_never_panic() {
         let _ = openai_request::validate_chat(&v);
         let _ = openai_request::validate_completion(&v);
         let _ = openai_request::validate_embeddings(&v);
-        let _ = anthropic_request::validate(&v);
+        let _ = anthropic_request::validate(
+            &v,
+            anthropic_request::Betas::new(
+                "mid-conversation-tool-changes-2026-07-01,interleaved-thinking-2025-05-14",
+            ),
+        );
         let _ = ollama_request::validate_chat(&v);
         let _ = ollama_request::validate_generate(&v);
         for p in [
@@ -122,5 +161,8 @@ fn readers_and_planner_never_panic() {
             let out = plan(&p, "[n] tok0 ", 4);
             assert!(out.chunks.len() <= 4);
         }
+        // Any value as a tool schema, and the directive's JSON.
+        let _ = arguments(Some(&v), "use tool f with {}", 2);
+        let _ = directive(&v.to_string());
     }
 }

@@ -1,5 +1,29 @@
 //! Whether a string is valid standard base64 (RFC 4648, padded), which is what the real
-//! APIs demand of image data. Validation only: the mock never needs the bytes.
+//! APIs demand of image data, and encoding for the answers that carry base64 (OpenAI
+//! embeddings with `encoding_format: "base64"`). The mock never decodes.
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard padded base64 of `bytes`.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
 
 /// True for non-empty, padded, standard-alphabet base64.
 pub(crate) fn is_valid(s: &str) -> bool {
@@ -24,6 +48,27 @@ pub(crate) fn image_data_url(url: &str) -> Option<(&str, &str)> {
         .strip_prefix("image/")
         .filter(|s| !s.is_empty())?;
     Some((media_type, data))
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+
+    #[test]
+    fn encodes_rfc4648_vectors() {
+        for (raw, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(encode(raw.as_bytes()), want);
+        }
+        assert!(is_valid(&encode(&[0xff, 0xfe, 0x00, 0x10])));
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::state::{Endpoint, InFlight, Shared};
+use super::state::{Endpoint, InFlight, Refusal, Shared};
 use super::stream::Script;
 use super::{auth, errors, Failure};
 
@@ -34,10 +35,49 @@ pub(crate) fn book(
     auth::check(st, req.headers()).map_err(|resp| refuse(st, resp))
 }
 
-/// Counts a refusal (400/401) and passes the response through.
+/// Counts and keeps a refusal (400/401) and passes the response through. Refusals are
+/// built from whole bodies, so taking the bytes out and putting them back is a refcount move.
 pub(crate) fn refuse(st: &Shared, resp: HttpResponse) -> HttpResponse {
-    st.reject();
-    resp
+    let status = resp.status().as_u16();
+    let (head, body) = resp.into_parts();
+    match body.try_into_bytes() {
+        Ok(bytes) => {
+            let error = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into())
+            });
+            st.reject(Refusal { status, error });
+            head.set_body(BoxBody::new(bytes))
+        }
+        // Not a whole body (none is today): counted, passed on untouched.
+        Err(body) => {
+            st.reject(Refusal {
+                status,
+                error: serde_json::Value::Null,
+            });
+            head.set_body(body)
+        }
+    }
+}
+
+/// `GET /_mock/log`: the refusal count, the kept refusals and the last body each endpoint
+/// received, for tests that drive clients they do not control (see `tests/clients`).
+pub(crate) async fn mock_log(st: actix_web::web::Data<Shared>) -> HttpResponse {
+    #[derive(Serialize)]
+    struct Log {
+        rejections: u64,
+        refused: Vec<Refusal>,
+        last_bodies: serde_json::Map<String, serde_json::Value>,
+    }
+    let last_bodies = st
+        .last_bodies()
+        .into_iter()
+        .map(|(path, body)| (path.to_owned(), body))
+        .collect();
+    ok_json(json_bytes(&Log {
+        rejections: st.rejections(),
+        refused: st.refusals(),
+        last_bodies,
+    }))
 }
 
 /// Permission to answer, granted by [`admit`].

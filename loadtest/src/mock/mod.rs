@@ -35,6 +35,7 @@ mod server;
 mod state;
 mod stream;
 mod text;
+mod tool_args;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};

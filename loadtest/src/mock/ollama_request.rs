@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::base64;
-use super::prompt::{content_words, join_into, stop_list, text_of, LastTurn, Prompt};
+use super::prompt::{content_words, join_into, stop_list, text_of, LastTurn, Prompt, Tool};
 use super::text::count_words;
 
 type Check = Result<(), String>;
@@ -114,15 +114,22 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
             join_into(&mut p.system, &text_of(c));
         }
     }
-    p.last = match messages.last() {
+    // The turn answered is the last user or tool one: system messages after it (agents
+    // insert them mid-conversation) do not hide it.
+    let end = messages
+        .iter()
+        .rposition(|m| role(m) != "system")
+        .map_or(0, |k| k + 1);
+    let turns = messages.get(..end).unwrap_or_default();
+    p.last = match turns.last() {
         Some(m) if role(m) == "user" => LastTurn::User(text_of(content(m))),
         Some(m) if role(m) == "tool" => {
-            let start = messages
+            let start = turns
                 .iter()
                 .rposition(|m| role(m) != "tool")
                 .map_or(0, |k| k + 1);
             LastTurn::ToolResults(
-                messages
+                turns
                     .get(start..)
                     .unwrap_or_default()
                     .iter()
@@ -135,8 +142,7 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
     if let Some(tools) = v.get("tools").and_then(Value::as_array) {
         p.tools = tools
             .iter()
-            .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
-            .map(str::to_owned)
+            .filter_map(|t| Tool::from_declaration(t, "/function/name", "/function/parameters"))
             .collect();
     }
     read_options(v, &mut p);
@@ -189,6 +195,16 @@ mod tests {
         let p = read_chat(&ok);
         assert_eq!(p.images, 1);
         assert_eq!(p.last, LastTurn::ToolResults(vec!["42".into()]));
+        // A system message after the tool results does not hide them.
+        let mut late = ok.clone();
+        late["messages"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"role": "system", "content": "env"}));
+        assert_eq!(
+            read_chat(&late).last,
+            LastTurn::ToolResults(vec!["42".into()])
+        );
     }
 
     #[test]
@@ -200,7 +216,7 @@ mod tests {
         );
         assert_eq!(p.system.as_deref(), Some("s"));
         assert_eq!(p.words, 3);
-        assert_eq!(p.tools, ["f"]);
+        assert_eq!(p.tool_names(), ["f"]);
         assert_eq!(p.max_tokens, Some(2));
         assert_eq!(p.stop, ["tok1"]);
         assert_eq!(

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::base64;
 use super::common::{
     aborted, admit, book, json_bytes, ok_json, refuse, sse_event, Frames, JSON, SSE, SSE_DONE,
 };
@@ -421,13 +422,36 @@ struct EmbeddingsReq {
     model: String,
     #[serde(default)]
     input: Value,
+    /// `"base64"`: each vector as base64 of its little-endian f32s (what the openai Node
+    /// SDK asks by default).
+    #[serde(default)]
+    encoding_format: Option<String>,
+}
+
+/// One vector, as floats or (`encoding_format: "base64"`) as OpenAI's base64 string.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Vector {
+    Floats(Vec<f32>),
+    Base64(String),
+}
+
+impl Vector {
+    fn new(v: Vec<f32>, base64: bool) -> Vector {
+        if base64 {
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            Vector::Base64(base64::encode(&bytes))
+        } else {
+            Vector::Floats(v)
+        }
+    }
 }
 
 #[derive(Serialize)]
 struct EmbeddingItem {
     object: &'static str,
     index: usize,
-    embedding: Vec<f32>,
+    embedding: Vector,
 }
 
 #[derive(Serialize)]
@@ -480,6 +504,7 @@ pub(crate) async fn embeddings(st: St, req: HttpRequest, body: Bytes) -> HttpRes
         other => inputs(other),
     };
     let words = texts.iter().map(|t| count_words(t)).sum::<usize>().max(1);
+    let base64 = req.encoding_format.as_deref() == Some("base64");
     ok_json(json_bytes(&EmbeddingsResp {
         object: "list",
         data: texts
@@ -488,7 +513,7 @@ pub(crate) async fn embeddings(st: St, req: HttpRequest, body: Bytes) -> HttpRes
             .map(|(index, t)| EmbeddingItem {
                 object: "embedding",
                 index,
-                embedding: embedding(t, st.embedding_dims),
+                embedding: Vector::new(embedding(t, st.embedding_dims), base64),
             })
             .collect(),
         model: &req.model,

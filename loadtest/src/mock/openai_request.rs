@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::base64;
 use super::prompt::{
-    content_words, join_into, limit, stop_list, text_of, LastTurn, Prompt, ToolChoice,
+    content_words, join_into, limit, stop_list, text_of, LastTurn, Prompt, Tool, ToolChoice,
 };
 
 type Check = Result<(), String>;
@@ -226,10 +226,29 @@ fn check_tool_calls<'a>(calls: &'a Value, path: &str) -> Result<Vec<&'a str>, St
         let cpath = format!("{path}[{j}]");
         let c = object(call, &cpath)?;
         ids.push(string(c, "id", &cpath)?);
-        if string(c, "type", &cpath)? != "function" {
-            return Err(format!(
-                "Invalid value for '{cpath}.type': expected 'function'."
-            ));
+        match string(c, "type", &cpath)? {
+            "function" => {}
+            // A call of a custom (free-form) tool: its input is plain text.
+            "custom" => {
+                let xpath = format!("{cpath}.custom");
+                let x = object(
+                    c.get("custom")
+                        .ok_or_else(|| format!("Missing required parameter: '{xpath}'."))?,
+                    &xpath,
+                )?;
+                string(x, "name", &xpath)?;
+                if !x.get("input").is_some_and(Value::is_string) {
+                    return Err(format!(
+                        "Invalid type for '{xpath}.input': expected a string."
+                    ));
+                }
+                continue;
+            }
+            _ => {
+                return Err(format!(
+                    "Invalid value for '{cpath}.type': expected one of 'function' or 'custom'."
+                ))
+            }
         }
         let fpath = format!("{cpath}.function");
         let f = object(
@@ -348,10 +367,30 @@ fn check_tools(tools: &Value) -> Result<Vec<&str>, String> {
     for (i, t) in tools.iter().enumerate() {
         let path = format!("tools[{i}]");
         let o = object(t, &path)?;
-        if string(o, "type", &path)? != "function" {
-            return Err(format!(
-                "Invalid value for '{path}.type': expected 'function'."
-            ));
+        match string(o, "type", &path)? {
+            "function" => {}
+            // Custom tools take free-form text input (optionally with a grammar `format`).
+            "custom" => {
+                let cpath = format!("{path}.custom");
+                let c = object(
+                    o.get("custom")
+                        .ok_or_else(|| format!("Missing required parameter: '{cpath}'."))?,
+                    &cpath,
+                )?;
+                let name = string(c, "name", &cpath)?;
+                if !valid_tool_name(name) {
+                    return Err(format!(
+                        "Invalid '{cpath}.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{{1,64}}$'."
+                    ));
+                }
+                names.push(name);
+                continue;
+            }
+            _ => {
+                return Err(format!(
+                    "Invalid value for '{path}.type': expected one of 'function' or 'custom'."
+                ))
+            }
         }
         let fpath = format!("{path}.function");
         let f = object(
@@ -390,15 +429,22 @@ fn check_tool_choice(choice: &Value, tools: &[&str]) -> Check {
     match choice {
         Value::String(s) if matches!(s.as_str(), "none" | "auto" | "required") => Ok(()),
         Value::Object(o) => {
-            if o.get("type").and_then(Value::as_str) != Some("function") {
-                return Err("Invalid value for 'tool_choice.type': expected 'function'.".to_owned());
-            }
+            let kind = match o.get("type").and_then(Value::as_str) {
+                Some(k @ ("function" | "custom")) => k,
+                _ => {
+                    return Err(
+                        "Invalid value for 'tool_choice.type': expected one of 'function' or 'custom'."
+                            .to_owned(),
+                    )
+                }
+            };
+            let path = format!("tool_choice.{kind}");
             let f = object(
-                o.get("function")
-                    .ok_or("Missing required parameter: 'tool_choice.function'.")?,
-                "tool_choice.function",
+                o.get(kind)
+                    .ok_or_else(|| format!("Missing required parameter: '{path}'."))?,
+                &path,
             )?;
-            let name = string(f, "name", "tool_choice.function")?;
+            let name = string(f, "name", &path)?;
             if tools.contains(&name) {
                 Ok(())
             } else {
@@ -488,11 +534,25 @@ pub(crate) fn validate_embeddings(v: &Value) -> Check {
         }
         _ => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err("Invalid 'input': expected a non-empty string, array of strings, or array of token arrays.".to_owned())
+    if !ok {
+        return Err("Invalid 'input': expected a non-empty string, array of strings, or array of token arrays.".to_owned());
     }
+    match o.get("encoding_format") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(f)) if f == "float" || f == "base64" => {}
+        Some(_) => {
+            return Err(
+                "Invalid value for 'encoding_format': expected 'float' or 'base64'.".to_owned(),
+            )
+        }
+    }
+    optional_positive(o, "dimensions")?;
+    if o.get("user")
+        .is_some_and(|u| !u.is_string() && !u.is_null())
+    {
+        return Err("Invalid type for 'user': expected a string.".to_owned());
+    }
+    Ok(())
 }
 
 fn image_parts(content: &Value) -> usize {
@@ -528,15 +588,22 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
             join_into(&mut p.system, &text_of(c));
         }
     }
-    p.last = match messages.last() {
+    // The turn answered is the last user or tool one: system messages after it (agents
+    // insert them mid-conversation) do not hide it.
+    let end = messages
+        .iter()
+        .rposition(|m| !(matches!(role(m), "system" | "developer")))
+        .map_or(0, |k| k + 1);
+    let turns = messages.get(..end).unwrap_or_default();
+    p.last = match turns.last() {
         Some(m) if role(m) == "user" => LastTurn::User(text_of(content(m))),
         Some(m) if role(m) == "tool" => {
-            let start = messages
+            let start = turns
                 .iter()
                 .rposition(|m| role(m) != "tool")
                 .map_or(0, |k| k + 1);
             LastTurn::ToolResults(
-                messages
+                turns
                     .get(start..)
                     .unwrap_or_default()
                     .iter()
@@ -552,8 +619,7 @@ pub(crate) fn read_chat(v: &Value) -> Prompt {
         .map(|tools| {
             tools
                 .iter()
-                .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
-                .map(str::to_owned)
+                .filter_map(|t| Tool::from_declaration(t, "/function/name", "/function/parameters"))
                 .collect()
         })
         .unwrap_or_default();
@@ -629,11 +695,33 @@ mod tests {
         let p = read_chat(&v);
         assert_eq!(p.system.as_deref(), Some("be brief"));
         assert_eq!(p.images, 2);
-        assert_eq!(p.tools, ["get_w"]);
+        assert_eq!(p.tool_names(), ["get_w"]);
         assert_eq!(p.choice, ToolChoice::Named("get_w".into()));
         assert_eq!(p.last, LastTurn::User("thanks".into()));
         assert_eq!(p.max_tokens, Some(3));
         assert_eq!(p.words, 2 + 1 + 1 + 1 + 1 + 1);
+    }
+
+    #[test]
+    fn accepts_custom_tools() {
+        let v = chat(json!([
+            {"role": "user", "content": "patch it"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c1", "type": "custom", "custom": {"name": "apply_patch", "input": "*** Begin Patch"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "done"}
+        ]));
+        let mut v = v;
+        v["tools"] = json!([{"type": "custom", "custom": {"name": "apply_patch", "description": "d",
+                              "format": {"type": "grammar", "grammar": {"syntax": "lark", "definition": "start: /.+/"}}}},
+                            {"type": "function", "function": {"name": "f", "strict": true, "parameters": {"type": "object"}}}]);
+        v["tool_choice"] = json!({"type": "custom", "custom": {"name": "apply_patch"}});
+        validate_chat(&v).unwrap();
+        v["tool_choice"] = json!({"type": "custom", "custom": {"name": "nope"}});
+        assert!(validate_chat(&v).unwrap_err().contains("'nope'"));
+        v["tools"][0]["custom"] = json!({});
+        assert!(validate_chat(&v)
+            .unwrap_err()
+            .contains("tools[0].custom.name"));
     }
 
     #[test]
@@ -648,6 +736,15 @@ mod tests {
             read_chat(&v).last,
             LastTurn::ToolResults(vec!["one".into(), "two".into()])
         );
+        // System messages after the turn (an agent's mid-conversation notes) do not hide it.
+        let v = chat(json!([
+            {"role": "user", "content": "use tool f"},
+            {"role": "system", "content": "env"},
+            {"role": "developer", "content": "more"}
+        ]));
+        let p = read_chat(&v);
+        assert_eq!(p.last, LastTurn::User("use tool f".into()));
+        assert_eq!(p.system.as_deref(), Some("env more"));
     }
 
     #[test]
@@ -800,5 +897,16 @@ mod tests {
         validate_embeddings(&json!({"model": "m", "input": [1, 2]})).unwrap();
         assert!(validate_embeddings(&json!({"model": "m", "input": ""})).is_err());
         assert!(validate_embeddings(&json!({"model": "m"})).is_err());
+        // What the openai Node SDK sends by default.
+        validate_embeddings(&json!({"model": "m", "input": "a", "encoding_format": "base64"}))
+            .unwrap();
+        validate_embeddings(&json!({"model": "m", "input": "a", "encoding_format": "float", "dimensions": 4, "user": "u"}))
+            .unwrap();
+        let e = validate_embeddings(&json!({"model": "m", "input": "a", "encoding_format": "hex"}))
+            .unwrap_err();
+        assert!(e.contains("encoding_format"), "{e}");
+        assert!(
+            validate_embeddings(&json!({"model": "m", "input": "a", "dimensions": 0})).is_err()
+        );
     }
 }

@@ -7,8 +7,10 @@
 //! Rules:
 //! - Tools declared, `tool_choice` not none, last turn a user turn (not a tool result):
 //!   tool calls instead of text. One call to the first tool (or to the named tool), or
-//!   one call to every tool when the user text has the word `parallel`. Arguments are
-//!   `{"query":"<user text>","n":<number of tools declared>}`.
+//!   one call to the tool a `use tool NAME` directive in the user text names, or one call
+//!   to every tool when the user text has the word `parallel`. Arguments fit the tool's
+//!   schema, or are `{"query":"<user text>","n":<number of tools declared>}` where the
+//!   schema allows (see `tool_args`).
 //! - Otherwise text: `tokens` chunks (`"[NAME] tok0 "`, `"tok1 "`, …). The first chunk
 //!   starts with, in this order: `tool said: <result> ` for each result of the last tool
 //!   turn, `[system: <system text>] `, `[images: N] `.
@@ -17,11 +19,11 @@
 //! - Counts: prompt tokens are the request's words (at least 1); completion tokens are the
 //!   text chunks, or for tool calls the number of [`ARG_PIECE`]-byte argument pieces.
 
-use serde::Serialize;
 use serde_json::Value;
 
-use super::prompt::{LastTurn, Prompt, ToolChoice};
+use super::prompt::{LastTurn, Prompt, Tool, ToolChoice};
 use super::text::token;
+use super::tool_args::{arguments, directive};
 
 /// Bytes of tool-call arguments per streamed delta.
 pub(crate) const ARG_PIECE: usize = 5;
@@ -65,12 +67,6 @@ impl Plan {
     pub(crate) fn text(&self) -> String {
         self.chunks.concat()
     }
-}
-
-#[derive(Serialize)]
-struct Args<'a> {
-    query: &'a str,
-    n: usize,
 }
 
 /// Decides the answer to `p` for a node whose first token is `first` and which generates
@@ -118,23 +114,42 @@ pub(crate) fn plan(p: &Prompt, first: &str, tokens: usize) -> Plan {
 }
 
 fn tool_calls(p: &Prompt, text: &str) -> Vec<Call> {
-    let names: Vec<&str> = match &p.choice {
-        ToolChoice::Named(name) => vec![name.as_str()],
-        _ if has_word(text, "parallel") => p.tools.iter().map(String::as_str).collect(),
-        _ => p.tools.iter().take(1).map(String::as_str).collect(),
+    let steer = directive(text).filter(|d| p.tools.iter().any(|t| t.name == d.name));
+    let undeclared;
+    let chosen: Vec<&Tool> = match (&p.choice, &steer) {
+        (ToolChoice::Named(name), _) => match p.tools.iter().find(|t| t.name == *name) {
+            Some(t) => vec![t],
+            None => {
+                undeclared = Tool {
+                    name: name.clone(),
+                    schema: None,
+                };
+                vec![&undeclared]
+            }
+        },
+        (_, Some(d)) => p
+            .tools
+            .iter()
+            .filter(|t| t.name == d.name)
+            .take(1)
+            .collect(),
+        _ if has_word(text, "parallel") => p.tools.iter().collect(),
+        _ => p.tools.iter().take(1).collect(),
     };
-    let args = Args {
-        query: text,
-        n: p.tools.len(),
-    };
-    let input = serde_json::to_value(&args).unwrap_or(Value::Null);
-    let arguments = serde_json::to_string(&args).unwrap_or_default();
-    names
+    chosen
         .into_iter()
-        .map(|name| Call {
-            name: name.to_owned(),
-            input: input.clone(),
-            arguments: arguments.clone(),
+        .map(|tool| {
+            let mut args = arguments(tool.schema.as_ref(), text, p.tools.len());
+            if let Some(d) = steer.as_ref().filter(|d| d.name == tool.name) {
+                for (k, v) in d.args.iter().flatten() {
+                    args.set(k, v.clone());
+                }
+            }
+            Call {
+                name: tool.name.clone(),
+                arguments: serde_json::to_string(&args).unwrap_or_default(),
+                input: args.to_value(),
+            }
         })
         .collect()
 }
@@ -213,6 +228,16 @@ mod tests {
 
     const FIRST: &str = "[n] tok0 ";
 
+    fn tools(names: &[&str]) -> Vec<Tool> {
+        names
+            .iter()
+            .map(|n| Tool {
+                name: (*n).to_owned(),
+                schema: None,
+            })
+            .collect()
+    }
+
     fn user(text: &str) -> Prompt {
         Prompt {
             words: 2,
@@ -244,7 +269,7 @@ mod tests {
         assert_eq!(out.chunks[0], "[system: be brief] [images: 2] [n] tok0 ");
         assert_eq!(out.chunks[1], "tok1 ");
         p.last = LastTurn::ToolResults(vec!["42".into(), "x y".into()]);
-        p.tools = vec!["f".into()];
+        p.tools = tools(&["f"]);
         let out = plan(&p, FIRST, 1);
         assert_eq!(
             out.text(),
@@ -275,7 +300,7 @@ mod tests {
     #[test]
     fn tool_calls_by_rule() {
         let mut p = user("find cats");
-        p.tools = vec!["a".into(), "b".into()];
+        p.tools = tools(&["a", "b"]);
         let out = plan(&p, FIRST, 5);
         assert_eq!(out.finish, Finish::ToolCalls);
         assert!(out.chunks.is_empty());
@@ -308,6 +333,29 @@ mod tests {
         p.last = LastTurn::Other;
         assert!(plan(&p, FIRST, 5).calls.is_empty());
         assert!(!has_word("unparallel", "parallel"));
+    }
+
+    #[test]
+    fn directive_picks_the_tool_and_its_arguments() {
+        let mut p = user(r#"use tool Read with {"file_path": "/tmp/x"} please"#);
+        p.tools = tools(&["Bash", "Read"]);
+        p.tools[1].schema = Some(serde_json::json!({"type": "object",
+            "additionalProperties": false,
+            "properties": {"file_path": {"type": "string"}, "limit": {"type": "integer"}},
+            "required": ["file_path", "limit"]}));
+        let out = plan(&p, FIRST, 5);
+        assert_eq!(out.calls.len(), 1);
+        assert_eq!(out.calls[0].name, "Read");
+        assert_eq!(
+            out.calls[0].arguments,
+            r#"{"file_path":"/tmp/x","limit":2}"#
+        );
+        // An undeclared tool in the directive falls back to the first tool.
+        p.last = LastTurn::User("use tool Write".into());
+        assert_eq!(plan(&p, FIRST, 5).calls[0].name, "Bash");
+        // The tool result ends the loop with text.
+        p.last = LastTurn::ToolResults(vec!["hello".into()]);
+        assert!(plan(&p, FIRST, 5).text().starts_with("tool said: hello"));
     }
 
     #[test]

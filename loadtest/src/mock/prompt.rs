@@ -32,6 +32,24 @@ pub(crate) enum LastTurn {
     ToolResults(Vec<String>),
 }
 
+/// A declared tool: its name and its parameters' JSON schema, when the request gave one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Tool {
+    pub(crate) name: String,
+    pub(crate) schema: Option<Value>,
+}
+
+impl Tool {
+    /// A tool declared as `tool` (OpenAI and Ollama `{"function": {"name", "parameters"}}`,
+    /// Anthropic `{"name", "input_schema"}`), if it has a name.
+    pub(crate) fn from_declaration(tool: &Value, name: &str, schema: &str) -> Option<Tool> {
+        Some(Tool {
+            name: tool.pointer(name)?.as_str()?.to_owned(),
+            schema: tool.pointer(schema).filter(|s| s.is_object()).cloned(),
+        })
+    }
+}
+
 /// The facts of a request the mock's answer depends on.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Prompt {
@@ -42,8 +60,8 @@ pub(crate) struct Prompt {
     pub(crate) system: Option<String>,
     /// Images carried, in any form.
     pub(crate) images: usize,
-    /// Names of the declared tools, in order.
-    pub(crate) tools: Vec<String>,
+    /// The declared tools, in order.
+    pub(crate) tools: Vec<Tool>,
     pub(crate) choice: ToolChoice,
     pub(crate) last: LastTurn,
     /// Stop sequences.
@@ -120,10 +138,30 @@ pub(crate) fn join_into(acc: &mut Option<String>, text: &str) {
 }
 
 #[cfg(test)]
+impl Prompt {
+    /// Names of the declared tools, in order.
+    pub(crate) fn tool_names(&self) -> Vec<&str> {
+        self.tools.iter().map(|t| t.name.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn tools_from_each_declaration_form() {
+        let t = json!({"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}});
+        let tool = Tool::from_declaration(&t, "/function/name", "/function/parameters").unwrap();
+        assert_eq!(tool.name, "f");
+        assert_eq!(tool.schema, Some(json!({"type": "object"})));
+        let t = json!({"name": "g", "input_schema": "nope"});
+        let tool = Tool::from_declaration(&t, "/name", "/input_schema").unwrap();
+        assert_eq!((tool.name.as_str(), tool.schema), ("g", None));
+        assert!(Tool::from_declaration(&json!({"name": 3}), "/name", "/input_schema").is_none());
+    }
 
     #[test]
     fn text_and_words_of_content_forms() {

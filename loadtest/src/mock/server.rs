@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::errors::path_not_found;
 use super::state::Shared;
-use super::{anthropic, ollama, openai, MockKind};
+use super::{anthropic, common, ollama, openai, MockKind};
 
 /// Largest request body accepted; generous so big prompts from load tests never bounce.
 const MAX_BODY: usize = 64 << 20;
@@ -65,6 +65,7 @@ fn routes(kind: MockKind, cfg: &mut web::ServiceConfig) {
         MockKind::OpenAi => openai_routes(cfg),
         MockKind::Anthropic => anthropic_routes(cfg),
     }
+    cfg.service(web::resource("/_mock/log").route(web::get().to(common::mock_log)));
     cfg.default_service(web::to(not_found));
 }
 

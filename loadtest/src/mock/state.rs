@@ -2,7 +2,7 @@
 //! the pre-serialized probe bodies. Hot paths only touch atomics; the model catalog sits
 //! behind an `RwLock` that is held for a pointer copy and never across an await.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -288,6 +288,16 @@ impl Catalog {
     }
 }
 
+/// Refusals kept for `/_mock/log`; older ones are dropped (the count stays exact).
+pub(crate) const REFUSALS_KEPT: usize = 32;
+
+/// One refused request: the answer's status and its error body (JSON when it parses).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) error: serde_json::Value,
+}
+
 /// Decrements the in-flight gauge when the request (or its streamed body) is finished or
 /// dropped, so aborted streams are accounted for too.
 pub(crate) struct InFlight {
@@ -330,6 +340,8 @@ pub(crate) struct Shared {
     last_bodies: [Mutex<Option<Bytes>>; Endpoint::ALL.len()],
     last_headers: [Mutex<Option<HeaderMap>>; Endpoint::ALL.len()],
     rejections: AtomicU64,
+    /// The last [`REFUSALS_KEPT`] refusals, oldest first: what `/_mock/log` shows.
+    refusals: Mutex<VecDeque<Refusal>>,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     open_connections: AtomicU64,
@@ -363,6 +375,7 @@ impl Shared {
             last_bodies: std::array::from_fn(|_| Mutex::new(None)),
             last_headers: std::array::from_fn(|_| Mutex::new(None)),
             rejections: AtomicU64::new(0),
+            refusals: Mutex::new(VecDeque::new()),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             open_connections: AtomicU64::new(0),
@@ -497,9 +510,33 @@ impl Shared {
         )
     }
 
-    /// Counts a request refused as invalid (400) or unauthenticated (401).
-    pub(crate) fn reject(&self) {
+    /// Counts a request refused as invalid (400) or unauthenticated (401) and keeps the
+    /// refusal, so a test driving a client it does not control can say what was refused.
+    pub(crate) fn reject(&self, refusal: Refusal) {
         self.rejections.fetch_add(1, Ordering::Relaxed);
+        let mut log = self.refusals.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.len() == REFUSALS_KEPT {
+            log.pop_front();
+        }
+        log.push_back(refusal);
+    }
+
+    /// The kept refusals, oldest first.
+    pub(crate) fn refusals(&self) -> Vec<Refusal> {
+        self.refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Last JSON body of every endpoint that has one, by path.
+    pub(crate) fn last_bodies(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Endpoint::ALL
+            .iter()
+            .filter_map(|e| Some((e.path(), self.last_body(e.path())?)))
+            .collect()
     }
 
     pub(crate) fn rejections(&self) -> u64 {
