@@ -66,27 +66,90 @@ pub fn request(
             dropped: Vec::new(),
         });
     }
-    let chat = match from {
+    let mut chat = match from {
         Dialect::OpenAiChat => openai::parse(body)?,
-        Dialect::AnthropicMessages => anthropic::parse(body)?,
+        Dialect::AnthropicMessages => anthropic::parse(body, anthropic::Purpose::Answer)?,
         Dialect::OllamaChat => ollama::parse_chat(body)?,
         Dialect::OllamaGenerate => ollama::parse_generate(body)?,
     };
+    let value = render(&mut chat, from, to, options)?;
+    let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
+    Ok(Translated {
+        body,
+        dropped: chat.dropped,
+    })
+}
+
+/// An Anthropic `count_tokens` body as a chat to an Ollama node that answers nothing but the
+/// prompt's size (`num_predict: 0`, whole): its `prompt_eval_count` is the count. Parsed like
+/// a message, except that `max_tokens` is not required (count_tokens takes none).
+pub fn count_tokens_request(to: Dialect, body: &[u8]) -> Result<Translated, TranslateError> {
+    let mut chat = anthropic::parse(body, anthropic::Purpose::Count)?;
+    chat.stream = false;
+    chat.sampling.max_tokens = Some(0);
+    let value = render(&mut chat, Dialect::AnthropicMessages, to, &Options::default())?;
+    let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
+    Ok(Translated {
+        body,
+        dropped: chat.dropped,
+    })
+}
+
+/// The client's `count_tokens` answer from the node's answer to [`count_tokens_request`]:
+/// `{"input_tokens": n}` with Ollama's `prompt_eval_count`. Ollama leaves the count out when
+/// it took the whole prompt from its cache, so a missing count is an error, not a zero.
+pub fn count_tokens_answer(from: Dialect, body: &[u8]) -> Result<Vec<u8>, TranslateError> {
+    let count = match from {
+        Dialect::OllamaChat | Dialect::OllamaGenerate => serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("prompt_eval_count").and_then(serde_json::Value::as_u64)),
+        Dialect::OpenAiChat | Dialect::AnthropicMessages => None,
+    };
+    let count = count.ok_or_else(|| {
+        TranslateError::Upstream("the node's answer holds no prompt_eval_count".into())
+    })?;
+    serde_json::to_vec(&serde_json::json!({ "input_tokens": count }))
+        .map_err(|e| TranslateError::Upstream(e.to_string()))
+}
+
+/// `chat` in the node's dialect; what the renderer drops is added to `chat.dropped` under
+/// the name the client used for it.
+fn render(
+    chat: &mut ir::Chat,
+    from: Dialect,
+    to: Dialect,
+    options: &Options,
+) -> Result<serde_json::Value, TranslateError> {
+    let mut dropped = Vec::new();
     let value = match to {
-        Dialect::OpenAiChat => openai::render(&chat)?,
-        Dialect::AnthropicMessages => anthropic::render(&chat, options)?,
-        Dialect::OllamaChat => ollama::render(&chat)?,
+        Dialect::OpenAiChat => openai::render(chat, &mut dropped)?,
+        Dialect::AnthropicMessages => anthropic::render(chat, options, &mut dropped)?,
+        Dialect::OllamaChat => ollama::render(chat, &mut dropped)?,
         Dialect::OllamaGenerate => {
             return Err(TranslateError::Unsupported(
                 "a node is always sent chat, never Ollama generate".into(),
             ))
         }
     };
-    let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
-    Ok(Translated {
-        body,
-        dropped: chat.dropped,
-    })
+    for field in dropped {
+        drop_field(&mut chat.dropped, client_name(from, &field));
+    }
+    Ok(value)
+}
+
+/// The client's name for a canonical field a renderer dropped: renderers name what they
+/// drop as OpenAI chat does (`user`, `seed`, `top_k`), the client may have said it otherwise.
+fn client_name(from: Dialect, field: &str) -> String {
+    let ollama = matches!(from, Dialect::OllamaChat | Dialect::OllamaGenerate);
+    let anthropic = from == Dialect::AnthropicMessages;
+    match field {
+        "user" if anthropic => "metadata.user_id".into(),
+        "thinking" | "reasoning_effort" if ollama => "think".into(),
+        "top_k" | "seed" | "frequency_penalty" | "presence_penalty" if ollama => {
+            format!("options.{field}")
+        }
+        _ => field.to_owned(),
+    }
 }
 
 /// Parses a JSON object into a wire type, naming the path of a wrongly typed field.
@@ -126,54 +189,37 @@ pub(super) fn invalid(field: &str, why: &str) -> TranslateError {
     TranslateError::Invalid(format!("{field}: {why}"))
 }
 
-/// Refuses the first top-level field no parser knew: it might change the answer, and the
-/// target would not understand it.
-pub(super) fn refuse_unknown(
-    unknown: &serde_json::Map<String, serde_json::Value>,
-    target: &str,
-) -> Result<(), TranslateError> {
-    match unknown.keys().next() {
-        Some(key) => Err(unsupported(
-            key,
-            &format!("Drover does not translate this field to {target}"),
-        )),
-        None => Ok(()),
+/// Notes `field` as dropped, once: a field met in many places (`cache_control` on every
+/// block) is named once.
+pub(super) fn drop_field(dropped: &mut Vec<String>, field: impl Into<String>) {
+    let field = field.into();
+    if !dropped.contains(&field) {
+        dropped.push(field);
     }
 }
 
-/// Ollama `options` that only place the model in memory and so never change an answer:
-/// dropped for other targets.
-const OLLAMA_RUNTIME_OPTIONS: &[&str] = &[
-    "numa",
-    "num_ctx",
-    "num_batch",
-    "num_gpu",
-    "main_gpu",
-    "low_vram",
-    "f16_kv",
-    "logits_all",
-    "vocab_only",
-    "use_mmap",
-    "use_mlock",
-    "num_thread",
-    "num_keep",
-];
-
-/// What an Ollama source says that a non-Ollama `target` cannot: `keep_alive` and runtime
-/// options are dropped, any other option and unknown field is refused.
-pub(super) fn refuse_ollama_extras(chat: &ir::Chat, target: &str) -> Result<(), TranslateError> {
-    if let Some(key) = chat
-        .ollama
-        .options
-        .keys()
-        .find(|k| !OLLAMA_RUNTIME_OPTIONS.contains(&k.as_str()))
-    {
-        return Err(unsupported(
-            &format!("options.{key}"),
-            &format!("{target} has no such setting"),
-        ));
+/// Drops the top-level fields no parser knew, naming each that carries a value: Drover
+/// cannot tell what they would do, and every API here ignores what it does not know only
+/// when it is a hint (see the table above). `null` is the same as absent and is not named.
+pub(super) fn drop_unknown(unknown: &serde_json::Map<String, serde_json::Value>, dropped: &mut Vec<String>) {
+    for (key, value) in unknown {
+        if !value.is_null() {
+            drop_field(dropped, key.as_str());
+        }
     }
-    refuse_unknown(&chat.ollama.unknown, target)
+}
+
+/// What an Ollama source says that a non-Ollama target has no counterpart for: `keep_alive`,
+/// runtime options, sampling options others lack (`repeat_penalty`, `mirostat`…) and
+/// unknown fields are all hints, so they are dropped and named.
+pub(super) fn drop_ollama_extras(chat: &ir::Chat, dropped: &mut Vec<String>) {
+    if chat.ollama.keep_alive.as_ref().is_some_and(|v| !v.is_null()) {
+        drop_field(dropped, "keep_alive");
+    }
+    for key in chat.ollama.options.keys() {
+        drop_field(dropped, format!("options.{key}"));
+    }
+    drop_unknown(&chat.ollama.unknown, dropped);
 }
 
 /// `field` as text parts only, for places that take no image (system prompts, OpenAI tool
