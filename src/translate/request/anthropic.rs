@@ -366,7 +366,7 @@ fn tool(t: &Value, at: &str, dropped: &mut Vec<String>) -> Result<Tool, Translat
     // Streaming and caching hints, and Claude Code's `defer_loading`: no counterpart.
     for hint in ["cache_control", "eager_input_streaming", "defer_loading"] {
         if t.get(hint).is_some_and(|v| !v.is_null()) {
-            drop_field(dropped, format!("tools[].{hint}"));
+            drop_field(dropped, hint);
         }
     }
     Ok(Tool {

@@ -331,18 +331,6 @@ mod tests {
                 "dimensions",
             ),
             (
-                OpenAi,
-                OllamaEmbed,
-                json!({"model": "m", "input": "a", "x": 1}),
-                "x",
-            ),
-            (
-                OllamaEmbed,
-                OpenAi,
-                json!({"model": "m", "input": "a", "options": {"temperature": 1}}),
-                "options.temperature",
-            ),
-            (
                 OllamaEmbed,
                 OllamaEmbeddings,
                 json!({"model": "m", "input": ["a"]}),
@@ -365,6 +353,42 @@ mod tests {
             embed_request(OpenAi, OllamaEmbed, b"[1]"),
             Err(TranslateError::Invalid(_))
         ));
+    }
+
+    /// Hints are dropped and named; `null` options are unset, as Ollama reads them.
+    #[test]
+    fn hints_are_dropped_and_named() {
+        let rows = [
+            (
+                OpenAi,
+                OllamaEmbed,
+                json!({"model": "m", "input": "a", "x": 1, "y": null, "user": "u"}),
+                json!({"model": "m", "input": "a"}),
+                vec!["x", "user"],
+            ),
+            (
+                // LangChain's OllamaEmbeddings sends every option, most of them null.
+                OllamaEmbed,
+                OpenAi,
+                json!({"model": "m", "input": "a", "keep_alive": null,
+                       "options": {"mirostat": null, "num_ctx": null, "temperature": 1, "num_gpu": 1}}),
+                json!({"model": "m", "input": "a"}),
+                vec!["options.num_gpu", "options.temperature"],
+            ),
+            (
+                OllamaEmbeddings,
+                OpenAi,
+                json!({"model": "m", "prompt": "a", "keep_alive": "5m", "truncate_me": true}),
+                json!({"model": "m", "input": "a"}),
+                vec!["keep_alive", "truncate_me"],
+            ),
+        ];
+        for (from, to, input, want, dropped) in rows {
+            let out = embed_request(from, to, input.to_string().as_bytes()).unwrap();
+            let got: Value = serde_json::from_slice(&out.body).unwrap();
+            assert_eq!(got, want, "{input}");
+            assert_eq!(out.dropped, dropped, "{input}");
+        }
     }
 
     #[test]
