@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod acceptance;
 mod admin_views;
 mod bad_input;
 mod capture;
