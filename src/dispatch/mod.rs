@@ -246,11 +246,8 @@ impl Gateway {
                 let told = told(&call);
                 if call.codec == Codec::Local {
                     meter.finish(&node, End::Status(200), None, retries);
-                    let mut response = local_response(
-                        &request,
-                        call.body,
-                        Some(lease.node().header.clone()),
-                    );
+                    let mut response =
+                        local_response(&request, call.body, Some(lease.node().header.clone()));
                     tell(&mut response, &told);
                     return Ok(response);
                 }

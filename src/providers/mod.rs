@@ -170,9 +170,9 @@ pub fn plan(
 /// errs low there.
 fn estimate_tokens(inbound: &Inbound) -> Result<UpstreamCall, GatewayError> {
     let refused = |e: TranslateError| match e {
-        TranslateError::Unsupported(m) | TranslateError::Invalid(m) | TranslateError::Upstream(m) => {
-            GatewayError::BadRequest(m)
-        }
+        TranslateError::Unsupported(m)
+        | TranslateError::Invalid(m)
+        | TranslateError::Upstream(m) => GatewayError::BadRequest(m),
     };
     let rendered = translate::request::count_tokens_request(Dialect::OpenAiChat, &inbound.body)
         .map_err(refused)?;

@@ -77,10 +77,19 @@ async fn claude_code_requests_reach_ollama_and_openai_nodes_and_drops_are_told()
     for (model, node) in [("o", "ollama"), ("g", "openai")] {
         for stream in [false, true] {
             let reply = anthropic_post(&s, claude_code(model, stream)).await;
-            assert_eq!(reply.status, 200, "{model} stream {stream}: {}", reply.text());
+            assert_eq!(
+                reply.status,
+                200,
+                "{model} stream {stream}: {}",
+                reply.text()
+            );
             assert_eq!(reply.node.as_deref(), Some(node));
             let told = dropped(&reply);
-            for field in ["context_management", "cache_control", "eager_input_streaming"] {
+            for field in [
+                "context_management",
+                "cache_control",
+                "eager_input_streaming",
+            ] {
                 assert!(told.contains(field), "{model}: {told}");
             }
             // Ollama has no end-user field; OpenAI's `user` takes it.
@@ -155,9 +164,17 @@ async fn pass_through_is_the_nodes_to_judge() {
                       "messages": [{"role": "user", "content": "hi"}]});
     let reply = anthropic_at(&s, "/v1/messages?beta=true", body.clone(), Some("b-1")).await;
     let anthropic = s.node("anthropic");
-    assert_eq!(anthropic.last_query("/v1/messages").as_deref(), Some("beta=true"));
+    assert_eq!(
+        anthropic.last_query("/v1/messages").as_deref(),
+        Some("beta=true")
+    );
     assert_eq!(anthropic.last_body("/v1/messages").unwrap(), body);
-    assert_eq!(anthropic.last_header("/v1/messages", "anthropic-beta").as_deref(), Some("b-1"));
+    assert_eq!(
+        anthropic
+            .last_header("/v1/messages", "anthropic-beta")
+            .as_deref(),
+        Some("b-1")
+    );
     // The node refused the field it does not know; its answer came back unchanged.
     assert_eq!(reply.status, 400, "{}", reply.text());
     assert!(reply.text().contains("brand_new"), "{}", reply.text());
@@ -230,7 +247,10 @@ async fn count_tokens_is_answered_on_every_node_kind() {
     // OpenAI-compatible: Drover's estimate, said to be one.
     let estimate = anthropic_at(&s, path, body("g"), None).await;
     assert_eq!(estimate.status, 200, "{}", estimate.text());
-    assert_eq!(estimate.headers.get("x-drover-token-count").unwrap(), "estimate");
+    assert_eq!(
+        estimate.headers.get("x-drover-token-count").unwrap(),
+        "estimate"
+    );
     assert!(estimate.json()["input_tokens"].as_u64().unwrap() > 0);
     assert_eq!(s.node("openai").requests("/v1/chat/completions"), 0);
     // Errors in Anthropic's shape.

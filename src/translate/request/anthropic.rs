@@ -4,12 +4,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    image, invalid,
+    drop_field, drop_ollama_extras, drop_unknown, image, invalid,
     ir::{
-        Block, Chat, Image, Message, Reasoning, ResponseFormat, Role, Sampling, Tool,
-        ToolChoice, ToolResult, ToolUse,
+        Block, Chat, Image, Message, Reasoning, ResponseFormat, Role, Sampling, Tool, ToolChoice,
+        ToolResult, ToolUse,
     },
-    drop_field, drop_ollama_extras, drop_unknown, texts, unsupported,
+    texts, unsupported,
 };
 use crate::translate::{Options, TranslateError};
 
@@ -236,7 +236,11 @@ fn drop_block_hints(b: &Value, dropped: &mut Vec<String>) {
 }
 
 /// A message's content: a string or content blocks.
-fn content(value: &Value, at: &str, dropped: &mut Vec<String>) -> Result<Vec<Block>, TranslateError> {
+fn content(
+    value: &Value,
+    at: &str,
+    dropped: &mut Vec<String>,
+) -> Result<Vec<Block>, TranslateError> {
     let blocks = match value {
         Value::String(text) => return Ok(vec![Block::Text(text.clone())]),
         Value::Array(blocks) => blocks,
@@ -423,10 +427,7 @@ fn reasoning(
             }),
             Some("disabled") => Some(Reasoning::Off),
             Some(other) => {
-                return Err(invalid(
-                    "thinking.type",
-                    &format!("unknown type `{other}`"),
-                ))
+                return Err(invalid("thinking.type", &format!("unknown type `{other}`")))
             }
             None => return Err(invalid("thinking", "needs `type`")),
         },

@@ -394,6 +394,9 @@ mod tests {
     #[test]
     fn same_dialect_passes_through() {
         let body = br#"{"model":"m","input":"x","weird":1}"#;
-        assert_eq!(embed_request(OpenAi, OpenAi, body).unwrap().body, body.to_vec());
+        assert_eq!(
+            embed_request(OpenAi, OpenAi, body).unwrap().body,
+            body.to_vec()
+        );
     }
 }

@@ -87,7 +87,12 @@ pub fn count_tokens_request(to: Dialect, body: &[u8]) -> Result<Translated, Tran
     let mut chat = anthropic::parse(body, anthropic::Purpose::Count)?;
     chat.stream = false;
     chat.sampling.max_tokens = Some(0);
-    let value = render(&mut chat, Dialect::AnthropicMessages, to, &Options::default())?;
+    let value = render(
+        &mut chat,
+        Dialect::AnthropicMessages,
+        to,
+        &Options::default(),
+    )?;
     let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
     Ok(Translated {
         body,
@@ -100,9 +105,14 @@ pub fn count_tokens_request(to: Dialect, body: &[u8]) -> Result<Translated, Tran
 /// it took the whole prompt from its cache, so a missing count is an error, not a zero.
 pub fn count_tokens_answer(from: Dialect, body: &[u8]) -> Result<Vec<u8>, TranslateError> {
     let count = match from {
-        Dialect::OllamaChat | Dialect::OllamaGenerate => serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.get("prompt_eval_count").and_then(serde_json::Value::as_u64)),
+        Dialect::OllamaChat | Dialect::OllamaGenerate => {
+            serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| {
+                    v.get("prompt_eval_count")
+                        .and_then(serde_json::Value::as_u64)
+                })
+        }
         Dialect::OpenAiChat | Dialect::AnthropicMessages => None,
     };
     let count = count.ok_or_else(|| {
@@ -201,7 +211,10 @@ pub(super) fn drop_field(dropped: &mut Vec<String>, field: impl Into<String>) {
 /// Drops the top-level fields no parser knew, naming each that carries a value: Drover
 /// cannot tell what they would do, and every API here ignores what it does not know only
 /// when it is a hint (see the table above). `null` is the same as absent and is not named.
-pub(super) fn drop_unknown(unknown: &serde_json::Map<String, serde_json::Value>, dropped: &mut Vec<String>) {
+pub(super) fn drop_unknown(
+    unknown: &serde_json::Map<String, serde_json::Value>,
+    dropped: &mut Vec<String>,
+) {
     for (key, value) in unknown {
         if !value.is_null() {
             drop_field(dropped, key.as_str());
@@ -213,7 +226,12 @@ pub(super) fn drop_unknown(unknown: &serde_json::Map<String, serde_json::Value>,
 /// runtime options, sampling options others lack (`repeat_penalty`, `mirostat`…) and
 /// unknown fields are all hints, so they are dropped and named.
 pub(super) fn drop_ollama_extras(chat: &ir::Chat, dropped: &mut Vec<String>) {
-    if chat.ollama.keep_alive.as_ref().is_some_and(|v| !v.is_null()) {
+    if chat
+        .ollama
+        .keep_alive
+        .as_ref()
+        .is_some_and(|v| !v.is_null())
+    {
         drop_field(dropped, "keep_alive");
     }
     for key in chat.ollama.options.keys() {

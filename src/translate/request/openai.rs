@@ -4,12 +4,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    image, invalid,
+    drop_ollama_extras, drop_unknown, image, invalid,
     ir::{
         Block, Chat, Image, Message, Reasoning, ResponseFormat, Role, Sampling, Tool, ToolChoice,
         ToolResult, ToolUse,
     },
-    drop_ollama_extras, drop_unknown, texts, unsupported,
+    texts, unsupported,
 };
 use crate::translate::TranslateError;
 

@@ -35,8 +35,10 @@ fn refused(rows: Vec<(Dialect, Dialect, Value, &str)>) {
     }
 }
 
-/// Rows of (what, from, to, input, expected output, the fields named as dropped).
-fn drops(rows: Vec<(&str, Dialect, Dialect, Value, Value, Vec<&str>)>) {
+/// One row of [`drops`]: what, from, to, input, expected output, the fields named as dropped.
+type DropRow<'a> = (&'a str, Dialect, Dialect, Value, Value, Vec<&'a str>);
+
+fn drops(rows: Vec<DropRow>) {
     for (what, from, to, input, want, dropped) in rows {
         match request(from, to, input.to_string().as_bytes(), &Options::default()) {
             Ok(out) => {
@@ -528,7 +530,12 @@ fn sampling_and_limits() {
             json!({"model": "m", "stream": false, "keep_alive": "5m", "messages": x,
                    "options": {"repeat_penalty": 1.1, "mirostat": null, "top_k": 3, "num_ctx": 4096}}),
             json!({"model": "m", "stream": false, "messages": x}),
-            vec!["keep_alive", "options.num_ctx", "options.repeat_penalty", "options.top_k"],
+            vec![
+                "keep_alive",
+                "options.num_ctx",
+                "options.repeat_penalty",
+                "options.top_k",
+            ],
         ),
         (
             "Ollama options to Anthropic: top_k kept, min_p dropped",
@@ -925,7 +932,12 @@ fn claude_code_requests_are_accepted_and_their_hints_named() {
             claude_code_body(),
             json!({"model": "m", "stream": true, "messages": messages, "tools": tools,
                    "options": {"num_predict": 32000}, "think": "high"}),
-            vec!["context_management", "cache_control", "eager_input_streaming", "metadata.user_id"],
+            vec![
+                "context_management",
+                "cache_control",
+                "eager_input_streaming",
+                "metadata.user_id",
+            ],
         ),
         (
             "to OpenAI: effort becomes reasoning_effort, the end user is kept",
@@ -935,7 +947,11 @@ fn claude_code_requests_are_accepted_and_their_hints_named() {
             json!({"model": "m", "stream": true, "stream_options": {"include_usage": true},
                    "max_tokens": 32000, "messages": messages, "tools": tools,
                    "reasoning_effort": "high", "user": "user_abc"}),
-            vec!["context_management", "cache_control", "eager_input_streaming"],
+            vec![
+                "context_management",
+                "cache_control",
+                "eager_input_streaming",
+            ],
         ),
     ]);
 }
@@ -1050,8 +1066,16 @@ fn hints_and_unknown_fields_are_dropped_and_named() {
                    "prompt_cache_key": "k", "service_tier": "auto", "verbosity": "low",
                    "safety_identifier": "s", "brand_new": 1, "nothing": null, "user": "u"}),
             json!({"model": "m", "stream": false, "messages": x}),
-            vec!["brand_new", "metadata", "prompt_cache_key", "safety_identifier", "service_tier",
-                 "store", "verbosity", "user"],
+            vec![
+                "brand_new",
+                "metadata",
+                "prompt_cache_key",
+                "safety_identifier",
+                "service_tier",
+                "store",
+                "verbosity",
+                "user",
+            ],
         ),
         (
             "OpenAI unknown fields to Anthropic",
@@ -1101,7 +1125,8 @@ fn count_tokens_bodies_need_no_max_tokens_and_generate_nothing() {
                "messages": [{"role": "user", "content": "x"}],
                "tools": [{"type": "function", "function": {"name": "t", "parameters": {"type": "object"}}}]})
     );
-    let answer = super::count_tokens_answer(OllamaChat, br#"{"prompt_eval_count":12,"eval_count":0}"#);
+    let answer =
+        super::count_tokens_answer(OllamaChat, br#"{"prompt_eval_count":12,"eval_count":0}"#);
     assert_eq!(answer.unwrap(), br#"{"input_tokens":12}"#.to_vec());
     assert!(super::count_tokens_answer(OllamaChat, b"{}").is_err());
     assert!(matches!(
