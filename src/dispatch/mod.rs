@@ -346,6 +346,7 @@ impl Gateway {
 /// dropped (`x-drover-dropped`) and, for `count_tokens`, whether the count is exact.
 fn told(call: &providers::UpstreamCall) -> Vec<(header::HeaderName, header::HeaderValue)> {
     let mut headers = Vec::new();
+    // `Dropped` holds visible ASCII only, so the header is always made.
     if let Some(dropped) = &call.dropped {
         if let Ok(value) = header::HeaderValue::from_str(&dropped.0) {
             headers.push((header::HeaderName::from_static(DROPPED_HEADER), value));

@@ -42,9 +42,25 @@ pub struct UpstreamCall {
 pub struct Dropped(pub std::sync::Arc<str>);
 
 impl Dropped {
-    /// `None` when nothing was dropped, the common case.
+    /// `None` when nothing was dropped, the common case. A field name a header cannot carry
+    /// (an unknown field named in UTF-8) has those characters as `?`, so the header and the
+    /// record always say the same.
     pub fn of(fields: Vec<String>) -> Option<Dropped> {
-        (!fields.is_empty()).then(|| Dropped(fields.join(", ").into()))
+        if fields.is_empty() {
+            return None;
+        }
+        let joined = fields.join(", ");
+        let said: String = joined
+            .chars()
+            .map(|c| {
+                if c == ' ' || c.is_ascii_graphic() {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        Some(Dropped(said.into()))
     }
 }
 
@@ -388,4 +404,17 @@ fn listed_ids(body: &serde_json::Value) -> Vec<String> {
         .filter_map(|m| m.get("id").and_then(serde_json::Value::as_str))
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_fields_are_said_in_visible_ascii() {
+        assert_eq!(Dropped::of(Vec::new()), None);
+        let said = Dropped::of(vec!["a".into(), "b.c".into(), "zé\n".into()]).unwrap();
+        assert_eq!(&*said.0, "a, b.c, z??");
+        assert!(HeaderValue::from_str(&said.0).is_ok());
+    }
 }
