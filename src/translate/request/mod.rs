@@ -126,7 +126,8 @@ pub fn count_tokens_answer(from: Dialect, body: &[u8]) -> Result<Vec<u8>, Transl
                         .and_then(serde_json::Value::as_u64)
                 })
         }
-        Dialect::OpenAiChat | Dialect::AnthropicMessages => None,
+        // Only Ollama nodes are asked to count this way.
+        _ => None,
     };
     let count = count.ok_or_else(|| {
         TranslateError::Upstream("the node's answer holds no prompt_eval_count".into())
