@@ -38,6 +38,8 @@ pub enum Operation {
     OpenAiCompletions,
     OpenAiEmbeddings,
     AnthropicMessages,
+    /// `POST /v1/messages/count_tokens`: the size of a messages request's prompt.
+    AnthropicCountTokens,
 }
 
 impl Operation {
@@ -51,7 +53,7 @@ impl Operation {
             Operation::OpenAiChat | Operation::OpenAiCompletions | Operation::OpenAiEmbeddings => {
                 Surface::OpenAi
             }
-            Operation::AnthropicMessages => Surface::Anthropic,
+            Operation::AnthropicMessages | Operation::AnthropicCountTokens => Surface::Anthropic,
         }
     }
 
@@ -67,6 +69,7 @@ impl Operation {
             Operation::OpenAiCompletions => "/v1/completions",
             Operation::OpenAiEmbeddings => "/v1/embeddings",
             Operation::AnthropicMessages => "/v1/messages",
+            Operation::AnthropicCountTokens => "/v1/messages/count_tokens",
         }
     }
 }
@@ -99,6 +102,9 @@ pub struct Inbound {
     /// An Anthropic client's `anthropic-beta` header: the features its body may use, passed
     /// on to Anthropic nodes with the body.
     pub anthropic_beta: Option<actix_web::http::header::HeaderValue>,
+    /// The raw query string of the client's path (`beta=true`), without the `?`; appended
+    /// to the node's path when the body passes through, so the node sees what was asked.
+    pub query: Option<Arc<str>>,
 }
 
 impl Inbound {
@@ -119,6 +125,7 @@ impl Inbound {
             client,
             key: None,
             anthropic_beta: None,
+            query: None,
         })
     }
 

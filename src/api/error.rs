@@ -44,20 +44,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let message = self.error.to_string();
-        let body = match self.surface {
-            Surface::Ollama => json!({ "error": message }),
-            Surface::OpenAi => json!({ "error": {
-                "message": message,
-                "type": openai_type(&self.error),
-                "param": null,
-                "code": openai_code(&self.error),
-            }}),
-            Surface::Anthropic => json!({ "type": "error", "error": {
-                "type": anthropic_type(&self.error),
-                "message": message,
-            }}),
-        };
+        let body = body(self.surface, &self.error);
         let mut response = HttpResponse::build(self.error.status());
         if let Some(seconds) = self.error.retry_after() {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
@@ -66,6 +53,25 @@ impl ResponseError for ApiError {
             response.insert_header((header::ALLOW, *allow));
         }
         response.json(body)
+    }
+}
+
+/// The body of `error` in `surface`'s shape: what the client gets, and what a refused
+/// request's record keeps when content is captured.
+pub fn body(surface: Surface, error: &GatewayError) -> serde_json::Value {
+    let message = error.to_string();
+    match surface {
+        Surface::Ollama => json!({ "error": message }),
+        Surface::OpenAi => json!({ "error": {
+            "message": message,
+            "type": openai_type(error),
+            "param": null,
+            "code": openai_code(error),
+        }}),
+        Surface::Anthropic => json!({ "type": "error", "error": {
+            "type": anthropic_type(error),
+            "message": message,
+        }}),
     }
 }
 

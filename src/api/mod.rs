@@ -18,7 +18,7 @@ use crate::{
     auth::ClientKey,
     dispatch::{End, Gateway},
     error::GatewayError,
-    inbound::{Inbound, Operation},
+    inbound::{Inbound, Operation, Surface},
 };
 use error::ApiError;
 
@@ -43,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     post(cfg, "/v1/completions", openai::completions);
     post(cfg, "/v1/embeddings", openai::embeddings);
     post(cfg, "/v1/messages", anthropic::messages);
+    post(cfg, "/v1/messages/count_tokens", anthropic::count_tokens);
     get(cfg, "/v1/models", openai::models);
     // Ollama model names may hold a namespace: `user/model:tag`.
     get(cfg, "/v1/models/{id:.+}", openai::model);
@@ -158,8 +159,11 @@ async fn infer(
             .map_err(|e| refuse(e.into(), Some(key.clone()), inbound.model.clone()))?;
     }
     inbound.key = key;
-    if operation == Operation::AnthropicMessages {
+    if operation.surface() == Surface::Anthropic {
         inbound.anthropic_beta = req.headers().get("anthropic-beta").cloned();
+    }
+    if !req.query_string().is_empty() {
+        inbound.query = Some(req.query_string().into());
     }
     gateway
         .forward(inbound)

@@ -61,4 +61,14 @@ impl Capture {
             self.cut = true;
         }
     }
+
+    /// The answer was Drover's own error (a refused translation, no node left): its body
+    /// replaces whatever was kept, as one JSON document.
+    pub fn refused(&mut self, body: Bytes) {
+        self.framing = Framing::Json;
+        self.response.clear();
+        self.kept = 0;
+        self.cut = false;
+        self.push(&body);
+    }
 }

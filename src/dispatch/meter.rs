@@ -22,6 +22,7 @@ use crate::{
     auth::ClientKey,
     capture::Capture,
     metrics as m,
+    providers::Dropped,
     store::records::RequestRecord,
 };
 
@@ -136,6 +137,8 @@ pub struct RequestMeter {
     pub tokens: Tokens,
     /// The bodies, when the request log captures content.
     pub capture: Option<Capture>,
+    /// The client's fields the translation for the serving node dropped.
+    pub dropped: Option<Dropped>,
     pub started: Instant,
     started_wall: SystemTime,
     sink: Option<RecordSink>,
@@ -162,6 +165,7 @@ impl RequestMeter {
             key: None,
             tokens: Tokens::default(),
             capture: None,
+            dropped: None,
             started: Instant::now(),
             started_wall: SystemTime::now(),
             sink,
@@ -228,6 +232,7 @@ impl RequestMeter {
                 completion_tokens: self.tokens.completion.and_then(|n| i64::try_from(n).ok()),
                 retries: retries as i32,
                 client_addr: self.client.map(|ip| ip.to_string()),
+                dropped: self.dropped.as_ref().map(|d| d.0.to_string()),
             };
             sink.sender.send(LogEntry {
                 record,

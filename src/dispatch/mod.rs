@@ -35,6 +35,10 @@ use crate::{
 
 /// Response header naming the node that served a request (for operators and tests).
 pub const NODE_HEADER: &str = "x-drover-node";
+/// Response header naming the client's fields a translation dropped (`a, b.c`).
+pub const DROPPED_HEADER: &str = "x-drover-dropped";
+/// Response header of `count_tokens`: `exact` (the node counted) or `estimate` (Drover did).
+pub const TOKEN_COUNT_HEADER: &str = "x-drover-token-count";
 
 /// What each HTTP worker needs to serve requests.
 pub struct Gateway {
@@ -119,6 +123,7 @@ impl Gateway {
 
     /// Serves one inference request end to end.
     pub async fn forward(&self, inbound: Inbound) -> Result<HttpResponse, GatewayError> {
+        let surface = inbound.operation.surface();
         let mut meter = self.meter(
             inbound.operation.path(),
             inbound.model.clone(),
@@ -146,6 +151,10 @@ impl Gateway {
                     meter.model = "-".into();
                 }
                 meter.error_kind = Some(error.kind());
+                if let Some(capture) = meter.capture.as_mut() {
+                    let body = crate::api::error::body(surface, &error).to_string();
+                    capture.refused(body.into());
+                }
                 let none: Arc<str> = Arc::from("-");
                 meter.finish(&none, End::Status(error.status().as_u16()), None, retries);
                 Err(error)
@@ -220,7 +229,10 @@ impl Gateway {
                 }
                 meter.resolved = Some(lease.model().clone());
                 let call = match providers::plan(lease.node().kind, &request, &self.translation) {
-                    Ok(call) => call,
+                    Ok(call) => {
+                        meter.dropped = call.dropped.clone();
+                        call
+                    }
                     Err(e) => {
                         // This node's API cannot take the request (an operation or a field
                         // its kind lacks); another node of the model may. Not an attempt.
@@ -231,15 +243,22 @@ impl Gateway {
                     }
                 };
                 let node = lease.node().name.clone();
+                let told = told(&call);
                 if call.codec == Codec::Local {
                     meter.finish(&node, End::Status(200), None, retries);
-                    return Ok(local_response(
-                        &request,
-                        call.body,
-                        Some(lease.node().header.clone()),
-                    ));
+                    let mut response =
+                        local_response(&request, call.body, Some(lease.node().header.clone()));
+                    tell(&mut response, &told);
+                    return Ok(response);
                 }
-                let url = format!("{}{}", lease.node().base_url, call.path);
+                // The client's query string goes where its body goes unchanged (Claude Code's
+                // `?beta=true`); a translated body is asked for on the node's own terms.
+                let url = match (&request.query, call.codec) {
+                    (Some(query), Codec::PassThrough) => {
+                        format!("{}{}?{query}", lease.node().base_url, call.path)
+                    }
+                    _ => format!("{}{}", lease.node().base_url, call.path),
+                };
                 let headers = upstream_headers(lease.node(), &request, call.codec);
                 let answer = upstream::attempt(
                     &client,
@@ -280,7 +299,7 @@ impl Gateway {
                 };
                 match answer {
                     Ok((answer, translation)) => {
-                        return Ok(respond(RelayParts::of(
+                        let mut response = respond(RelayParts::of(
                             answer,
                             translation,
                             lease,
@@ -288,7 +307,9 @@ impl Gateway {
                             tuning.timeouts.idle,
                             meter,
                             retries,
-                        )));
+                        ));
+                        tell(&mut response, &told);
+                        return Ok(response);
                     }
                     Err(error) => {
                         tracing::warn!(request_id = %request.request_id, node = %node, %error,
@@ -318,6 +339,31 @@ impl Gateway {
             (None, None) => GatewayError::NoHealthyNode(inbound.model.to_string()),
         };
         Err((error, meter, retries))
+    }
+}
+
+/// What Drover tells the client about how its request was served: the fields translation
+/// dropped (`x-drover-dropped`) and, for `count_tokens`, whether the count is exact.
+fn told(call: &providers::UpstreamCall) -> Vec<(header::HeaderName, header::HeaderValue)> {
+    let mut headers = Vec::new();
+    // `Dropped` holds visible ASCII only, so the header is always made.
+    if let Some(dropped) = &call.dropped {
+        if let Ok(value) = header::HeaderValue::from_str(&dropped.0) {
+            headers.push((header::HeaderName::from_static(DROPPED_HEADER), value));
+        }
+    }
+    if let Some(count) = call.token_count {
+        headers.push((
+            header::HeaderName::from_static(TOKEN_COUNT_HEADER),
+            header::HeaderValue::from_static(count.as_str()),
+        ));
+    }
+    headers
+}
+
+fn tell(response: &mut HttpResponse, told: &[(header::HeaderName, header::HeaderValue)]) {
+    for (name, value) in told {
+        response.headers_mut().insert(name.clone(), value.clone());
     }
 }
 
@@ -369,7 +415,7 @@ fn node_framing(codec: Codec, request: &Inbound) -> Framing {
             translate::Dialect::AnthropicMessages => Framing::AnthropicSse,
             translate::Dialect::OllamaChat | translate::Dialect::OllamaGenerate => Framing::Ndjson,
         },
-        Codec::Embed { .. } => Framing::Json,
+        Codec::Embed { .. } | Codec::TokenCount { .. } => Framing::Json,
     }
 }
 

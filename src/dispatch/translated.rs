@@ -91,6 +91,16 @@ pub async fn answer(
                 .map_err(untranslatable)?;
             (status, Bytes::from(body))
         }
+        Codec::TokenCount { node: from } if status >= 400 => {
+            let client = translate::Dialect::AnthropicMessages;
+            let (status, body) = translate::errors::error(from, client, status, &body);
+            (status, Bytes::from(body))
+        }
+        Codec::TokenCount { node: from } => {
+            let body =
+                translate::request::count_tokens_answer(from, &body).map_err(untranslatable)?;
+            (status, Bytes::from(body))
+        }
     };
     Ok((answer, Translation::Whole { status, body }))
 }

@@ -19,6 +19,7 @@ pub(super) fn route(operation: Operation) -> Option<Route> {
         | Operation::OllamaGenerate => {
             Route::chat("/v1/messages", Dialect::AnthropicMessages, operation)
         }
+        Operation::AnthropicCountTokens => Route::pass("/v1/messages/count_tokens"),
         Operation::OpenAiCompletions
         | Operation::OpenAiEmbeddings
         | Operation::OllamaEmbed

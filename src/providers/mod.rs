@@ -30,6 +30,38 @@ pub struct UpstreamCall {
     pub path: &'static str,
     pub body: Bytes,
     pub codec: Codec,
+    /// What translation left out of the client's body, told to the client and recorded.
+    pub dropped: Option<Dropped>,
+    /// For `count_tokens`: whether the count is the node's or Drover's estimate.
+    pub token_count: Option<TokenCount>,
+}
+
+/// The client's fields a translation dropped, as the `x-drover-dropped` header says them
+/// (`field1, field2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped(pub std::sync::Arc<str>);
+
+impl Dropped {
+    /// `None` when nothing was dropped, the common case. A field name a header cannot carry
+    /// (an unknown field named in UTF-8) has those characters as `?`, so the header and the
+    /// record always say the same.
+    pub fn of(fields: Vec<String>) -> Option<Dropped> {
+        if fields.is_empty() {
+            return None;
+        }
+        let joined = fields.join(", ");
+        let said: String = joined
+            .chars()
+            .map(|c| {
+                if c == ' ' || c.is_ascii_graphic() {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        Some(Dropped(said.into()))
+    }
 }
 
 /// How the node's answer (status, body, stream frames, errors) becomes the client's.
@@ -46,6 +78,27 @@ pub enum Codec {
     },
     /// No node call: `body` is the whole answer (see `local`).
     Local,
+    /// An Anthropic `count_tokens` asked of a node as a chat in its dialect that generates
+    /// nothing; the prompt size its answer reports is the count.
+    TokenCount { node: Dialect },
+}
+
+/// How a `count_tokens` answer was come by, told in `x-drover-token-count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCount {
+    /// Counted by the model's own tokenizer (an Anthropic or Ollama node).
+    Exact,
+    /// Estimated by Drover (see `estimate_tokens`): the node's API has no way to count.
+    Estimate,
+}
+
+impl TokenCount {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenCount::Exact => "exact",
+            TokenCount::Estimate => "estimate",
+        }
+    }
 }
 
 /// How `inbound` goes to a node of `kind`.
@@ -68,7 +121,12 @@ pub fn plan(
             path: "",
             body,
             codec: Codec::Local,
+            dropped: None,
+            token_count: None,
         });
+    }
+    if inbound.operation == Operation::AnthropicCountTokens && kind == NodeKind::OpenAi {
+        return estimate_tokens(inbound);
     }
     let route = match kind {
         NodeKind::Ollama => ollama::route(inbound.operation),
@@ -92,24 +150,62 @@ pub fn plan(
         )),
         TranslateError::Invalid(m) => GatewayError::BadRequest(m),
     };
-    let body = match route.codec {
-        Codec::PassThrough | Codec::Local => inbound.body.clone(),
+    let (body, dropped) = match route.codec {
+        Codec::PassThrough | Codec::Local => (inbound.body.clone(), Vec::new()),
         Codec::Chat { node, client } => {
-            translate::request::request(client, node, &inbound.body, options)
-                .map_err(translated)?
-                .body
-                .into()
+            let t = translate::request::request(client, node, &inbound.body, options)
+                .map_err(translated)?;
+            (t.body.into(), t.dropped)
         }
         Codec::Embed { node, client } => {
-            translate::request::embed_request(client, node, &inbound.body)
-                .map_err(translated)?
-                .into()
+            let t = translate::request::embed_request(client, node, &inbound.body)
+                .map_err(translated)?;
+            (t.body.into(), t.dropped)
+        }
+        Codec::TokenCount { node } => {
+            let t = translate::request::count_tokens_request(node, &inbound.body)
+                .map_err(translated)?;
+            (t.body.into(), t.dropped)
         }
     };
+    let token_count =
+        (inbound.operation == Operation::AnthropicCountTokens).then_some(TokenCount::Exact);
     Ok(UpstreamCall {
         path: route.path,
         body,
         codec: route.codec,
+        dropped: Dropped::of(dropped),
+        token_count,
+    })
+}
+
+/// Drover's own count for a node whose API cannot count (OpenAI-compatible servers have no
+/// tokenizer endpoint in common): the request is rendered as an OpenAI chat, and its
+/// `messages` and `tools` as JSON count one token per four bytes, rounded up. English
+/// prose runs at about four characters a token; code and JSON run denser, so the estimate
+/// errs low there.
+fn estimate_tokens(inbound: &Inbound) -> Result<UpstreamCall, GatewayError> {
+    let refused = |e: TranslateError| match e {
+        TranslateError::Unsupported(m)
+        | TranslateError::Invalid(m)
+        | TranslateError::Upstream(m) => GatewayError::BadRequest(m),
+    };
+    let rendered = translate::request::count_tokens_request(Dialect::OpenAiChat, &inbound.body)
+        .map_err(refused)?;
+    let value: serde_json::Value = serde_json::from_slice(&rendered.body)
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let bytes: usize = ["messages", "tools"]
+        .iter()
+        .filter_map(|field| value.get(field))
+        .map(|v| v.to_string().len())
+        .sum();
+    let body = serde_json::json!({ "input_tokens": bytes.div_ceil(4) }).to_string();
+    Ok(UpstreamCall {
+        path: "",
+        body: body.into(),
+        codec: Codec::Local,
+        dropped: Dropped::of(rendered.dropped),
+        token_count: Some(TokenCount::Estimate),
     })
 }
 
@@ -308,4 +404,17 @@ fn listed_ids(body: &serde_json::Value) -> Vec<String> {
         .filter_map(|m| m.get("id").and_then(serde_json::Value::as_str))
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_fields_are_said_in_visible_ascii() {
+        assert_eq!(Dropped::of(Vec::new()), None);
+        let said = Dropped::of(vec!["a".into(), "b.c".into(), "zé\n".into()]).unwrap();
+        assert_eq!(&*said.0, "a, b.c, z??");
+        assert!(HeaderValue::from_str(&said.0).is_ok());
+    }
 }

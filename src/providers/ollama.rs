@@ -1,17 +1,25 @@
 //! Ollama nodes. Ollama serves its own API and an OpenAI-compatible one under `/v1`, so both
-//! pass through unchanged; Anthropic clients are translated onto `/api/chat`.
+//! pass through unchanged; Anthropic clients are translated onto `/api/chat`, their
+//! `count_tokens` too.
 
 use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use super::{get_json, ProbeReport, Route};
+use super::{get_json, Codec, ProbeReport, Route};
 use crate::{inbound::Operation, translate::Dialect};
 
 pub(super) fn route(operation: Operation) -> Option<Route> {
     match operation {
         Operation::AnthropicMessages => Route::chat("/api/chat", Dialect::OllamaChat, operation),
+        // Counted by a chat that generates nothing: Ollama reports the prompt's size.
+        Operation::AnthropicCountTokens => Some(Route {
+            path: "/api/chat",
+            codec: Codec::TokenCount {
+                node: Dialect::OllamaChat,
+            },
+        }),
         // Ollama serves every other operation at the very path clients call.
         other => Route::pass(other.path()),
     }

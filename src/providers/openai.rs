@@ -24,7 +24,8 @@ pub(super) fn route(operation: Operation) -> Option<Route> {
         Operation::OpenAiEmbeddings | Operation::OllamaEmbed | Operation::OllamaEmbeddings => {
             Route::embed("/embeddings", EmbedDialect::OpenAi, operation)
         }
-        Operation::OllamaShow => None,
+        // Estimated by Drover (`estimate_tokens`) before any route is asked.
+        Operation::OllamaShow | Operation::AnthropicCountTokens => None,
     }
 }
 

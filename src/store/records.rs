@@ -37,6 +37,9 @@ pub struct RequestRecord {
     pub completion_tokens: Option<i64>,
     pub retries: i32,
     pub client_addr: Option<String>,
+    /// The client's fields a translation dropped, as `x-drover-dropped` told them
+    /// (`context_management, output_config.effort`); `None` when nothing was.
+    pub dropped: Option<String>,
 }
 
 impl Store {

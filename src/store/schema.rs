@@ -101,6 +101,7 @@ diesel::table! {
         completion_tokens -> Nullable<BigInt>,
         retries -> Integer,
         client_addr -> Nullable<Text>,
+        dropped -> Nullable<Text>,
     }
 }
 

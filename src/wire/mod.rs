@@ -60,6 +60,8 @@ pub fn validate(operation: Operation, body: &[u8]) -> Result<Head, GatewayError>
         Operation::AnthropicMessages => {
             parse::<anthropic::MessagesRequest>(body).and_then(anthropic::MessagesRequest::head)
         }
+        Operation::AnthropicCountTokens => parse::<anthropic::CountTokensRequest>(body)
+            .and_then(anthropic::CountTokensRequest::head),
     }
 }
 

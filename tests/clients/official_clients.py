@@ -1,6 +1,7 @@
 """The official `ollama`, `openai` and `anthropic` Python clients, unchanged, against a real
 Drover, open and with API keys, and across node kinds (OpenAI clients on an Anthropic node,
-Anthropic clients on an OpenAI node: streams, tools and images translated both ways).
+Anthropic clients on an OpenAI node: streams, tools and images translated both ways), and the
+Anthropic SDK's `count_tokens` on every node kind.
 
 Starts `drover-mock` nodes and `drover serve` over them (binaries from target/), then drives
 every endpoint the clients expose that Drover serves. Run by scripts/test.
@@ -79,6 +80,7 @@ def main():
         wait_ready(base + "/readyz")
         run_ollama(base)
         run_openai(base)
+        run_count_tokens(base, {"llama3": "exact"})
 
         # The same clients with API keys (auth.mode = keys), on a second replica.
         port = free_port()
@@ -118,6 +120,7 @@ def main():
         across = f"http://127.0.0.1:{port}"
         wait_ready(across + "/readyz")
         run_across_kinds(across)
+        run_count_tokens(across, {"claude-mock": "exact", "gpt-mock": "estimate"})
         print("all official client checks passed")
     finally:
         for p in procs:
@@ -248,6 +251,26 @@ def run_with_keys(base, token):
 PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAAB"
          "JRU5ErkJggg==")
 WEATHER = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+
+
+def run_count_tokens(base, models):
+    """The Anthropic SDK's `messages.count_tokens` on each node kind: passed through to an
+    Anthropic node, counted by an Ollama node, estimated for an OpenAI-compatible one; the
+    `x-drover-token-count` header says which."""
+    an = anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
+    for model, how in models.items():
+        raw = an.messages.with_raw_response.count_tokens(
+            model=model, system="be brief",
+            messages=[{"role": "user", "content": "how many tokens is this"}],
+            tools=[{"name": "weather", "input_schema": WEATHER}])
+        counted = raw.parse()
+        check(counted.input_tokens > 0 and raw.headers.get("x-drover-token-count") == how,
+              f"anthropic count_tokens on {model}: {counted.input_tokens} ({how})")
+    try:
+        an.messages.count_tokens(model="ghost", messages=[{"role": "user", "content": "hi"}])
+        check(False, "count_tokens of an unknown model must fail")
+    except anthropic.NotFoundError:
+        check(True, "anthropic count_tokens of an unknown model is NotFoundError")
 
 
 def run_across_kinds(base):

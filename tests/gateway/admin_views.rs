@@ -65,6 +65,7 @@ fn record(i: usize, ts_ms: i64, latency_ms: f64) -> RequestRecord {
         completion_tokens: Some(20),
         retries: 0,
         client_addr: None,
+        dropped: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! thread, driven over HTTP. One binary for all, so linking happens once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acceptance;
 mod admin;
 mod admin_views;
 mod bad_input;

@@ -17,7 +17,7 @@ const ANTHROPIC_KEY: &str = "sk-ant-node-secret-0002";
 
 /// Three nodes, one per kind, each serving its own model: `o` (Ollama), `g` (OpenAI), `c`
 /// (Anthropic); the OpenAI and Anthropic ones ask for their keys.
-async fn fleet(tweak: impl FnOnce(&mut Config)) -> Setup {
+pub(crate) async fn fleet(tweak: impl FnOnce(&mut Config)) -> Setup {
     let ollama = MockUpstream::start(MockConfig::named("ollama", &["o:latest"])).unwrap();
     let openai = MockUpstream::start(MockConfig {
         api_key: Some(OPENAI_KEY.into()),
@@ -53,7 +53,7 @@ async fn fleet(tweak: impl FnOnce(&mut Config)) -> Setup {
 }
 
 /// No mock ever had to refuse what Drover sent it.
-fn assert_no_rejections(s: &Setup) {
+pub(crate) fn assert_no_rejections(s: &Setup) {
     for node in &s.nodes {
         assert_eq!(
             node.rejections(),
@@ -64,7 +64,7 @@ fn assert_no_rejections(s: &Setup) {
     }
 }
 
-async fn anthropic_post(s: &Setup, body: Value) -> Reply {
+pub(crate) async fn anthropic_post(s: &Setup, body: Value) -> Reply {
     let res = crate::harness::client()
         .post(s.url("/v1/messages"))
         .insert_header(("anthropic-version", "2023-06-01"))

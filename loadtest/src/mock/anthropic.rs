@@ -1,4 +1,5 @@
-//! The Anthropic Messages API (`/v1/messages`, `/v1/models`) of an Anthropic-kind node:
+//! The Anthropic Messages API (`/v1/messages`, `/v1/messages/count_tokens`, `/v1/models`)
+//! of an Anthropic-kind node:
 //! strict validation, whole answers and the exact streamed event sequence.
 
 use actix_web::http::StatusCode;
@@ -313,4 +314,38 @@ pub(crate) async fn messages(st: St, req: HttpRequest, body: Bytes) -> HttpRespo
     };
     let (frames, content) = stream_events(&plan, start, &ids);
     Frames { frames, content }.respond(SSE, &st, admitted)
+}
+
+/// `POST /v1/messages/count_tokens`: the prompt tokens the same body would cost as a message
+/// (the planner's count), for a body with a model and messages; no `max_tokens` needed.
+pub(crate) async fn count_tokens(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
+    if let Err(resp) = book(&st, Endpoint::V1CountTokens, &req, &body) {
+        return resp;
+    }
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return refuse(
+                &st,
+                anthropic_bad_request(&format!("There was an error parsing the body: {e}")),
+            )
+        }
+    };
+    let model = match v.get("model").and_then(Value::as_str) {
+        Some(m) if !m.is_empty() => m,
+        _ => return refuse(&st, anthropic_bad_request("model: Field required")),
+    };
+    if !v.get("messages").is_some_and(Value::is_array) {
+        return refuse(&st, anthropic_bad_request("messages: Field required"));
+    }
+    if !st.catalog().has(model) {
+        return anthropic_error(
+            StatusCode::NOT_FOUND,
+            "not_found_error",
+            &format!("model: {model}"),
+        );
+    }
+    let prompt = anthropic_request::read(&v);
+    let counted = plan(&prompt, &st.first_token, 0).prompt_tokens;
+    ok_json(json_bytes(&serde_json::json!({ "input_tokens": counted })))
 }

@@ -31,8 +31,27 @@ pub(crate) fn book(
 ) -> Result<(), HttpResponse> {
     st.hit(ep);
     st.store_body(ep, body);
-    st.store_headers(ep, req.headers());
+    store_head(st, ep, req);
     auth::check(st, req.headers()).map_err(|resp| refuse(st, resp))
+}
+
+/// Pseudo-header under which a request's query string is kept with its headers.
+pub(crate) const QUERY_HEADER: &str = "x-mock-query";
+
+/// Keeps the request's headers and, under [`QUERY_HEADER`], its query string.
+fn store_head(st: &Shared, ep: Endpoint, req: &HttpRequest) {
+    let query = req.query_string();
+    if query.is_empty() {
+        return st.store_headers(ep, req.headers());
+    }
+    let mut headers = req.headers().clone();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(query) {
+        headers.insert(
+            actix_web::http::header::HeaderName::from_static(QUERY_HEADER),
+            value,
+        );
+    }
+    st.store_headers(ep, &headers);
 }
 
 /// Counts and keeps a refusal (400/401) and passes the response through. Refusals are

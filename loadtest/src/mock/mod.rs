@@ -330,6 +330,11 @@ impl MockUpstream {
             .map(|(_, v)| v)
     }
 
+    /// The query string of the last request on `path` (`beta=true`), if it had one.
+    pub fn last_query(&self, path: &str) -> Option<String> {
+        self.last_header(path, common::QUERY_HEADER)
+    }
+
     /// Requests refused as invalid or unauthenticated (400 and 401 answers, malformed JSON
     /// included; unknown models, 404, are not counted). A test that sends only valid
     /// traffic through Drover asserts this stays 0: the mock never had to refuse what

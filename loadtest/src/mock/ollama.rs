@@ -215,7 +215,7 @@ async fn answer(
     if let Err(resp) = check_model(&st, model) {
         return resp;
     }
-    let plan = plan(&prompt, &st.first_token, st.tokens());
+    let plan = prompt_only(plan(&prompt, &st.first_token, st.tokens()), &prompt);
     let created_at = rfc3339_now();
     let calls = (!plan.calls.is_empty()).then_some(&plan);
     if !stream {
@@ -252,6 +252,21 @@ async fn answer(
         Some(Stats::of(&plan)),
     ));
     Frames { frames, content }.respond(NDJSON, &st, admitted)
+}
+
+/// `num_predict: 0` asks Ollama to read the prompt and generate nothing, not even a tool
+/// call: what Drover's `count_tokens` relies on to count a prompt.
+fn prompt_only(plan: Plan, prompt: &Prompt) -> Plan {
+    if prompt.max_tokens != Some(0) {
+        return plan;
+    }
+    Plan {
+        chunks: Vec::new(),
+        calls: Vec::new(),
+        finish: Finish::Length,
+        completion_tokens: 0,
+        ..plan
+    }
 }
 
 fn model_of(v: &Value) -> &str {

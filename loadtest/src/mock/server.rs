@@ -78,7 +78,11 @@ fn openai_routes(cfg: &mut web::ServiceConfig) {
 
 fn anthropic_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/models").route(web::get().to(anthropic::models)))
-        .service(web::resource("/v1/messages").route(web::post().to(anthropic::messages)));
+        .service(web::resource("/v1/messages").route(web::post().to(anthropic::messages)))
+        .service(
+            web::resource("/v1/messages/count_tokens")
+                .route(web::post().to(anthropic::count_tokens)),
+        );
 }
 
 /// Ollama serves its own API and the OpenAI-compatible one.

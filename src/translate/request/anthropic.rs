@@ -4,27 +4,37 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    image, invalid,
+    drop_field, drop_ollama_extras, drop_unknown, image, invalid,
     ir::{
-        Block, Chat, Image, Message, Reasoning, Role, Sampling, Tool, ToolChoice, ToolResult,
-        ToolUse,
+        Block, Chat, Image, Message, Reasoning, ResponseFormat, Role, Sampling, Tool, ToolChoice,
+        ToolResult, ToolUse,
     },
-    refuse_ollama_extras, refuse_unknown, texts, unsupported,
+    texts, unsupported,
 };
 use crate::translate::{Options, TranslateError};
 
 const TARGET: &str = "Anthropic";
 
-/// The request as Anthropic defines it; any field not listed lands in `unknown` and is
-/// refused (`container`, `mcp_servers`, `context_management`…).
+/// Why an Anthropic body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A message to answer: `max_tokens` is required, as Anthropic requires it.
+    Answer,
+    /// A `count_tokens` body: the same, without `max_tokens`.
+    Count,
+}
+
+/// The request as Anthropic defines it. Hints with no counterpart elsewhere
+/// (`context_management`, `cache_control`, `service_tier`, unknown fields) are dropped and
+/// named; what runs on Anthropic's side only (`container`, `mcp_servers`) is refused.
 #[derive(Debug, Deserialize)]
 struct Request {
     #[serde(default)]
     model: String,
-    messages: Vec<WireMessage>,
+    messages: Option<Vec<WireMessage>>,
     max_tokens: Option<u64>,
     system: Option<Value>,
-    metadata: Option<Metadata>,
+    metadata: Option<Map<String, Value>>,
     stop_sequences: Option<Vec<String>>,
     stream: Option<bool>,
     temperature: Option<f64>,
@@ -33,30 +43,43 @@ struct Request {
     tools: Option<Vec<Value>>,
     tool_choice: Option<Value>,
     thinking: Option<Value>,
-    // No effect on the answer: dropped.
-    #[serde(rename = "service_tier")]
-    _service_tier: Option<Value>,
+    output_config: Option<Map<String, Value>>,
+    // Run by Anthropic itself: refused.
+    container: Option<Value>,
+    mcp_servers: Option<Value>,
     #[serde(flatten)]
     unknown: Map<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Metadata {
-    user_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
 struct WireMessage {
     role: String,
-    content: Value,
+    content: Option<Value>,
 }
 
-pub fn parse(body: &[u8]) -> Result<Chat, TranslateError> {
+pub fn parse(body: &[u8], purpose: Purpose) -> Result<Chat, TranslateError> {
     let r: Request = super::parse(body)?;
-    refuse_unknown(&r.unknown, "another API")?;
-    let mut messages = Vec::with_capacity(r.messages.len() + 1);
+    let mut dropped = Vec::new();
+    for (field, value) in [("container", &r.container), ("mcp_servers", &r.mcp_servers)] {
+        if value.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err(unsupported(field, "it runs on Anthropic's side only"));
+        }
+    }
+    let wire_messages = match r.messages {
+        Some(m) if !m.is_empty() => m,
+        _ => return Err(invalid("messages", "at least one message is required")),
+    };
+    if purpose == Purpose::Answer {
+        match r.max_tokens {
+            None => return Err(invalid("max_tokens", "Field required")),
+            Some(0) => return Err(invalid("max_tokens", "must be greater than or equal to 1")),
+            Some(_) => {}
+        }
+    }
+    drop_unknown(&r.unknown, &mut dropped);
+    let mut messages = Vec::with_capacity(wire_messages.len() + 1);
     if let Some(system) = &r.system {
-        let content = system_blocks(system)?;
+        let content = system_blocks(system, "system", &mut dropped)?;
         if !content.is_empty() {
             messages.push(Message {
                 role: Role::System,
@@ -64,11 +87,21 @@ pub fn parse(body: &[u8]) -> Result<Chat, TranslateError> {
             });
         }
     }
-    for (i, m) in r.messages.iter().enumerate() {
+    for (i, m) in wire_messages.iter().enumerate() {
         let at = format!("messages[{i}]");
-        let role = match m.role.as_str() {
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
+        let Some(value) = &m.content else {
+            return Err(invalid(&format!("{at}.content"), "Field required"));
+        };
+        let content_at = format!("{at}.content");
+        let (role, content) = match m.role.as_str() {
+            "user" => (Role::User, content(value, &content_at, &mut dropped)?),
+            "assistant" => (Role::Assistant, content(value, &content_at, &mut dropped)?),
+            // Mid-conversation system messages (Claude Code sends them with a beta header):
+            // text, kept in place.
+            "system" => (
+                Role::System,
+                system_blocks(value, &content_at, &mut dropped)?,
+            ),
             other => {
                 return Err(invalid(
                     &format!("{at}.role"),
@@ -76,33 +109,56 @@ pub fn parse(body: &[u8]) -> Result<Chat, TranslateError> {
                 ))
             }
         };
-        messages.push(Message {
-            role,
-            content: content(&m.content, &format!("{at}.content"))?,
-        });
+        messages.push(Message { role, content });
     }
     let mut parallel_tool_calls = None;
     let tool_choice = match &r.tool_choice {
+        Some(Value::Null) | None => None,
         Some(value) => {
             let (choice, parallel) = tool_choice(value)?;
             parallel_tool_calls = parallel;
             Some(choice)
         }
-        None => None,
     };
+    let tools = r
+        .tools
+        .map(|tools| {
+            tools
+                .iter()
+                .enumerate()
+                .map(|(i, t)| tool(t, &format!("tools[{i}]"), &mut dropped))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let mut output = r.output_config.unwrap_or_default();
+    let effort = match output.remove("effort") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(level)) => Some(level),
+        Some(_) => return Err(invalid("output_config.effort", "must be a string")),
+    };
+    let format = match output.remove("format") {
+        None | Some(Value::Null) => None,
+        Some(spec) => output_format(&spec)?,
+    };
+    for (key, value) in &output {
+        if !value.is_null() {
+            drop_field(&mut dropped, format!("output_config.{key}"));
+        }
+    }
+    let reasoning = reasoning(r.thinking.as_ref(), effort, &mut dropped)?;
+    let mut user = None;
+    for (key, value) in r.metadata.unwrap_or_default() {
+        match (key.as_str(), value) {
+            (_, Value::Null) => {}
+            ("user_id", Value::String(id)) => user = Some(id),
+            ("user_id", _) => return Err(invalid("metadata.user_id", "must be a string")),
+            (other, _) => drop_field(&mut dropped, format!("metadata.{other}")),
+        }
+    }
     Ok(Chat {
         model: r.model,
         messages,
-        tools: r
-            .tools
-            .map(|tools| {
-                tools
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| tool(t, &format!("tools[{i}]")))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?,
+        tools,
         tool_choice,
         parallel_tool_calls,
         sampling: Sampling {
@@ -114,16 +170,40 @@ pub fn parse(body: &[u8]) -> Result<Chat, TranslateError> {
             ..Default::default()
         },
         stream: r.stream.unwrap_or(false),
-        format: None,
-        reasoning: r.thinking.as_ref().map(thinking).transpose()?.flatten(),
-        user: r.metadata.and_then(|m| m.user_id),
+        format,
+        reasoning,
+        user,
         ollama: Default::default(),
-        dropped: Vec::new(),
+        dropped,
     })
 }
 
-/// The top-level `system`: a string or text blocks.
-fn system_blocks(value: &Value) -> Result<Vec<Block>, TranslateError> {
+/// `output_config.format`: Anthropic's structured output, a JSON schema.
+fn output_format(spec: &Value) -> Result<Option<ResponseFormat>, TranslateError> {
+    let at = "output_config.format";
+    match spec.get("type").and_then(Value::as_str) {
+        Some("json_schema") => Ok(Some(ResponseFormat::Schema {
+            name: None,
+            schema: spec
+                .get("schema")
+                .cloned()
+                .ok_or_else(|| invalid(at, "a json_schema format needs `schema`"))?,
+            strict: None,
+        })),
+        Some(other) => Err(unsupported(
+            &format!("{at}.type"),
+            &format!("`{other}` has no counterpart in other APIs"),
+        )),
+        None => Err(invalid(at, "needs `type`")),
+    }
+}
+
+/// The top-level `system` or a system message's content: a string or text blocks.
+fn system_blocks(
+    value: &Value,
+    at: &str,
+    dropped: &mut Vec<String>,
+) -> Result<Vec<Block>, TranslateError> {
     match value {
         Value::Null => Ok(Vec::new()),
         Value::String(text) => Ok(vec![Block::Text(text.clone())]),
@@ -131,20 +211,36 @@ fn system_blocks(value: &Value) -> Result<Vec<Block>, TranslateError> {
             .iter()
             .enumerate()
             .map(|(i, b)| match b.get("type").and_then(Value::as_str) {
-                Some("text") => b
-                    .get("text")
-                    .and_then(Value::as_str)
-                    .map(|t| Block::Text(t.to_owned()))
-                    .ok_or_else(|| invalid(&format!("system[{i}]"), "needs `text`")),
-                _ => Err(invalid(&format!("system[{i}]"), "must be a text block")),
+                Some("text") => {
+                    drop_block_hints(b, dropped);
+                    b.get("text")
+                        .and_then(Value::as_str)
+                        .map(|t| Block::Text(t.to_owned()))
+                        .ok_or_else(|| invalid(&format!("{at}[{i}]"), "needs `text`"))
+                }
+                _ => Err(invalid(&format!("{at}[{i}]"), "must be a text block")),
             })
             .collect(),
-        _ => Err(invalid("system", "must be a string or text blocks")),
+        _ => Err(invalid(at, "must be a string or text blocks")),
+    }
+}
+
+/// Names a block's hints that no other API has: `cache_control` (a caching hint) and
+/// `citations` (asks Anthropic to cite its sources).
+fn drop_block_hints(b: &Value, dropped: &mut Vec<String>) {
+    for hint in ["cache_control", "citations"] {
+        if b.get(hint).is_some_and(|v| !v.is_null()) {
+            drop_field(dropped, hint);
+        }
     }
 }
 
 /// A message's content: a string or content blocks.
-fn content(value: &Value, at: &str) -> Result<Vec<Block>, TranslateError> {
+fn content(
+    value: &Value,
+    at: &str,
+    dropped: &mut Vec<String>,
+) -> Result<Vec<Block>, TranslateError> {
     let blocks = match value {
         Value::String(text) => return Ok(vec![Block::Text(text.clone())]),
         Value::Array(blocks) => blocks,
@@ -152,7 +248,7 @@ fn content(value: &Value, at: &str) -> Result<Vec<Block>, TranslateError> {
     };
     let mut out = Vec::with_capacity(blocks.len());
     for (i, b) in blocks.iter().enumerate() {
-        if let Some(block) = block(b, &format!("{at}[{i}]"), true)? {
+        if let Some(block) = block(b, &format!("{at}[{i}]"), true, dropped)? {
             out.push(block);
         }
     }
@@ -161,8 +257,14 @@ fn content(value: &Value, at: &str) -> Result<Vec<Block>, TranslateError> {
 
 /// One content block; `None` for what is dropped. Only `top`-level blocks may be tool
 /// blocks or thinking: a tool result's content holds text and images.
-fn block(b: &Value, at: &str, top: bool) -> Result<Option<Block>, TranslateError> {
+fn block(
+    b: &Value,
+    at: &str,
+    top: bool,
+    dropped: &mut Vec<String>,
+) -> Result<Option<Block>, TranslateError> {
     let kind = b.get("type").and_then(Value::as_str).unwrap_or("");
+    drop_block_hints(b, dropped);
     let str_field = |key: &str| -> Result<String, TranslateError> {
         b.get(key)
             .and_then(Value::as_str)
@@ -191,7 +293,9 @@ fn block(b: &Value, at: &str, top: bool) -> Result<Option<Block>, TranslateError
                 Some(Value::Array(items)) => {
                     let mut out = Vec::with_capacity(items.len());
                     for (i, item) in items.iter().enumerate() {
-                        if let Some(inner) = block(item, &format!("{at}.content[{i}]"), false)? {
+                        if let Some(inner) =
+                            block(item, &format!("{at}.content[{i}]"), false, dropped)?
+                        {
                             out.push(inner);
                         }
                     }
@@ -248,7 +352,7 @@ fn image_source(source: Option<&Value>, at: &str) -> Result<Image, TranslateErro
     }
 }
 
-fn tool(t: &Value, at: &str) -> Result<Tool, TranslateError> {
+fn tool(t: &Value, at: &str, dropped: &mut Vec<String>) -> Result<Tool, TranslateError> {
     if let Some(kind) = t
         .get("type")
         .and_then(Value::as_str)
@@ -263,6 +367,12 @@ fn tool(t: &Value, at: &str) -> Result<Tool, TranslateError> {
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(at, "a tool needs `name`"))?;
+    // Streaming and caching hints, and Claude Code's `defer_loading`: no counterpart.
+    for hint in ["cache_control", "eager_input_streaming", "defer_loading"] {
+        if t.get(hint).is_some_and(|v| !v.is_null()) {
+            drop_field(dropped, hint);
+        }
+    }
     Ok(Tool {
         name: name.to_owned(),
         description: t
@@ -297,22 +407,47 @@ fn tool_choice(value: &Value) -> Result<(ToolChoice, Option<bool>), TranslateErr
     Ok((choice, parallel))
 }
 
-fn thinking(value: &Value) -> Result<Option<Reasoning>, TranslateError> {
-    match value.get("type").and_then(Value::as_str) {
-        Some("enabled") => Ok(Some(Reasoning::On {
-            budget_tokens: value.get("budget_tokens").and_then(Value::as_u64),
-        })),
-        Some("disabled") => Ok(Some(Reasoning::Off)),
-        None if value.is_null() => Ok(None),
-        _ => Err(unsupported(
-            "thinking.type",
-            "only enabled and disabled thinking can be translated",
-        )),
-    }
+/// `thinking` and `output_config.effort` as one reasoning setting. An effort level wins over
+/// adaptive or enabled thinking (it is what the other APIs take); disabled thinking wins over
+/// an effort, which is then dropped.
+fn reasoning(
+    thinking: Option<&Value>,
+    effort: Option<String>,
+    dropped: &mut Vec<String>,
+) -> Result<Option<Reasoning>, TranslateError> {
+    let thinking = match thinking {
+        None | Some(Value::Null) => None,
+        Some(value) => match value.get("type").and_then(Value::as_str) {
+            Some("enabled") => Some(Reasoning::On {
+                budget_tokens: value.get("budget_tokens").and_then(Value::as_u64),
+            }),
+            // The model decides how much to think: thinking on, no budget.
+            Some("adaptive") => Some(Reasoning::On {
+                budget_tokens: None,
+            }),
+            Some("disabled") => Some(Reasoning::Off),
+            Some(other) => {
+                return Err(invalid("thinking.type", &format!("unknown type `{other}`")))
+            }
+            None => return Err(invalid("thinking", "needs `type`")),
+        },
+    };
+    Ok(match (thinking, effort) {
+        (Some(Reasoning::Off), Some(_)) => {
+            drop_field(dropped, "output_config.effort");
+            Some(Reasoning::Off)
+        }
+        (_, Some(level)) => Some(Reasoning::Effort(level)),
+        (thinking, None) => thinking,
+    })
 }
 
-pub fn render(chat: &Chat, options: &Options) -> Result<Value, TranslateError> {
-    refuse_ollama_extras(chat, TARGET)?;
+pub fn render(
+    chat: &Chat,
+    options: &Options,
+    dropped: &mut Vec<String>,
+) -> Result<Value, TranslateError> {
+    drop_ollama_extras(chat, dropped);
     let Sampling {
         max_tokens,
         temperature,
@@ -323,15 +458,16 @@ pub fn render(chat: &Chat, options: &Options) -> Result<Value, TranslateError> {
         frequency_penalty,
         presence_penalty,
     } = &chat.sampling;
+    // Sampling hints Anthropic lacks; a zero penalty is the default and not worth naming.
     if seed.is_some() {
-        return Err(unsupported("seed", "Anthropic has no seed"));
+        dropped.push("seed".into());
     }
     for (field, value) in [
         ("frequency_penalty", frequency_penalty),
         ("presence_penalty", presence_penalty),
     ] {
         if value.is_some_and(|v| v != 0.0) {
-            return Err(unsupported(field, "Anthropic has no repetition penalties"));
+            dropped.push(field.into());
         }
     }
     if chat.format.is_some() {
@@ -347,10 +483,8 @@ pub fn render(chat: &Chat, options: &Options) -> Result<Value, TranslateError> {
         out.insert("system".into(), system);
     }
     out.insert("messages".into(), Value::Array(messages));
-    out.insert(
-        "max_tokens".into(),
-        json!(max_tokens.unwrap_or(u64::from(options.default_max_tokens))),
-    );
+    let max_tokens = max_tokens.unwrap_or(u64::from(options.default_max_tokens));
+    out.insert("max_tokens".into(), json!(max_tokens));
     out.insert("stream".into(), json!(chat.stream));
     for (key, value) in [("temperature", temperature), ("top_p", top_p)] {
         if let Some(value) = value {
@@ -401,35 +535,51 @@ pub fn render(chat: &Chat, options: &Options) -> Result<Value, TranslateError> {
         }
         out.insert("tool_choice".into(), choice);
     }
-    match &chat.reasoning {
-        None | Some(Reasoning::Off) => {}
-        Some(Reasoning::On {
-            budget_tokens: Some(budget),
-        }) => {
-            out.insert(
-                "thinking".into(),
-                json!({"type": "enabled", "budget_tokens": budget}),
-            );
-        }
-        Some(Reasoning::On {
-            budget_tokens: None,
-        }) => {
-            return Err(unsupported(
-                "think",
-                "Anthropic thinking needs a token budget, which this request does not give",
-            ))
-        }
-        Some(Reasoning::Effort(_)) => {
-            return Err(unsupported(
-                "reasoning_effort",
-                "Anthropic thinking takes a token budget, not an effort level",
-            ))
-        }
+    if let Some(budget) = thinking_budget(chat.reasoning.as_ref(), max_tokens, dropped) {
+        out.insert(
+            "thinking".into(),
+            json!({"type": "enabled", "budget_tokens": budget}),
+        );
     }
     if let Some(user) = &chat.user {
         out.insert("metadata".into(), json!({"user_id": user}));
     }
     Ok(Value::Object(out))
+}
+
+/// Anthropic's smallest thinking budget.
+const MIN_BUDGET: u64 = 1024;
+
+/// The thinking budget for a reasoning setting: the client's own, or one per effort level
+/// (`low` 2048, `medium` or thinking on without a budget 8192, `high` and above 24576),
+/// kept below `max_tokens` as Anthropic requires. Dropped (and named) when `max_tokens`
+/// leaves no room for Anthropic's least budget; `minimal` and `none` think not at all.
+fn thinking_budget(
+    reasoning: Option<&Reasoning>,
+    max_tokens: u64,
+    dropped: &mut Vec<String>,
+) -> Option<u64> {
+    let (wanted, field) = match reasoning? {
+        Reasoning::Off => return None,
+        Reasoning::On {
+            budget_tokens: Some(budget),
+        } => (*budget, "thinking.budget_tokens"),
+        Reasoning::On {
+            budget_tokens: None,
+        } => (8192, "thinking"),
+        Reasoning::Effort(level) => match level.as_str() {
+            "none" | "minimal" => return None,
+            "low" => (2048, "reasoning_effort"),
+            "medium" => (8192, "reasoning_effort"),
+            _ => (24576, "reasoning_effort"),
+        },
+    };
+    let budget = wanted.min(max_tokens.saturating_sub(1));
+    if budget < MIN_BUDGET {
+        dropped.push(field.into());
+        return None;
+    }
+    Some(budget)
 }
 
 /// The top-level `system` (every system message, in order) and the alternating turns.

@@ -6,15 +6,15 @@
 //! | input | OpenAI `input` (string or strings) ↔ `/api/embed` `input` ↔ `/api/embeddings` `prompt` (one string only: its answer holds one vector, so a list is refused). OpenAI token arrays are refused for Ollama, which embeds text. |
 //! | `dimensions` | OpenAI ↔ `/api/embed`; refused for `/api/embeddings`, which has none. |
 //! | `encoding_format` | `float` is every API's default and is dropped; `base64` is refused for Ollama, which answers floats only. |
-//! | `user` | dropped (no effect on the vectors). |
+//! | `user` | dropped and named (no effect on the vectors). |
 //! | `truncate` | dropped for other APIs: an input that fits is embedded the same; one that does not is cut by Ollama and refused by OpenAI. |
-//! | Ollama `options`, `keep_alive` | kept between Ollama endpoints; for OpenAI, `keep_alive` and runtime options are dropped, other options refused. |
-//! | unknown fields | kept between Ollama endpoints, refused otherwise. |
+//! | Ollama `options`, `keep_alive` | kept between Ollama endpoints; for OpenAI dropped and named (hints). A `null` option is unset, as Ollama reads it (LangChain sends them), and is not named. |
+//! | unknown fields | kept between Ollama endpoints, dropped and named otherwise. |
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{invalid, refuse_unknown, unsupported, OLLAMA_RUNTIME_OPTIONS};
+use super::{drop_field, drop_unknown, invalid, unsupported, Translated};
 use crate::translate::{EmbedDialect, TranslateError};
 
 #[derive(Debug, Deserialize)]
@@ -24,8 +24,7 @@ struct OpenAiRequest {
     input: Value,
     dimensions: Option<u64>,
     encoding_format: Option<String>,
-    #[serde(rename = "user")]
-    _user: Option<Value>,
+    user: Option<Value>,
     #[serde(flatten)]
     unknown: Map<String, Value>,
 }
@@ -79,14 +78,21 @@ pub fn embed_request(
     from: EmbedDialect,
     to: EmbedDialect,
     body: &[u8],
-) -> Result<Vec<u8>, TranslateError> {
+) -> Result<Translated, TranslateError> {
     if from == to {
-        return Ok(body.to_vec());
+        return Ok(Translated {
+            body: body.to_vec(),
+            dropped: Vec::new(),
+        });
     }
+    let mut dropped = Vec::new();
     let embed = match from {
         EmbedDialect::OpenAi => {
             let r: OpenAiRequest = super::parse(body)?;
-            refuse_unknown(&r.unknown, "Ollama")?;
+            drop_unknown(&r.unknown, &mut dropped);
+            if r.user.as_ref().is_some_and(|u| !u.is_null()) {
+                drop_field(&mut dropped, "user");
+            }
             match r.encoding_format.as_deref() {
                 None | Some("float") => {}
                 Some(other) => {
@@ -110,11 +116,7 @@ pub fn embed_request(
                 input: r.input,
                 dimensions: r.dimensions,
                 truncate: r.truncate,
-                ollama: Some(OllamaSide {
-                    options: r.options.unwrap_or_default(),
-                    keep_alive: r.keep_alive,
-                    unknown: r.unknown,
-                }),
+                ollama: Some(OllamaSide::new(r.options, r.keep_alive, r.unknown)),
             }
         }
         EmbedDialect::OllamaEmbeddings => {
@@ -122,17 +124,31 @@ pub fn embed_request(
             Embed {
                 model: r.model,
                 input: Value::String(r.prompt),
-                ollama: Some(OllamaSide {
-                    options: r.options.unwrap_or_default(),
-                    keep_alive: r.keep_alive,
-                    unknown: r.unknown,
-                }),
+                ollama: Some(OllamaSide::new(r.options, r.keep_alive, r.unknown)),
                 ..Default::default()
             }
         }
     };
-    let value = render(embed, to)?;
-    serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))
+    let value = render(embed, to, &mut dropped)?;
+    let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
+    Ok(Translated { body, dropped })
+}
+
+impl OllamaSide {
+    /// `null` options are unset, as Ollama reads them.
+    fn new(
+        options: Option<Map<String, Value>>,
+        keep_alive: Option<Value>,
+        unknown: Map<String, Value>,
+    ) -> Self {
+        let mut options = options.unwrap_or_default();
+        options.retain(|_, v| !v.is_null());
+        OllamaSide {
+            options,
+            keep_alive: keep_alive.filter(|v| !v.is_null()),
+            unknown,
+        }
+    }
 }
 
 /// Checks that `input` is text Ollama can embed: a string or a list of strings.
@@ -145,23 +161,23 @@ fn text_input(input: &Value) -> Result<(), TranslateError> {
     }
 }
 
-fn render(embed: Embed, to: EmbedDialect) -> Result<Value, TranslateError> {
+fn render(
+    embed: Embed,
+    to: EmbedDialect,
+    dropped: &mut Vec<String>,
+) -> Result<Value, TranslateError> {
     let mut out = Map::new();
     out.insert("model".into(), json!(embed.model));
     match to {
         EmbedDialect::OpenAi => {
             if let Some(side) = &embed.ollama {
-                if let Some(key) = side
-                    .options
-                    .keys()
-                    .find(|k| !OLLAMA_RUNTIME_OPTIONS.contains(&k.as_str()))
-                {
-                    return Err(unsupported(
-                        &format!("options.{key}"),
-                        "OpenAI has no such setting",
-                    ));
+                if side.keep_alive.is_some() {
+                    drop_field(dropped, "keep_alive");
                 }
-                refuse_unknown(&side.unknown, "OpenAI")?;
+                for key in side.options.keys() {
+                    drop_field(dropped, format!("options.{key}"));
+                }
+                drop_unknown(&side.unknown, dropped);
             }
             text_input(&embed.input)?;
             out.insert("input".into(), embed.input);
@@ -226,7 +242,7 @@ mod tests {
 
     fn run(from: EmbedDialect, to: EmbedDialect, body: Value) -> Result<Value, TranslateError> {
         embed_request(from, to, body.to_string().as_bytes())
-            .map(|out| serde_json::from_slice(&out).unwrap())
+            .map(|out| serde_json::from_slice(&out.body).unwrap())
     }
 
     #[test]
@@ -315,18 +331,6 @@ mod tests {
                 "dimensions",
             ),
             (
-                OpenAi,
-                OllamaEmbed,
-                json!({"model": "m", "input": "a", "x": 1}),
-                "x",
-            ),
-            (
-                OllamaEmbed,
-                OpenAi,
-                json!({"model": "m", "input": "a", "options": {"temperature": 1}}),
-                "options.temperature",
-            ),
-            (
                 OllamaEmbed,
                 OllamaEmbeddings,
                 json!({"model": "m", "input": ["a"]}),
@@ -351,9 +355,48 @@ mod tests {
         ));
     }
 
+    /// Hints are dropped and named; `null` options are unset, as Ollama reads them.
+    #[test]
+    fn hints_are_dropped_and_named() {
+        let rows = [
+            (
+                OpenAi,
+                OllamaEmbed,
+                json!({"model": "m", "input": "a", "x": 1, "y": null, "user": "u"}),
+                json!({"model": "m", "input": "a"}),
+                vec!["x", "user"],
+            ),
+            (
+                // LangChain's OllamaEmbeddings sends every option, most of them null.
+                OllamaEmbed,
+                OpenAi,
+                json!({"model": "m", "input": "a", "keep_alive": null,
+                       "options": {"mirostat": null, "num_ctx": null, "temperature": 1, "num_gpu": 1}}),
+                json!({"model": "m", "input": "a"}),
+                vec!["options.num_gpu", "options.temperature"],
+            ),
+            (
+                OllamaEmbeddings,
+                OpenAi,
+                json!({"model": "m", "prompt": "a", "keep_alive": "5m", "truncate_me": true}),
+                json!({"model": "m", "input": "a"}),
+                vec!["keep_alive", "truncate_me"],
+            ),
+        ];
+        for (from, to, input, want, dropped) in rows {
+            let out = embed_request(from, to, input.to_string().as_bytes()).unwrap();
+            let got: Value = serde_json::from_slice(&out.body).unwrap();
+            assert_eq!(got, want, "{input}");
+            assert_eq!(out.dropped, dropped, "{input}");
+        }
+    }
+
     #[test]
     fn same_dialect_passes_through() {
         let body = br#"{"model":"m","input":"x","weird":1}"#;
-        assert_eq!(embed_request(OpenAi, OpenAi, body).unwrap(), body.to_vec());
+        assert_eq!(
+            embed_request(OpenAi, OpenAi, body).unwrap().body,
+            body.to_vec()
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The canonical chat request every dialect is parsed into and rendered from. It holds what
-//! at least two of the APIs can say; what only one can say is either refused by its parser's
-//! target check or carried in [`OllamaExtras`] for the one case where source and target are
-//! the same family (Ollama generate sent to an Ollama chat node).
+//! at least two of the APIs can say; what only one can say is refused by its parser when it
+//! would change the answer, dropped and named in [`Chat::dropped`] when it is a hint, or
+//! carried in [`OllamaExtras`] for the one case where source and target are the same family
+//! (Ollama generate sent to an Ollama chat node).
 
 use serde_json::{Map, Value};
 

@@ -1,31 +1,44 @@
 //! A client's request body in one dialect becomes the node's body in another.
 //!
-//! Each dialect has a parser into the canonical `ir::Chat` and a renderer out of it; the
-//! parser refuses what its own API says that no other API can, the renderer refuses what the
-//! canonical request holds that its target cannot express. Every refusal is
-//! [`TranslateError::Unsupported`] naming the field; a body malformed for its own API is
-//! [`TranslateError::Invalid`].
+//! Each dialect has a parser into the canonical `ir::Chat` and a renderer out of it. A
+//! request is accepted whenever the client's own API would accept it; what the target API
+//! has no place for is judged by the class of the field:
+//!
+//! | class | rule | examples |
+//! | --- | --- | --- |
+//! | changes the answer's meaning or shape | honored, or refused with [`TranslateError::Unsupported`] naming the field (a 400) | OpenAI `n` > 1, `logprobs`, `logit_bias`, audio; a JSON schema to Anthropic; tools the target cannot call (Anthropic server tools, `mcp_servers`, `container`, OpenAI `custom` tools and `web_search_options`); `tool_choice` required/named or `parallel_tool_calls: false` to Ollama; generate's `suffix`, `raw`, `template`, `context` |
+//! | hints, optimizations, client bookkeeping | mapped where the target has a counterpart, dropped otherwise | `output_config.effort`, `thinking` (adaptive, budgets), `reasoning_effort`, `think`; `context_management`, `cache_control`, `eager_input_streaming`, `metadata`, `prompt_cache_key`, `service_tier`, `store`, `verbosity`, `keep_alive`, sampling options the target lacks |
+//! | unknown fields | dropped: an API that does not know a field cannot honor it either, and every API here treats what it does not know as a hint | top-level fields no parser reads (inside messages and blocks they are ignored, as before) |
+//! | `null` | the same as absent, never named | LangChain's `options: {"mirostat": null, …}` |
+//!
+//! Every dropped field is pushed, once, under the client's path, onto `ir::Chat::dropped`
+//! (parsers) or the renderer's list (renamed to the client's path by `client_name`), and
+//! returned in [`Translated::dropped`]: the gateway names them in `x-drover-dropped` and in
+//! the request record. A body malformed for its own API is [`TranslateError::Invalid`],
+//! with the API's own rules (Anthropic's `max_tokens`), since a body passed through is never
+//! parsed here and the node judges it.
 //!
 //! # Choices, field by field
 //!
 //! | what | mapping |
 //! | --- | --- |
-//! | system prompt | OpenAI `system`/`developer` messages and Ollama `system` messages keep their place; to Anthropic, every system message is joined, in order, into the top-level `system` (one string, or text blocks when there are several parts). A system message in the middle of an OpenAI or Ollama conversation is moved there too: Anthropic has no other place for it, and refusing would break clients that re-send a system reminder. Anthropic `cache_control` has no counterpart and is dropped (it changes cost, not the answer). |
+//! | system prompt | OpenAI `system`/`developer` messages, Ollama `system` messages and Anthropic mid-conversation `role: "system"` messages (Claude Code sends them) keep their place for OpenAI and Ollama, which take system turns anywhere; to Anthropic, every system message is joined, in order, into the top-level `system` (one string, or text blocks when there are several parts): Anthropic has no other place for it, and refusing would break clients that re-send a system reminder. Anthropic `cache_control` has no counterpart and is dropped (it changes cost, not the answer). |
 //! | alternation | to Anthropic, consecutive turns of one role are merged (blocks concatenated) and OpenAI/Ollama `role: tool` messages become `tool_result` blocks of one user turn. A conversation whose first turn is the assistant's is refused: Anthropic rejects it, and inventing a user turn would put words in the user's mouth. |
 //! | several text parts to Ollama | Ollama has one `content` string per message: the parts are joined with a newline; images go to `images`, before the text when read back. |
-//! | images | OpenAI `data:` URLs ↔ base64 with media type; `http(s)` URLs ↔ Anthropic `url` sources; Ollama `images` are base64 whose media type is read from the magic bytes (PNG, JPEG, GIF, WebP; anything else is refused for OpenAI and Anthropic, and passed as it is from generate to an Ollama chat node). A URL image to Ollama is refused (Ollama takes base64 only). OpenAI `detail` is dropped (a resolution hint). |
-//! | tools | OpenAI and Ollama `function` tools ↔ Anthropic `name`/`description`/`input_schema` (an absent schema becomes an empty object schema, which Anthropic requires). OpenAI `strict` is dropped. Anthropic server tools (`web_search_…`, `bash_…`) and OpenAI `custom` tools are refused. |
-//! | `tool_choice` | auto/none/required/named ↔ Anthropic auto/none/any/tool; `parallel_tool_calls: false` ↔ `disable_parallel_tool_use: true`. To Ollama (no `tool_choice`): auto is dropped, none sends no tools, required/named and `parallel_tool_calls: false` are refused. |
+//! | images | OpenAI `data:` URLs ↔ base64 with media type; `http(s)` URLs ↔ Anthropic `url` sources; Ollama `images` are base64 whose media type is read from the magic bytes (PNG, JPEG, GIF, WebP; anything else is refused for OpenAI and Anthropic, and passed as it is from generate to an Ollama chat node). A URL image to Ollama is refused (Ollama takes base64 only). OpenAI `detail` is ignored (a resolution hint). |
+//! | tools | OpenAI and Ollama `function` tools ↔ Anthropic `name`/`description`/`input_schema` (an absent schema becomes an empty object schema, which Anthropic requires). OpenAI `strict` is ignored; Anthropic `cache_control`, `eager_input_streaming` and `defer_loading` are dropped. Anthropic server tools (`web_search_…`, `bash_…`) and OpenAI `custom` tools are refused. |
+//! | `tool_choice` | auto/none/required/named ↔ Anthropic auto/none/any/tool; `parallel_tool_calls: false` ↔ `disable_parallel_tool_use: true`. To Ollama (no `tool_choice`): auto is Ollama's behaviour, none sends no tools, required/named and `parallel_tool_calls: false` are refused. An Ollama client's own `tool_choice` (ollama-ai-provider sends one) is an unknown field, ignored as Ollama ignores it. |
 //! | tool calls and results | ids are kept exactly. Ollama has no ids: calls get `call_<message>_<n>` and each `role: tool` result is matched to the earliest unanswered call of the latest assistant turn with its `tool_name`. OpenAI `arguments` must be a JSON object (an empty string reads as `{}`). Anthropic `is_error` has no counterpart: the result's text is kept, the flag dropped. |
-//! | reasoning | Anthropic `thinking` enabled ↔ Ollama `think: true` (the budget is dropped going to Ollama; `think: true` to Anthropic is refused for want of a budget); OpenAI `reasoning_effort` ↔ Ollama `think: "<level>"`. Thinking blocks of earlier turns go to Ollama's `thinking`, to Anthropic only with their signature, and are dropped for OpenAI, which has no reasoning input (Anthropic itself ignores the thinking of earlier turns). Redacted thinking is dropped. |
-//! | `max_tokens` | OpenAI `max_completion_tokens` (preferred) or `max_tokens` ↔ Anthropic `max_tokens` (the configured default when absent) ↔ Ollama `options.num_predict` (negative: unlimited). Rendered to OpenAI as `max_tokens`, which every OpenAI-compatible server reads. |
-//! | sampling | `temperature` and `top_p` everywhere (not rescaled: the APIs' ranges differ and the node rejects what it cannot take). `top_k`: Anthropic and Ollama; to OpenAI refused. `seed`, `frequency_penalty`, `presence_penalty`: OpenAI and Ollama; to Anthropic refused (a zero penalty is the default and is dropped). `stop` ↔ `stop_sequences` ↔ `options.stop`. |
-//! | stream | resolved with the source's default (Ollama: true when absent) and always written out. An OpenAI target that streams also gets `stream_options.include_usage` so usage arrives. |
-//! | response format | OpenAI `response_format` json_object/json_schema ↔ Ollama `format` "json"/schema; to Anthropic refused. `{type: text}` is the default and is dropped. |
-//! | end user | OpenAI `user` ↔ Anthropic `metadata.user_id`; dropped for Ollama, which has no such field. |
-//! | no effect on the answer | dropped: OpenAI `store`, `metadata`, `service_tier`, `prediction`, `prompt_cache_key`, `safety_identifier`, `stream_options`, a message's `name`; Anthropic `service_tier`, `cache_control`, `citations`; Ollama `keep_alive` and runtime `options` (`num_ctx`, `num_gpu`, `num_thread`…) for other targets. |
-//! | refused | OpenAI `n` > 1, `logprobs`, `top_logprobs`, `logit_bias`, `audio`, `modalities` with audio, audio and file parts, `functions`/`function_call`, `verbosity`, `web_search_options`, `tool_choice` allowed_tools; Anthropic `document` and server-tool blocks, `container`, `mcp_servers`; Ollama sampling options other targets lack (`repeat_penalty`, `min_p`, `mirostat`…); generate's `suffix`, `raw`, `context` and `template`. |
-//! | unknown fields | top-level fields Drover does not know are refused (they might change the answer), except from Ollama generate to an Ollama chat node, where they pass through. Unknown fields inside messages are ignored. |
+//! | reasoning | One setting: off, on (with a budget or not) or an effort level. Anthropic `thinking` enabled/adaptive/disabled and `output_config.effort` (an effort wins over thinking on, disabled thinking over an effort, which is then dropped) ↔ Ollama `think` (true/false/level) ↔ OpenAI `reasoning_effort`. To OpenAI a budget becomes a level (≤ 4096 low, ≤ 16384 medium, else high), Anthropic's `max` is `high`, thinking on without a budget is dropped (a reasoning model's default). To Ollama a budget is dropped (`think: true`). To Anthropic a level becomes a budget (low 2048, medium and plain on 8192, high 24576) kept below `max_tokens`, dropped when `max_tokens` leaves no room for Anthropic's least (1024); `minimal`/`none` is off. Thinking blocks of earlier turns go to Ollama's `thinking`, to Anthropic only with their signature, and are left out for OpenAI, which has no reasoning input (Anthropic itself ignores the thinking of earlier turns). Redacted thinking is left out. |
+//! | `max_tokens` | OpenAI `max_completion_tokens` (preferred) or `max_tokens` ↔ Anthropic `max_tokens` (required from Anthropic clients as Anthropic requires it; the configured default when another client omits it) ↔ Ollama `options.num_predict` (negative: unlimited). Rendered to OpenAI as `max_tokens`, which every OpenAI-compatible server reads. |
+//! | sampling | `temperature` and `top_p` everywhere (not rescaled: the APIs' ranges differ and the node rejects what it cannot take). `top_k`: Anthropic and Ollama; dropped for OpenAI. `seed`, `frequency_penalty`, `presence_penalty`: OpenAI and Ollama; dropped for Anthropic (a zero penalty is the default and is not named). `stop` ↔ `stop_sequences` ↔ `options.stop`. Ollama options other targets lack (`repeat_penalty`, `min_p`, `mirostat`…) and runtime options (`num_ctx`, `num_gpu`…) are dropped for them. |
+//! | stream | resolved with the source's default (Ollama: true when absent) and always written out. An OpenAI target that streams also gets `stream_options.include_usage` so usage arrives; the client's own `stream_options` is read by the gateway, never passed on. |
+//! | response format | OpenAI `response_format` json_object/json_schema ↔ Ollama `format` "json"/schema; Anthropic `output_config.format` (json_schema) → both; to Anthropic refused. `{type: text}` is the default and is not named. |
+//! | end user | OpenAI `user` ↔ Anthropic `metadata.user_id`; dropped for Ollama, which has no such field. Other `metadata` keys are dropped. |
+//! | no effect on the answer | dropped: OpenAI `store`, `metadata`, `service_tier`, `prediction`, `prompt_cache_key`, `safety_identifier`, `verbosity`; Anthropic `service_tier`, `context_management`, `cache_control`, `citations`, other `output_config` keys; Ollama `keep_alive` for other targets. A message's `name` is ignored. |
+//! | refused | see the first table. |
+//! | unknown fields | top-level fields Drover does not know are dropped and named, except from Ollama generate to an Ollama chat node, where they pass through. Unknown fields inside messages are ignored. |
+//! | `count_tokens` | [`count_tokens_request`] reads an Anthropic body without requiring `max_tokens` and renders it for a node that generates nothing (`num_predict: 0`, whole); [`count_tokens_answer`] reads Ollama's `prompt_eval_count` back as `input_tokens`. |
 
 mod anthropic;
 mod embed;
@@ -66,27 +79,101 @@ pub fn request(
             dropped: Vec::new(),
         });
     }
-    let chat = match from {
+    let mut chat = match from {
         Dialect::OpenAiChat => openai::parse(body)?,
-        Dialect::AnthropicMessages => anthropic::parse(body)?,
+        Dialect::AnthropicMessages => anthropic::parse(body, anthropic::Purpose::Answer)?,
         Dialect::OllamaChat => ollama::parse_chat(body)?,
         Dialect::OllamaGenerate => ollama::parse_generate(body)?,
     };
+    let value = render(&mut chat, from, to, options)?;
+    let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
+    Ok(Translated {
+        body,
+        dropped: chat.dropped,
+    })
+}
+
+/// An Anthropic `count_tokens` body as a chat to an Ollama node that answers nothing but the
+/// prompt's size (`num_predict: 0`, whole): its `prompt_eval_count` is the count. Parsed like
+/// a message, except that `max_tokens` is not required (count_tokens takes none).
+pub fn count_tokens_request(to: Dialect, body: &[u8]) -> Result<Translated, TranslateError> {
+    let mut chat = anthropic::parse(body, anthropic::Purpose::Count)?;
+    chat.stream = false;
+    chat.sampling.max_tokens = Some(0);
+    let value = render(
+        &mut chat,
+        Dialect::AnthropicMessages,
+        to,
+        &Options::default(),
+    )?;
+    let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
+    Ok(Translated {
+        body,
+        dropped: chat.dropped,
+    })
+}
+
+/// The client's `count_tokens` answer from the node's answer to [`count_tokens_request`]:
+/// `{"input_tokens": n}` with Ollama's `prompt_eval_count`. Ollama leaves the count out when
+/// it took the whole prompt from its cache, so a missing count is an error, not a zero.
+pub fn count_tokens_answer(from: Dialect, body: &[u8]) -> Result<Vec<u8>, TranslateError> {
+    let count = match from {
+        Dialect::OllamaChat | Dialect::OllamaGenerate => {
+            serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| {
+                    v.get("prompt_eval_count")
+                        .and_then(serde_json::Value::as_u64)
+                })
+        }
+        // Only Ollama nodes are asked to count this way.
+        _ => None,
+    };
+    let count = count.ok_or_else(|| {
+        TranslateError::Upstream("the node's answer holds no prompt_eval_count".into())
+    })?;
+    serde_json::to_vec(&serde_json::json!({ "input_tokens": count }))
+        .map_err(|e| TranslateError::Upstream(e.to_string()))
+}
+
+/// `chat` in the node's dialect; what the renderer drops is added to `chat.dropped` under
+/// the name the client used for it.
+fn render(
+    chat: &mut ir::Chat,
+    from: Dialect,
+    to: Dialect,
+    options: &Options,
+) -> Result<serde_json::Value, TranslateError> {
+    let mut dropped = Vec::new();
     let value = match to {
-        Dialect::OpenAiChat => openai::render(&chat)?,
-        Dialect::AnthropicMessages => anthropic::render(&chat, options)?,
-        Dialect::OllamaChat => ollama::render(&chat)?,
+        Dialect::OpenAiChat => openai::render(chat, &mut dropped)?,
+        Dialect::AnthropicMessages => anthropic::render(chat, options, &mut dropped)?,
+        Dialect::OllamaChat => ollama::render(chat, &mut dropped)?,
         Dialect::OllamaGenerate => {
             return Err(TranslateError::Unsupported(
                 "a node is always sent chat, never Ollama generate".into(),
             ))
         }
     };
-    let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
-    Ok(Translated {
-        body,
-        dropped: chat.dropped,
-    })
+    for field in dropped {
+        drop_field(&mut chat.dropped, client_name(from, &field));
+    }
+    Ok(value)
+}
+
+/// The client's name for a canonical field a renderer dropped: renderers name what they
+/// drop as OpenAI chat does (`user`, `seed`, `top_k`), the client may have said it otherwise.
+fn client_name(from: Dialect, field: &str) -> String {
+    let ollama = matches!(from, Dialect::OllamaChat | Dialect::OllamaGenerate);
+    let anthropic = from == Dialect::AnthropicMessages;
+    match field {
+        "user" if anthropic => "metadata.user_id".into(),
+        "thinking" | "reasoning_effort" if ollama => "think".into(),
+        "top_k" | "seed" | "frequency_penalty" | "presence_penalty" if ollama => {
+            format!("options.{field}")
+        }
+        _ => field.to_owned(),
+    }
 }
 
 /// Parses a JSON object into a wire type, naming the path of a wrongly typed field.
@@ -126,54 +213,45 @@ pub(super) fn invalid(field: &str, why: &str) -> TranslateError {
     TranslateError::Invalid(format!("{field}: {why}"))
 }
 
-/// Refuses the first top-level field no parser knew: it might change the answer, and the
-/// target would not understand it.
-pub(super) fn refuse_unknown(
-    unknown: &serde_json::Map<String, serde_json::Value>,
-    target: &str,
-) -> Result<(), TranslateError> {
-    match unknown.keys().next() {
-        Some(key) => Err(unsupported(
-            key,
-            &format!("Drover does not translate this field to {target}"),
-        )),
-        None => Ok(()),
+/// Notes `field` as dropped, once: a field met in many places (`cache_control` on every
+/// block) is named once.
+pub(super) fn drop_field(dropped: &mut Vec<String>, field: impl Into<String>) {
+    let field = field.into();
+    if !dropped.contains(&field) {
+        dropped.push(field);
     }
 }
 
-/// Ollama `options` that only place the model in memory and so never change an answer:
-/// dropped for other targets.
-const OLLAMA_RUNTIME_OPTIONS: &[&str] = &[
-    "numa",
-    "num_ctx",
-    "num_batch",
-    "num_gpu",
-    "main_gpu",
-    "low_vram",
-    "f16_kv",
-    "logits_all",
-    "vocab_only",
-    "use_mmap",
-    "use_mlock",
-    "num_thread",
-    "num_keep",
-];
-
-/// What an Ollama source says that a non-Ollama `target` cannot: `keep_alive` and runtime
-/// options are dropped, any other option and unknown field is refused.
-pub(super) fn refuse_ollama_extras(chat: &ir::Chat, target: &str) -> Result<(), TranslateError> {
-    if let Some(key) = chat
-        .ollama
-        .options
-        .keys()
-        .find(|k| !OLLAMA_RUNTIME_OPTIONS.contains(&k.as_str()))
-    {
-        return Err(unsupported(
-            &format!("options.{key}"),
-            &format!("{target} has no such setting"),
-        ));
+/// Drops the top-level fields no parser knew, naming each that carries a value: Drover
+/// cannot tell what they would do, and every API here ignores what it does not know only
+/// when it is a hint (see the table above). `null` is the same as absent and is not named.
+pub(super) fn drop_unknown(
+    unknown: &serde_json::Map<String, serde_json::Value>,
+    dropped: &mut Vec<String>,
+) {
+    for (key, value) in unknown {
+        if !value.is_null() {
+            drop_field(dropped, key.as_str());
+        }
     }
-    refuse_unknown(&chat.ollama.unknown, target)
+}
+
+/// What an Ollama source says that a non-Ollama target has no counterpart for: `keep_alive`,
+/// runtime options, sampling options others lack (`repeat_penalty`, `mirostat`…) and
+/// unknown fields are all hints, so they are dropped and named.
+pub(super) fn drop_ollama_extras(chat: &ir::Chat, dropped: &mut Vec<String>) {
+    if chat
+        .ollama
+        .keep_alive
+        .as_ref()
+        .is_some_and(|v| !v.is_null())
+    {
+        drop_field(dropped, "keep_alive");
+    }
+    for key in chat.ollama.options.keys() {
+        drop_field(dropped, format!("options.{key}"));
+    }
+    drop_unknown(&chat.ollama.unknown, dropped);
 }
 
 /// `field` as text parts only, for places that take no image (system prompts, OpenAI tool

@@ -295,6 +295,8 @@ fn options(mut all: Map<String, Value>) -> Result<(Sampling, Map<String, Value>)
         frequency_penalty: float("frequency_penalty", take("frequency_penalty"))?,
         presence_penalty: float("presence_penalty", take("presence_penalty"))?,
     };
+    // Ollama reads a `null` option as unset (LangChain sends every option, most of them null).
+    all.retain(|_, v| !v.is_null());
     Ok((sampling, all))
 }
 
@@ -326,7 +328,7 @@ fn think(value: &Value) -> Result<Option<Reasoning>, TranslateError> {
     }
 }
 
-pub fn render(chat: &Chat) -> Result<Value, TranslateError> {
+pub fn render(chat: &Chat, dropped: &mut Vec<String>) -> Result<Value, TranslateError> {
     let Sampling {
         max_tokens,
         temperature,
@@ -421,12 +423,19 @@ pub fn render(chat: &Chat) -> Result<Value, TranslateError> {
         Some(Reasoning::Off) => {
             out.insert("think".into(), json!(false));
         }
-        Some(Reasoning::On { .. }) => {
+        Some(Reasoning::On { budget_tokens }) => {
+            if budget_tokens.is_some() {
+                dropped.push("thinking.budget_tokens".into());
+            }
             out.insert("think".into(), json!(true));
         }
         Some(Reasoning::Effort(level)) => {
             out.insert("think".into(), json!(level));
         }
+    }
+    // Ollama has no end-user field.
+    if chat.user.is_some() {
+        dropped.push("user".into());
     }
     if let Some(keep_alive) = &chat.ollama.keep_alive {
         out.insert("keep_alive".into(), keep_alive.clone());

@@ -4,19 +4,19 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    image, invalid,
+    drop_ollama_extras, drop_unknown, image, invalid,
     ir::{
         Block, Chat, Image, Message, Reasoning, ResponseFormat, Role, Sampling, Tool, ToolChoice,
         ToolResult, ToolUse,
     },
-    refuse_ollama_extras, refuse_unknown, texts, unsupported,
+    texts, unsupported,
 };
 use crate::translate::TranslateError;
 
 const TARGET: &str = "OpenAI";
 
 /// The request as OpenAI defines it. Fields with no effect on the answer are read only to be
-/// dropped; any other field lands in `unknown` and is refused.
+/// dropped and named, as is any field Drover does not know (it lands in `unknown`).
 #[derive(Debug, Deserialize)]
 struct Request {
     #[serde(default)]
@@ -46,23 +46,12 @@ struct Request {
     modalities: Option<Vec<String>>,
     functions: Option<Value>,
     function_call: Option<Value>,
-    verbosity: Option<Value>,
     web_search_options: Option<Value>,
-    // No effect on the answer: dropped.
+    /// Read by the gateway itself (`include_usage`), never passed on.
     #[serde(rename = "stream_options")]
     _stream_options: Option<Value>,
-    #[serde(rename = "store")]
-    _store: Option<Value>,
-    #[serde(rename = "metadata")]
-    _metadata: Option<Value>,
-    #[serde(rename = "service_tier")]
-    _service_tier: Option<Value>,
-    #[serde(rename = "prediction")]
-    _prediction: Option<Value>,
-    #[serde(rename = "prompt_cache_key")]
-    _prompt_cache_key: Option<Value>,
-    #[serde(rename = "safety_identifier")]
-    _safety_identifier: Option<Value>,
+    // Everything else (`store`, `metadata`, `service_tier`, `prediction`, `prompt_cache_key`,
+    // `safety_identifier`, `verbosity`…): a hint, dropped and named.
     #[serde(flatten)]
     unknown: Map<String, Value>,
 }
@@ -129,8 +118,9 @@ impl WireTool {
 
 pub fn parse(body: &[u8]) -> Result<Chat, TranslateError> {
     let r: Request = super::parse(body)?;
-    refuse_unknown(&r.unknown, "another API")?;
     refuse_defaults_only(&r)?;
+    let mut dropped = Vec::new();
+    drop_unknown(&r.unknown, &mut dropped);
 
     let mut messages = Vec::with_capacity(r.messages.len());
     for (i, m) in r.messages.into_iter().enumerate() {
@@ -172,7 +162,7 @@ pub fn parse(body: &[u8]) -> Result<Chat, TranslateError> {
         reasoning: r.reasoning_effort.map(Reasoning::Effort),
         user: r.user,
         ollama: Default::default(),
-        dropped: Vec::new(),
+        dropped,
     })
 }
 
@@ -203,7 +193,6 @@ fn refuse_defaults_only(r: &Request) -> Result<(), TranslateError> {
     for (field, value) in [
         ("functions", &r.functions),
         ("function_call", &r.function_call),
-        ("verbosity", &r.verbosity),
         ("web_search_options", &r.web_search_options),
     ] {
         if value.as_ref().is_some_and(|v| !v.is_null()) {
@@ -425,8 +414,8 @@ fn response_format(value: &Value) -> Result<Option<ResponseFormat>, TranslateErr
     }
 }
 
-pub fn render(chat: &Chat) -> Result<Value, TranslateError> {
-    refuse_ollama_extras(chat, TARGET)?;
+pub fn render(chat: &Chat, dropped: &mut Vec<String>) -> Result<Value, TranslateError> {
+    drop_ollama_extras(chat, dropped);
     let Sampling {
         max_tokens,
         temperature,
@@ -437,8 +426,9 @@ pub fn render(chat: &Chat) -> Result<Value, TranslateError> {
         frequency_penalty,
         presence_penalty,
     } = &chat.sampling;
+    // A sampling hint OpenAI lacks.
     if top_k.is_some() {
-        return Err(unsupported("top_k", "OpenAI has no top-k sampling"));
+        dropped.push("top_k".into());
     }
     let mut out = Map::new();
     out.insert("model".into(), json!(chat.model));
@@ -505,22 +495,42 @@ pub fn render(chat: &Chat) -> Result<Value, TranslateError> {
             },
         );
     }
-    match &chat.reasoning {
-        None | Some(Reasoning::Off) => {}
-        Some(Reasoning::Effort(effort)) => {
-            out.insert("reasoning_effort".into(), json!(effort));
-        }
-        Some(Reasoning::On { .. }) => {
-            return Err(unsupported(
-                "thinking",
-                "OpenAI chat takes a reasoning effort (low, medium, high), not a switch",
-            ))
-        }
+    if let Some(effort) = reasoning_effort(chat.reasoning.as_ref(), dropped) {
+        out.insert("reasoning_effort".into(), json!(effort));
     }
     if let Some(user) = &chat.user {
         out.insert("user".into(), json!(user));
     }
     Ok(Value::Object(out))
+}
+
+/// OpenAI's `reasoning_effort` for a reasoning setting. A thinking budget becomes the level
+/// that spends about as much (up to 4096 tokens `low`, up to 16384 `medium`, else `high`);
+/// thinking switched on without a budget is what a reasoning model does by default, so it
+/// is dropped and named; Anthropic's `max` effort is OpenAI's `high`. Thinking switched off
+/// sends nothing: OpenAI has no switch, and non-reasoning models do not think anyway.
+fn reasoning_effort(reasoning: Option<&Reasoning>, dropped: &mut Vec<String>) -> Option<String> {
+    match reasoning? {
+        Reasoning::Off => None,
+        Reasoning::Effort(level) if level == "max" => Some("high".into()),
+        Reasoning::Effort(level) => Some(level.clone()),
+        Reasoning::On {
+            budget_tokens: Some(budget),
+        } => Some(
+            match budget {
+                0..=4096 => "low",
+                4097..=16384 => "medium",
+                _ => "high",
+            }
+            .into(),
+        ),
+        Reasoning::On {
+            budget_tokens: None,
+        } => {
+            dropped.push("thinking".into());
+            None
+        }
+    }
 }
 
 fn tool(t: &Tool) -> Value {

@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::{embed_request, request};
+use super::{count_tokens_answer, count_tokens_request, embed_request, request};
 use crate::translate::{Dialect, Dialect::*, EmbedDialect, Options};
 
 const DIALECTS: [Dialect; 4] = [OpenAiChat, AnthropicMessages, OllamaChat, OllamaGenerate];
@@ -96,6 +96,15 @@ const WORDS: &[&str] = &[
     "dimensions",
     "encoding_format",
     "truncate",
+    "adaptive",
+    "output_config",
+    "effort",
+    "format",
+    "context_management",
+    "cache_control",
+    "eager_input_streaming",
+    "prompt_eval_count",
+    "container",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -158,6 +167,8 @@ proptest! {
             for to in DIALECTS {
                 let _ = request(from, to, &body, &Options::default());
             }
+            let _ = count_tokens_request(from, &body);
+            let _ = count_tokens_answer(from, &body);
         }
         for from in [EmbedDialect::OpenAi, EmbedDialect::OllamaEmbed, EmbedDialect::OllamaEmbeddings] {
             for to in [EmbedDialect::OpenAi, EmbedDialect::OllamaEmbed, EmbedDialect::OllamaEmbeddings] {
@@ -174,6 +185,8 @@ proptest! {
                 for to in DIALECTS {
                     let _ = request(from, to, &bytes, &Options::default());
                 }
+                let _ = count_tokens_request(from, &bytes);
+                let _ = count_tokens_answer(from, &bytes);
             }
             for from in [EmbedDialect::OpenAi, EmbedDialect::OllamaEmbed, EmbedDialect::OllamaEmbeddings] {
                 for to in [EmbedDialect::OpenAi, EmbedDialect::OllamaEmbed, EmbedDialect::OllamaEmbeddings] {

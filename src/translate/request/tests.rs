@@ -35,6 +35,22 @@ fn refused(rows: Vec<(Dialect, Dialect, Value, &str)>) {
     }
 }
 
+/// One row of [`drops`]: what, from, to, input, expected output, the fields named as dropped.
+type DropRow<'a> = (&'a str, Dialect, Dialect, Value, Value, Vec<&'a str>);
+
+fn drops(rows: Vec<DropRow>) {
+    for (what, from, to, input, want, dropped) in rows {
+        match request(from, to, input.to_string().as_bytes(), &Options::default()) {
+            Ok(out) => {
+                let got: Value = serde_json::from_slice(&out.body).unwrap();
+                assert_eq!(got, want, "{what}: {from:?} -> {to:?}");
+                assert_eq!(out.dropped, dropped, "{what}: {from:?} -> {to:?}");
+            }
+            Err(e) => panic!("{what}: {from:?} -> {to:?}: {e}"),
+        }
+    }
+}
+
 fn invalid(rows: Vec<(Dialect, Dialect, Value, &str)>) {
     for (from, to, input, field) in rows {
         match run(from, to, &input) {
@@ -489,36 +505,45 @@ fn sampling_and_limits() {
             json!({"model": "m", "max_tokens": 4096, "stream": false, "messages": [{"role": "user", "content": "x"}]}),
         ),
     ]);
-    refused(vec![
+    let x = json!([{"role": "user", "content": "x"}]);
+    drops(vec![
         (
+            "top_k: a sampling hint OpenAI lacks",
             AnthropicMessages,
             OpenAiChat,
-            json!({"model": "m", "max_tokens": 1, "top_k": 5, "messages": [{"role": "user", "content": "x"}]}),
-            "top_k",
+            json!({"model": "m", "max_tokens": 1, "top_k": 5, "messages": x}),
+            json!({"model": "m", "max_tokens": 1, "stream": false, "messages": x}),
+            vec!["top_k"],
         ),
         (
+            "seed and penalties: hints Anthropic lacks",
             OpenAiChat,
             AnthropicMessages,
-            json!({"model": "m", "seed": 1, "messages": [{"role": "user", "content": "x"}]}),
-            "seed",
+            json!({"model": "m", "seed": 1, "frequency_penalty": 0.3, "presence_penalty": 0, "messages": x}),
+            json!({"model": "m", "max_tokens": 4096, "stream": false, "messages": x}),
+            vec!["seed", "frequency_penalty"],
         ),
         (
-            OpenAiChat,
-            AnthropicMessages,
-            json!({"model": "m", "frequency_penalty": 0.3, "messages": [{"role": "user", "content": "x"}]}),
-            "frequency_penalty",
-        ),
-        (
+            "Ollama sampling options others lack, by their Ollama names",
             OllamaChat,
             OpenAiChat,
-            json!({"model": "m", "options": {"repeat_penalty": 1.1}, "messages": [{"role": "user", "content": "x"}]}),
-            "options.repeat_penalty",
+            json!({"model": "m", "stream": false, "keep_alive": "5m", "messages": x,
+                   "options": {"repeat_penalty": 1.1, "mirostat": null, "top_k": 3, "num_ctx": 4096}}),
+            json!({"model": "m", "stream": false, "messages": x}),
+            vec![
+                "keep_alive",
+                "options.num_ctx",
+                "options.repeat_penalty",
+                "options.top_k",
+            ],
         ),
         (
+            "Ollama options to Anthropic: top_k kept, min_p dropped",
             OllamaChat,
             AnthropicMessages,
-            json!({"model": "m", "options": {"top_k": 10, "min_p": 0.1}, "messages": []}),
-            "options.min_p",
+            json!({"model": "m", "stream": false, "options": {"top_k": 10, "min_p": 0.1, "seed": 4}, "messages": x}),
+            json!({"model": "m", "max_tokens": 4096, "stream": false, "top_k": 10, "messages": x}),
+            vec!["options.min_p", "options.seed"],
         ),
     ]);
 }
@@ -650,18 +675,6 @@ fn response_format_and_reasoning() {
             json!({"model": "m", "messages": msgs, "format": "json"}),
             "response_format",
         ),
-        (
-            AnthropicMessages,
-            OpenAiChat,
-            json!({"model": "m", "max_tokens": 9, "thinking": {"type": "enabled", "budget_tokens": 5}, "messages": msgs}),
-            "thinking",
-        ),
-        (
-            OllamaChat,
-            AnthropicMessages,
-            json!({"model": "m", "messages": msgs, "think": true}),
-            "think",
-        ),
     ]);
 }
 
@@ -676,9 +689,7 @@ fn openai_only_fields_are_refused() {
         ("audio", json!({"voice": "alloy", "format": "wav"})),
         ("modalities", json!(["text", "audio"])),
         ("functions", json!([{"name": "f"}])),
-        ("verbosity", json!("low")),
         ("web_search_options", json!({})),
-        ("some_new_field", json!(1)),
     ];
     for to in [AnthropicMessages, OllamaChat] {
         refused(
@@ -699,10 +710,10 @@ fn openai_only_fields_are_refused() {
             "mcp_servers",
         ),
         (
+            AnthropicMessages,
             OllamaChat,
-            OpenAiChat,
-            json!({"model": "m", "messages": msgs, "new_thing": true}),
-            "new_thing",
+            json!({"model": "m", "max_tokens": 1, "messages": msgs, "container": "c-1"}),
+            "container",
         ),
     ]);
 }
@@ -781,12 +792,6 @@ fn ollama_generate_becomes_chat() {
             json!({"model": "m", "prompt": "a", "template": "{{ .Prompt }}"}),
             "template",
         ),
-        (
-            OllamaGenerate,
-            AnthropicMessages,
-            json!({"model": "m", "prompt": "a", "brand_new": 1}),
-            "brand_new",
-        ),
     ]);
 }
 
@@ -846,7 +851,37 @@ fn malformed_bodies_are_invalid() {
         (
             AnthropicMessages,
             OpenAiChat,
-            json!({"model": "m", "messages": [{"role": "user", "content": 5}]}),
+            json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": 5}]}),
+            "messages[0].content",
+        ),
+        (
+            AnthropicMessages,
+            OpenAiChat,
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
+            "max_tokens",
+        ),
+        (
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 0, "messages": [{"role": "user", "content": "x"}]}),
+            "max_tokens",
+        ),
+        (
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 1, "messages": []}),
+            "messages",
+        ),
+        (
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 1, "messages": [{"role": "robot", "content": "x"}]}),
+            "messages[0].role",
+        ),
+        (
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user"}]}),
             "messages[0].content",
         ),
         (
@@ -857,4 +892,245 @@ fn malformed_bodies_are_invalid() {
         ),
         (OllamaChat, OpenAiChat, json!([1]), "the body"),
     ]);
+}
+
+/// A request body the way Claude Code sends it to a model it does not know.
+fn claude_code_body() -> Value {
+    json!({
+        "model": "m", "max_tokens": 32000, "stream": true,
+        "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]},
+            {"role": "system", "content": "Reminder: be brief."},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "go"}
+        ],
+        "tools": [{"name": "Bash", "description": "run", "input_schema": {"type": "object"},
+                   "eager_input_streaming": true, "cache_control": {"type": "ephemeral"}}],
+        "metadata": {"user_id": "user_abc"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "output_config": {"effort": "high"},
+        "thinking": {"type": "adaptive"}
+    })
+}
+
+#[test]
+fn claude_code_requests_are_accepted_and_their_hints_named() {
+    let messages = json!([
+        {"role": "system", "content": "You are Claude Code."},
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "Reminder: be brief."},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "go"}
+    ]);
+    let tools = json!([{"type": "function", "function": {"name": "Bash", "description": "run", "parameters": {"type": "object"}}}]);
+    drops(vec![
+        (
+            "to Ollama: effort becomes think, the end user is dropped",
+            AnthropicMessages,
+            OllamaChat,
+            claude_code_body(),
+            json!({"model": "m", "stream": true, "messages": messages, "tools": tools,
+                   "options": {"num_predict": 32000}, "think": "high"}),
+            vec![
+                "context_management",
+                "cache_control",
+                "eager_input_streaming",
+                "metadata.user_id",
+            ],
+        ),
+        (
+            "to OpenAI: effort becomes reasoning_effort, the end user is kept",
+            AnthropicMessages,
+            OpenAiChat,
+            claude_code_body(),
+            json!({"model": "m", "stream": true, "stream_options": {"include_usage": true},
+                   "max_tokens": 32000, "messages": messages, "tools": tools,
+                   "reasoning_effort": "high", "user": "user_abc"}),
+            vec![
+                "context_management",
+                "cache_control",
+                "eager_input_streaming",
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn reasoning_is_mapped_between_switches_budgets_and_levels() {
+    let x = json!([{"role": "user", "content": "x"}]);
+    drops(vec![
+        (
+            "adaptive thinking to Ollama: think on",
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 10, "thinking": {"type": "adaptive"}, "messages": x}),
+            json!({"model": "m", "stream": false, "think": true, "options": {"num_predict": 10}, "messages": x}),
+            vec![],
+        ),
+        (
+            "adaptive thinking to OpenAI: a reasoning model's default, named",
+            AnthropicMessages,
+            OpenAiChat,
+            json!({"model": "m", "max_tokens": 10, "thinking": {"type": "adaptive"}, "messages": x}),
+            json!({"model": "m", "max_tokens": 10, "stream": false, "messages": x}),
+            vec!["thinking"],
+        ),
+        (
+            "a budget to OpenAI: the level that spends about as much",
+            AnthropicMessages,
+            OpenAiChat,
+            json!({"model": "m", "max_tokens": 20000, "thinking": {"type": "enabled", "budget_tokens": 10000}, "messages": x}),
+            json!({"model": "m", "max_tokens": 20000, "stream": false, "reasoning_effort": "medium", "messages": x}),
+            vec![],
+        ),
+        (
+            "a budget to Ollama: think on, the budget named",
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 2000, "thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": x}),
+            json!({"model": "m", "stream": false, "think": true, "options": {"num_predict": 2000}, "messages": x}),
+            vec!["thinking.budget_tokens"],
+        ),
+        (
+            "disabled thinking wins over an effort",
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 5, "thinking": {"type": "disabled"}, "output_config": {"effort": "low"}, "messages": x}),
+            json!({"model": "m", "stream": false, "think": false, "options": {"num_predict": 5}, "messages": x}),
+            vec!["output_config.effort"],
+        ),
+        (
+            "Anthropic's max effort is OpenAI's high",
+            AnthropicMessages,
+            OpenAiChat,
+            json!({"model": "m", "max_tokens": 5, "output_config": {"effort": "max"}, "messages": x}),
+            json!({"model": "m", "max_tokens": 5, "stream": false, "reasoning_effort": "high", "messages": x}),
+            vec![],
+        ),
+        (
+            "reasoning_effort to Anthropic: a budget below max_tokens",
+            OpenAiChat,
+            AnthropicMessages,
+            json!({"model": "m", "reasoning_effort": "high", "messages": x}),
+            json!({"model": "m", "max_tokens": 4096, "stream": false,
+                   "thinking": {"type": "enabled", "budget_tokens": 4095}, "messages": x}),
+            vec![],
+        ),
+        (
+            "reasoning_effort to Anthropic with no room to think: named",
+            OpenAiChat,
+            AnthropicMessages,
+            json!({"model": "m", "reasoning_effort": "low", "max_tokens": 500, "messages": x}),
+            json!({"model": "m", "max_tokens": 500, "stream": false, "messages": x}),
+            vec!["reasoning_effort"],
+        ),
+        (
+            "Ollama think to Anthropic: the medium budget",
+            OllamaChat,
+            AnthropicMessages,
+            json!({"model": "m", "stream": false, "think": true, "options": {"num_predict": 10000}, "messages": x}),
+            json!({"model": "m", "max_tokens": 10000, "stream": false,
+                   "thinking": {"type": "enabled", "budget_tokens": 8192}, "messages": x}),
+            vec![],
+        ),
+        (
+            "Ollama think to OpenAI: named by Ollama's name",
+            OllamaChat,
+            OpenAiChat,
+            json!({"model": "m", "stream": false, "think": true, "messages": x}),
+            json!({"model": "m", "stream": false, "messages": x}),
+            vec!["think"],
+        ),
+        (
+            "Anthropic structured output to Ollama's format",
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 5, "messages": x,
+                   "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}, "future": 1}}),
+            json!({"model": "m", "stream": false, "format": {"type": "object"}, "options": {"num_predict": 5}, "messages": x}),
+            vec!["output_config.future"],
+        ),
+    ]);
+}
+
+#[test]
+fn hints_and_unknown_fields_are_dropped_and_named() {
+    let x = json!([{"role": "user", "content": "x"}]);
+    drops(vec![
+        (
+            "OpenAI bookkeeping and unknown fields; null is absent",
+            OpenAiChat,
+            OllamaChat,
+            json!({"model": "m", "messages": x, "store": true, "metadata": {"a": "b"},
+                   "prompt_cache_key": "k", "service_tier": "auto", "verbosity": "low",
+                   "safety_identifier": "s", "brand_new": 1, "nothing": null, "user": "u"}),
+            json!({"model": "m", "stream": false, "messages": x}),
+            vec![
+                "brand_new",
+                "metadata",
+                "prompt_cache_key",
+                "safety_identifier",
+                "service_tier",
+                "store",
+                "verbosity",
+                "user",
+            ],
+        ),
+        (
+            "OpenAI unknown fields to Anthropic",
+            OpenAiChat,
+            AnthropicMessages,
+            json!({"model": "m", "messages": x, "prompt_cache_key": "k", "user": "u"}),
+            json!({"model": "m", "max_tokens": 4096, "stream": false, "metadata": {"user_id": "u"}, "messages": x}),
+            vec!["prompt_cache_key"],
+        ),
+        (
+            "ollama-ai-provider-v2's tool_choice, ignored as Ollama ignores it",
+            OllamaChat,
+            OpenAiChat,
+            json!({"model": "m", "stream": false, "messages": x, "tool_choice": "auto"}),
+            json!({"model": "m", "stream": false, "messages": x}),
+            vec!["tool_choice"],
+        ),
+        (
+            "Ollama generate's unknown fields to Anthropic",
+            OllamaGenerate,
+            AnthropicMessages,
+            json!({"model": "m", "prompt": "a", "brand_new": 1}),
+            json!({"model": "m", "max_tokens": 4096, "stream": true, "messages": [{"role": "user", "content": "a"}]}),
+            vec!["brand_new"],
+        ),
+        (
+            "Anthropic service_tier, metadata beyond user_id, citations",
+            AnthropicMessages,
+            OllamaChat,
+            json!({"model": "m", "max_tokens": 1, "service_tier": "auto", "metadata": {"user_id": null, "org": "o"},
+                   "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "citations": {"enabled": true}}]}]}),
+            json!({"model": "m", "stream": false, "options": {"num_predict": 1}, "messages": x}),
+            vec!["service_tier", "citations", "metadata.org"],
+        ),
+    ]);
+}
+
+#[test]
+fn count_tokens_bodies_need_no_max_tokens_and_generate_nothing() {
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+                      "tools": [{"name": "t", "input_schema": {"type": "object"}}]});
+    let out = super::count_tokens_request(OllamaChat, body.to_string().as_bytes()).unwrap();
+    let got: Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(
+        got,
+        json!({"model": "m", "stream": false, "options": {"num_predict": 0},
+               "messages": [{"role": "user", "content": "x"}],
+               "tools": [{"type": "function", "function": {"name": "t", "parameters": {"type": "object"}}}]})
+    );
+    let answer =
+        super::count_tokens_answer(OllamaChat, br#"{"prompt_eval_count":12,"eval_count":0}"#);
+    assert_eq!(answer.unwrap(), br#"{"input_tokens":12}"#.to_vec());
+    assert!(super::count_tokens_answer(OllamaChat, b"{}").is_err());
+    assert!(matches!(
+        super::count_tokens_request(OllamaChat, br#"{"model":"m"}"#),
+        Err(TranslateError::Invalid(_))
+    ));
 }
