@@ -36,13 +36,9 @@ MARKER = "drover-agent-marker-7f3a"
 # `POST /v1/responses` (branch `responses`); Claude Code on translating nodes needs lenient
 # acceptance of its fields (branch `lenient`).
 KNOWN_GAPS = {
-    ("claude", "ollama"): "Drover refuses Claude Code's fields when translating (issue 11, lenient acceptance)",
-    ("claude", "openai"): "Drover refuses Claude Code's fields when translating (issue 11, lenient acceptance)",
     ("codex", "ollama"): "POST /v1/responses is not served yet (issue 11, Responses API)",
     ("codex", "openai"): "POST /v1/responses is not served yet (issue 11, Responses API)",
     ("codex", "anthropic"): "POST /v1/responses is not served yet (issue 11, Responses API)",
-    ("claude", "anthropic", harness.UNKNOWN_TO_CLAUDE):
-        "Drover checks message roles on the Anthropic pass-through (issue 11, lenient acceptance)",
 }
 
 
