@@ -17,7 +17,7 @@ pub mod headline;
 pub mod inbound;
 pub mod metrics;
 pub mod providers;
-pub mod pull;
+pub mod fleet;
 pub mod routing;
 pub mod server;
 pub mod store;

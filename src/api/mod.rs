@@ -36,6 +36,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     post(cfg, "/api/embeddings", ollama::embeddings);
     post(cfg, "/api/show", ollama::show);
     post(cfg, "/api/pull", ollama::pull);
+    post(cfg, "/api/push", ollama::push);
+    post(cfg, "/api/create", ollama::create);
+    post(cfg, "/api/copy", ollama::copy);
+    cfg.service(
+        web::resource("/api/delete")
+            .route(web::delete().to(ollama::delete))
+            .default_service(wrong_method("DELETE")),
+    );
+    cfg.service(
+        web::resource("/api/blobs/{digest}")
+            .route(web::head().to(ollama::blob_exists))
+            .route(web::post().to(ollama::blob_upload))
+            .default_service(wrong_method("HEAD, POST")),
+    );
     get(cfg, "/api/tags", ollama::tags);
     get(cfg, "/api/ps", ollama::ps);
     get(cfg, "/api/version", ollama::version);
@@ -158,6 +172,12 @@ async fn infer(
             .map_err(|e| refuse(e.into(), Some(key.clone()), inbound.model.clone()))?;
     }
     inbound.key = key;
+    // `keep_alive: 0` with nothing to answer unloads the model: on every node that has it.
+    if let Some(unload) = crate::fleet::Unload::of(&inbound) {
+        return crate::fleet::unload(&gateway, &req, unload, inbound.body)
+            .await
+            .map_err(|e| ApiError::new(surface, e));
+    }
     if operation == Operation::AnthropicMessages {
         inbound.anthropic_beta = req.headers().get("anthropic-beta").cloned();
     }
