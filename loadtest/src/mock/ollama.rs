@@ -50,7 +50,7 @@ pub(crate) async fn version(st: St, req: HttpRequest) -> HttpResponse {
         &st,
         Endpoint::Version,
         &req,
-        Bytes::from_static(br#"{"version":"0.5.0-mock"}"#),
+        st.version(),
     )
 }
 
@@ -272,6 +272,9 @@ pub(crate) async fn chat(st: St, req: HttpRequest, body: Bytes) -> HttpResponse 
         Ok(v) => v,
         Err(resp) => return resp,
     };
+    if let Some(resp) = super::ollama_manage::unload(&st, ep, &v, "messages").await {
+        return resp;
+    }
     if let Err(msg) = ollama_request::validate_chat(&v) {
         return refuse(&st, ollama_error(StatusCode::BAD_REQUEST, &msg));
     }
@@ -288,6 +291,9 @@ pub(crate) async fn generate(st: St, req: HttpRequest, body: Bytes) -> HttpRespo
         Ok(v) => v,
         Err(resp) => return resp,
     };
+    if let Some(resp) = super::ollama_manage::unload(&st, ep, &v, "prompt").await {
+        return resp;
+    }
     if let Err(msg) = ollama_request::validate_generate(&v) {
         return refuse(&st, ollama_error(StatusCode::BAD_REQUEST, &msg));
     }
