@@ -188,7 +188,8 @@ pub(super) async fn run(args: PullArgs, out: &mut dyn Write) -> anyhow::Result<(
     if let Display::Bars { multi, .. } = &display {
         multi.clear().ok();
     }
-    let last = last.with_context(|| format!("the pull of {} ended without a result", args.model))?;
+    let last =
+        last.with_context(|| format!("the pull of {} ended without a result", args.model))?;
     if let Some(error) = last.get("error").and_then(Value::as_str) {
         bail!("{error}");
     }

@@ -87,7 +87,8 @@ where
         deliver(&mut senders, |_| Chunk::End, &Bytes::new(), idle).await;
         Ok(())
     };
-    let (fed, replies) = futures_util::future::join(feed, futures_util::future::join_all(sends)).await;
+    let (fed, replies) =
+        futures_util::future::join(feed, futures_util::future::join_all(sends)).await;
     fed.map(|()| replies)
 }
 

@@ -133,7 +133,9 @@ pub fn select(
     let chosen: Vec<&NodeState> = match scope {
         Scope::Every => {
             if candidates.is_empty() {
-                return Err(GatewayError::NoHealthyNode("the call (no Ollama node is up)".into()));
+                return Err(GatewayError::NoHealthyNode(
+                    "the call (no Ollama node is up)".into(),
+                ));
             }
             candidates
         }
@@ -163,7 +165,11 @@ pub(crate) struct Fleet {
 }
 
 impl Fleet {
-    pub async fn of(gw: &Gateway, target: &Target, scope: Scope<'_>) -> Result<Fleet, GatewayError> {
+    pub async fn of(
+        gw: &Gateway,
+        target: &Target,
+        scope: Scope<'_>,
+    ) -> Result<Fleet, GatewayError> {
         let pool = gw.pool().await?;
         Ok(Fleet {
             nodes: select(&pool, target, scope)?,
@@ -193,9 +199,7 @@ impl Fleet {
         method: Method,
         path: &str,
         body: &Bytes,
-    ) -> impl std::future::Future<
-        Output = Vec<Result<awc::ClientResponse, String>>,
-    > + 'static {
+    ) -> impl std::future::Future<Output = Vec<Result<awc::ClientResponse, String>>> + 'static {
         let sends: Vec<_> = self
             .nodes
             .iter()

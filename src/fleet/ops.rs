@@ -30,26 +30,54 @@ use crate::{
 const MAX_REPLY: usize = 1024 * 1024;
 
 /// `POST /api/pull`: on every up Ollama node (or the named one), progress merged.
-pub async fn pull(gw: &Gateway, req: &HttpRequest, body: Bytes) -> Result<HttpResponse, GatewayError> {
+pub async fn pull(
+    gw: &Gateway,
+    req: &HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, GatewayError> {
     let request: ModelRequest = wire::parse(&body)?;
     let stream = request.stream.unwrap_or(true);
     wire::require_model(request.model.or(request.name))?;
     let fleet = Fleet::of(gw, &Target::from_request(req), Scope::Every).await?;
-    Ok(progress(fleet, "pull", "/api/pull", body, stream, per_node_progress(req)).await)
+    Ok(progress(
+        fleet,
+        "pull",
+        "/api/pull",
+        body,
+        stream,
+        per_node_progress(req),
+    )
+    .await)
 }
 
 /// `POST /api/push`: from every up node holding the model (or the named one).
-pub async fn push(gw: &Gateway, req: &HttpRequest, body: Bytes) -> Result<HttpResponse, GatewayError> {
+pub async fn push(
+    gw: &Gateway,
+    req: &HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, GatewayError> {
     let request: ModelRequest = wire::parse(&body)?;
     let stream = request.stream.unwrap_or(true);
     let model = wire::require_model(request.model.or(request.name))?;
     let fleet = Fleet::of(gw, &Target::from_request(req), Scope::Holding(&model)).await?;
-    Ok(progress(fleet, "push", "/api/push", body, stream, per_node_progress(req)).await)
+    Ok(progress(
+        fleet,
+        "push",
+        "/api/push",
+        body,
+        stream,
+        per_node_progress(req),
+    )
+    .await)
 }
 
 /// `POST /api/create`: on every up Ollama node (or the named one); blobs named in `files`
 /// must have been uploaded to them first (`POST /api/blobs/:digest` does that fleet-wide).
-pub async fn create(gw: &Gateway, req: &HttpRequest, body: Bytes) -> Result<HttpResponse, GatewayError> {
+pub async fn create(
+    gw: &Gateway,
+    req: &HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, GatewayError> {
     let request: CreateRequest = wire::parse(&body)?;
     let stream = request.stream.unwrap_or(true);
     wire::require_model(request.model.or(request.name))?;
@@ -59,11 +87,23 @@ pub async fn create(gw: &Gateway, req: &HttpRequest, body: Bytes) -> Result<Http
         ));
     }
     let fleet = Fleet::of(gw, &Target::from_request(req), Scope::Every).await?;
-    Ok(progress(fleet, "create", "/api/create", body, stream, per_node_progress(req)).await)
+    Ok(progress(
+        fleet,
+        "create",
+        "/api/create",
+        body,
+        stream,
+        per_node_progress(req),
+    )
+    .await)
 }
 
 /// `DELETE /api/delete`: on every up node holding the model (or the named one).
-pub async fn delete(gw: &Gateway, req: &HttpRequest, body: Bytes) -> Result<HttpResponse, GatewayError> {
+pub async fn delete(
+    gw: &Gateway,
+    req: &HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, GatewayError> {
     let request: ModelRequest = wire::parse(&body)?;
     let model = wire::require_model(request.model.or(request.name))?;
     let fleet = Fleet::of(gw, &Target::from_request(req), Scope::Holding(&model)).await?;
@@ -71,7 +111,11 @@ pub async fn delete(gw: &Gateway, req: &HttpRequest, body: Bytes) -> Result<Http
 }
 
 /// `POST /api/copy`: on every up node holding `source` (or the named one).
-pub async fn copy(gw: &Gateway, req: &HttpRequest, body: Bytes) -> Result<HttpResponse, GatewayError> {
+pub async fn copy(
+    gw: &Gateway,
+    req: &HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, GatewayError> {
     let request: CopyRequest = wire::parse(&body)?;
     let source = wire::require(request.source, "source")?;
     wire::require(request.destination, "destination")?;
@@ -97,9 +141,7 @@ async fn single(
     replies::respond(verb, &fleet.names(), replies)
 }
 
-async fn read_replies(
-    answers: Vec<Result<awc::ClientResponse, String>>,
-) -> Vec<Reply> {
+async fn read_replies(answers: Vec<Result<awc::ClientResponse, String>>) -> Vec<Reply> {
     let reads = answers.into_iter().map(|answer| async move {
         match answer {
             Ok(mut response) => {
@@ -226,7 +268,15 @@ pub async fn unload(
     if fleet.nodes.is_empty() {
         return Ok(HttpResponse::Ok().json(unloaded(&unload)));
     }
-    Ok(single(&fleet, "unload", Method::POST, unload.operation.path(), &body, true).await)
+    Ok(single(
+        &fleet,
+        "unload",
+        Method::POST,
+        unload.operation.path(),
+        &body,
+        true,
+    )
+    .await)
 }
 
 fn unloaded(unload: &Unload) -> Value {
@@ -318,7 +368,14 @@ mod tests {
 
     #[test]
     fn zero_keep_alive_in_its_forms() {
-        for zero in [json!(0), json!(0.0), json!("0"), json!("0s"), json!("0m"), json!(" 0ms ")] {
+        for zero in [
+            json!(0),
+            json!(0.0),
+            json!("0"),
+            json!("0s"),
+            json!("0m"),
+            json!(" 0ms "),
+        ] {
             assert!(is_zero(&zero), "{zero}");
         }
         for other in [json!(-1), json!("5m"), json!(null), json!("x"), json!(true)] {

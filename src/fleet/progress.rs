@@ -160,7 +160,10 @@ impl ProgressMerge {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let digest = value.get("digest").and_then(Value::as_str).map(str::to_owned);
+        let digest = value
+            .get("digest")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         if let Some(error) = value.get("error").and_then(Value::as_str) {
             node.error.get_or_insert(error.to_owned());
         } else if status == "success" {
@@ -339,11 +342,20 @@ mod tests {
             ev(r#"{"status":"pushing x","digest":"d","total":100,"completed":30}"#),
         );
         assert_eq!(line.unwrap()["node"], "b");
-        assert_eq!(m.apply(0, ev(r#"{"status":"success"}"#)).unwrap()["node"], "a");
-        assert_eq!(m.apply(1, ev(r#"{"error":"denied"}"#)).unwrap()["node"], "b");
+        assert_eq!(
+            m.apply(0, ev(r#"{"status":"success"}"#)).unwrap()["node"],
+            "a"
+        );
+        assert_eq!(
+            m.apply(1, ev(r#"{"error":"denied"}"#)).unwrap()["node"],
+            "b"
+        );
         m.apply(0, NodeEvent::Ended);
         m.apply(1, NodeEvent::Ended);
-        assert_eq!(m.finish(), json!({"error": "push failed on node b: denied"}));
+        assert_eq!(
+            m.finish(),
+            json!({"error": "push failed on node b: denied"})
+        );
     }
 
     #[actix_rt::test]

@@ -21,7 +21,9 @@ impl Reply {
     fn failure(&self) -> Option<(Option<StatusCode>, String)> {
         match self {
             Reply::Answered(status, _) if status.is_success() => None,
-            Reply::Answered(status, body) => Some((Some(*status), super::message_of(*status, body))),
+            Reply::Answered(status, body) => {
+                Some((Some(*status), super::message_of(*status, body)))
+            }
             Reply::Unreachable(e) => Some((None, e.clone())),
         }
     }

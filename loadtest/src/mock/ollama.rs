@@ -46,12 +46,7 @@ pub(crate) async fn root_head(st: St, req: HttpRequest) -> HttpResponse {
 }
 
 pub(crate) async fn version(st: St, req: HttpRequest) -> HttpResponse {
-    probe(
-        &st,
-        Endpoint::Version,
-        &req,
-        st.version(),
-    )
+    probe(&st, Endpoint::Version, &req, st.version())
 }
 
 pub(crate) async fn tags(st: St, req: HttpRequest) -> HttpResponse {

@@ -61,7 +61,8 @@ async fn start(
     body: &Bytes,
 ) -> Result<(ModelReq, super::common::Admitted), HttpResponse> {
     book(st, ep, req, body)?;
-    let parsed: ModelReq = serde_json::from_slice(body).map_err(|e| bad_request(st, &e.to_string()))?;
+    let parsed: ModelReq =
+        serde_json::from_slice(body).map_err(|e| bad_request(st, &e.to_string()))?;
     let admitted = admit(st, ep).await?;
     Ok((parsed, admitted))
 }
@@ -86,12 +87,16 @@ pub(crate) async fn copy(st: St, req: HttpRequest, body: Bytes) -> HttpResponse 
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let (Some(source), Some(destination)) = (parsed.source.as_deref(), parsed.destination.as_deref())
+    let (Some(source), Some(destination)) =
+        (parsed.source.as_deref(), parsed.destination.as_deref())
     else {
         return bad_request(&st, "source and destination are required");
     };
     if !st.catalog().has(source) {
-        return ollama_error(StatusCode::NOT_FOUND, &format!("model \"{source}\" not found"));
+        return ollama_error(
+            StatusCode::NOT_FOUND,
+            &format!("model \"{source}\" not found"),
+        );
     }
     st.add_model(destination);
     HttpResponse::Ok().finish()
@@ -170,7 +175,13 @@ pub(crate) async fn create(st: St, req: HttpRequest, body: Bytes) -> HttpRespons
     frames.push(status_line("writing manifest"));
     frames.push(status_line("success"));
     let stream = parsed.stream.unwrap_or(true);
-    progress(st, admitted, stream, frames, Box::new(move |st| st.add_model(&model)))
+    progress(
+        st,
+        admitted,
+        stream,
+        frames,
+        Box::new(move |st| st.add_model(&model)),
+    )
 }
 
 pub(crate) async fn push(st: St, req: HttpRequest, body: Bytes) -> HttpResponse {
@@ -246,7 +257,10 @@ pub(crate) async fn blob_post(
     let got = format!("sha256:{:x}", hasher.finalize());
     let expected = digest.replacen("sha256-", "sha256:", 1);
     if got != expected {
-        return bad_request(&st, &format!("digest mismatch, expected \"{expected}\", got \"{got}\""));
+        return bad_request(
+            &st,
+            &format!("digest mismatch, expected \"{expected}\", got \"{got}\""),
+        );
     }
     st.add_blob(&expected, size);
     HttpResponse::Created().finish()
