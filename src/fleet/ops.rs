@@ -168,6 +168,14 @@ async fn progress(
     per_node: bool,
 ) -> HttpResponse {
     let answers = fleet.send_json(Method::POST, path, &body).await;
+    // No node took the call: answer as Ollama does, with the status they agree on (a 404 for
+    // a model a named node lacks), not with a stream that only carries the error.
+    let took =
+        |a: &Result<awc::ClientResponse, String>| a.as_ref().is_ok_and(|r| r.status().is_success());
+    if !answers.iter().any(took) {
+        let replies = read_replies(answers).await;
+        return replies::respond(verb, &fleet.names(), replies);
+    }
     let mut streams = Vec::with_capacity(answers.len());
     for (i, answer) in answers.into_iter().enumerate() {
         streams.push(match answer {

@@ -172,6 +172,15 @@ async fn create_from_a_model_runs_on_every_node_with_merged_progress() {
         .await;
     assert_eq!(quiet.json(), json!({"status": "success"}));
     assert!(!s.node("a").has_model("quiet") && s.node("b").has_model("quiet"));
+    // No node could start: Ollama's own status, the node named.
+    let no_base = s
+        .post("/api/create?node=a", json!({"model": "x", "from": "nope"}))
+        .await;
+    assert_eq!(no_base.status, 404, "{}", no_base.text());
+    assert!(no_base.json()["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("create failed on node a"));
     let neither = s.post("/api/create", json!({"model": "x"})).await;
     assert_eq!(neither.status, 400);
 }
@@ -475,4 +484,28 @@ async fn drover_pull_shows_each_node() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("nowhere"), "{stderr}");
     assert_eq!(s.node("b").requests("/api/pull"), 3);
+}
+
+#[actix_rt::test]
+async fn an_unload_through_a_route_alias_is_routed_as_before() {
+    let s = start(&[("a", &["small:8b"])], |c| {
+        c.routes = vec![drover::config::RouteConfig {
+            alias: "fast".into(),
+            target_model: "small:8b".into(),
+            nodes: vec![],
+            fallbacks: vec![],
+        }];
+    })
+    .await;
+    s.node("a").set_loaded(&["small:8b"]);
+    let reply = s
+        .post("/api/generate", json!({"model": "fast", "keep_alive": 0}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["done_reason"], "unload");
+    assert_eq!(
+        s.node("a").last_body("/api/generate").unwrap()["model"],
+        "small:8b"
+    );
+    assert!(!s.node("a").is_loaded("small:8b"));
 }
