@@ -174,7 +174,7 @@ async fn infer(
     inbound.key = key;
     // `keep_alive: 0` with nothing to answer unloads the model: on every node that has it.
     // A name no node lists (a route alias) is routed as before.
-    if let Some(unload) = crate::fleet::Unload::of(&inbound) {
+    if let Some(unload) = crate::fleet::Unload::of(operation, &inbound.model, &inbound.body) {
         match crate::fleet::unload(&gateway, &req, unload, inbound.body.clone()).await {
             Err(GatewayError::ModelNotFound(_)) => {}
             answer => return answer.map_err(|e| ApiError::new(surface, e)),

@@ -249,3 +249,72 @@ mod tests {
         assert!(!is_model("m:latest", "m:7b"));
     }
 }
+
+/// No body or progress line makes the unload check or the progress merge panic.
+#[cfg(test)]
+mod props {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::{NodeEvent, ProgressMerge, Unload};
+    use crate::inbound::Operation;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            "[a-z0-9:.]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(2, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                prop::collection::vec(
+                    (
+                        prop::sample::select(vec![
+                            "model",
+                            "keep_alive",
+                            "prompt",
+                            "messages",
+                            "status",
+                            "digest",
+                            "total",
+                            "completed",
+                            "error",
+                        ]),
+                        inner
+                    ),
+                    0..5
+                )
+                .prop_map(|fields| {
+                    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn unload_detection_never_panics(body in value(), raw in prop::collection::vec(any::<u8>(), 0..64)) {
+            for bytes in [Bytes::from(body.to_string()), Bytes::from(raw.clone())] {
+                for operation in [Operation::OllamaChat, Operation::OllamaGenerate] {
+                    let _ = Unload::of(operation, &Arc::from("m"), &bytes);
+                }
+            }
+        }
+
+        #[test]
+        fn the_progress_merge_never_panics(lines in prop::collection::vec((0usize..3, value()), 0..12)) {
+            let mut merge = ProgressMerge::new("pull", vec!["a".into(), "b".into()], false);
+            for (node, line) in lines {
+                let _ = merge.apply(node, NodeEvent::Line(Bytes::from(line.to_string())));
+            }
+            merge.apply(0, NodeEvent::Ended);
+            let _ = merge.finish();
+        }
+    }
+}

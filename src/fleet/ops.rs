@@ -1,6 +1,8 @@
 //! Each management call of Ollama's API: which nodes it concerns, what goes to them, and how
 //! their answers become the client's.
 
+use std::sync::Arc;
+
 use actix_web::{
     http::{header, Method, StatusCode},
     HttpRequest, HttpResponse,
@@ -19,7 +21,7 @@ use super::{
 use crate::{
     dispatch::Gateway,
     error::GatewayError,
-    inbound::{Inbound, Operation},
+    inbound::Operation,
     wire::{
         self,
         ollama::{CopyRequest, CreateRequest, ModelRequest},
@@ -210,34 +212,34 @@ async fn progress(
 #[derive(Debug)]
 pub struct Unload {
     operation: Operation,
-    model: std::sync::Arc<str>,
+    model: Arc<str>,
 }
 
 impl Unload {
     /// Whether `inbound` is an unload. Bodies without `keep_alive` are passed over at the
     /// cost of one byte search, so inference pays nothing for it.
-    pub fn of(inbound: &Inbound) -> Option<Unload> {
-        let asked = match inbound.operation {
+    pub fn of(operation: Operation, model: &Arc<str>, body: &[u8]) -> Option<Unload> {
+        let asked = match operation {
             Operation::OllamaChat => "messages",
             Operation::OllamaGenerate => "prompt",
             _ => return None,
         };
-        memchr::memmem::find(&inbound.body, b"keep_alive")?;
+        memchr::memmem::find(body, b"keep_alive")?;
         #[derive(Deserialize)]
         struct Fields {
             keep_alive: Option<Value>,
             prompt: Option<Value>,
             messages: Option<Value>,
         }
-        let fields: Fields = serde_json::from_slice(&inbound.body).ok()?;
+        let fields: Fields = serde_json::from_slice(body).ok()?;
         let content = if asked == "messages" {
             fields.messages
         } else {
             fields.prompt
         };
         (is_zero(fields.keep_alive.as_ref()?) && is_empty(content.as_ref())).then(|| Unload {
-            operation: inbound.operation,
-            model: inbound.model.clone(),
+            operation,
+            model: model.clone(),
         })
     }
 }
