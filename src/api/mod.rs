@@ -115,8 +115,9 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// Admission of a client to a non-inference endpoint (model lists, pull): in `keys` mode a
-/// valid key is needed, as for inference; refused in the path's API shape.
-pub struct ClientAuth;
+/// valid key is needed, as for inference; refused in the path's API shape. The key is kept
+/// for calls about a model (management), which check the key may use it.
+pub struct ClientAuth(pub Option<Arc<ClientKey>>);
 
 impl FromRequest for ClientAuth {
     type Error = ApiError;
@@ -124,7 +125,7 @@ impl FromRequest for ClientAuth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let checked = match req.app_data::<web::Data<Gateway>>() {
-            Some(gateway) => gateway.authorize(req.headers()).map(|_| ClientAuth),
+            Some(gateway) => gateway.authorize(req.headers()).map(ClientAuth),
             None => Err(GatewayError::Internal("no gateway".into())),
         };
         std::future::ready(checked.map_err(|e| ApiError::for_path(req.path(), e)))

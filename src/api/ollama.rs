@@ -76,53 +76,63 @@ async fn management_body(
 /// The management calls act fleet-wide (see `fleet`): on every up Ollama node concerned, or
 /// on the one `?node=NAME` or `X-Drover-Node: NAME` names.
 pub async fn pull(
-    _: ClientAuth,
+    ClientAuth(key): ClientAuth,
     gw: web::Data<Gateway>,
     req: HttpRequest,
     p: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = management_body(&gw, &req, p).await?;
-    fleet::pull(&gw, &req, body).await.map_err(fail)
+    fleet::pull(&gw, &req, body, key.as_deref())
+        .await
+        .map_err(fail)
 }
 
 pub async fn push(
-    _: ClientAuth,
+    ClientAuth(key): ClientAuth,
     gw: web::Data<Gateway>,
     req: HttpRequest,
     p: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = management_body(&gw, &req, p).await?;
-    fleet::push(&gw, &req, body).await.map_err(fail)
+    fleet::push(&gw, &req, body, key.as_deref())
+        .await
+        .map_err(fail)
 }
 
 pub async fn create(
-    _: ClientAuth,
+    ClientAuth(key): ClientAuth,
     gw: web::Data<Gateway>,
     req: HttpRequest,
     p: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = management_body(&gw, &req, p).await?;
-    fleet::create(&gw, &req, body).await.map_err(fail)
+    fleet::create(&gw, &req, body, key.as_deref())
+        .await
+        .map_err(fail)
 }
 
 pub async fn copy(
-    _: ClientAuth,
+    ClientAuth(key): ClientAuth,
     gw: web::Data<Gateway>,
     req: HttpRequest,
     p: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = management_body(&gw, &req, p).await?;
-    fleet::copy(&gw, &req, body).await.map_err(fail)
+    fleet::copy(&gw, &req, body, key.as_deref())
+        .await
+        .map_err(fail)
 }
 
 pub async fn delete(
-    _: ClientAuth,
+    ClientAuth(key): ClientAuth,
     gw: web::Data<Gateway>,
     req: HttpRequest,
     p: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = management_body(&gw, &req, p).await?;
-    fleet::delete(&gw, &req, body).await.map_err(fail)
+    fleet::delete(&gw, &req, body, key.as_deref())
+        .await
+        .map_err(fail)
 }
 
 pub async fn blob_exists(

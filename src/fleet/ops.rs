@@ -19,6 +19,7 @@ use super::{
     Fleet, Scope, Target,
 };
 use crate::{
+    auth::ClientKey,
     dispatch::Gateway,
     error::GatewayError,
     inbound::Operation,
@@ -36,10 +37,12 @@ pub async fn pull(
     gw: &Gateway,
     req: &HttpRequest,
     body: Bytes,
+    key: Option<&ClientKey>,
 ) -> Result<HttpResponse, GatewayError> {
     let request: ModelRequest = wire::parse(&body)?;
     let stream = request.stream.unwrap_or(true);
-    wire::require_model(request.model.or(request.name))?;
+    let model = wire::require_model(request.model.or(request.name))?;
+    admit(key, &model)?;
     let fleet = Fleet::of(gw, &Target::from_request(req), Scope::Every).await?;
     Ok(progress(
         fleet,
@@ -57,10 +60,12 @@ pub async fn push(
     gw: &Gateway,
     req: &HttpRequest,
     body: Bytes,
+    key: Option<&ClientKey>,
 ) -> Result<HttpResponse, GatewayError> {
     let request: ModelRequest = wire::parse(&body)?;
     let stream = request.stream.unwrap_or(true);
     let model = wire::require_model(request.model.or(request.name))?;
+    admit(key, &model)?;
     let fleet = Fleet::of(gw, &Target::from_request(req), Scope::Holding(&model)).await?;
     Ok(progress(
         fleet,
@@ -79,10 +84,15 @@ pub async fn create(
     gw: &Gateway,
     req: &HttpRequest,
     body: Bytes,
+    key: Option<&ClientKey>,
 ) -> Result<HttpResponse, GatewayError> {
     let request: CreateRequest = wire::parse(&body)?;
     let stream = request.stream.unwrap_or(true);
-    wire::require_model(request.model.or(request.name))?;
+    let model = wire::require_model(request.model.or(request.name))?;
+    admit(key, &model)?;
+    if let Some(from) = &request.from {
+        admit(key, from)?;
+    }
     if request.from.is_none() && request.files.is_none() && request.modelfile.is_none() {
         return Err(GatewayError::BadRequest(
             "neither 'from' or 'files' was specified".into(),
@@ -105,9 +115,11 @@ pub async fn delete(
     gw: &Gateway,
     req: &HttpRequest,
     body: Bytes,
+    key: Option<&ClientKey>,
 ) -> Result<HttpResponse, GatewayError> {
     let request: ModelRequest = wire::parse(&body)?;
     let model = wire::require_model(request.model.or(request.name))?;
+    admit(key, &model)?;
     let fleet = Fleet::of(gw, &Target::from_request(req), Scope::Holding(&model)).await?;
     Ok(single(&fleet, "delete", Method::DELETE, "/api/delete", &body, true).await)
 }
@@ -117,12 +129,20 @@ pub async fn copy(
     gw: &Gateway,
     req: &HttpRequest,
     body: Bytes,
+    key: Option<&ClientKey>,
 ) -> Result<HttpResponse, GatewayError> {
     let request: CopyRequest = wire::parse(&body)?;
     let source = wire::require(request.source, "source")?;
-    wire::require(request.destination, "destination")?;
+    let destination = wire::require(request.destination, "destination")?;
+    admit(key, &source)?;
+    admit(key, &destination)?;
     let fleet = Fleet::of(gw, &Target::from_request(req), Scope::Holding(&source)).await?;
     Ok(single(&fleet, "copy", Method::POST, "/api/copy", &body, true).await)
+}
+
+/// A key limited to some models manages only those (and is counted against its limits).
+fn admit(key: Option<&ClientKey>, model: &str) -> Result<(), GatewayError> {
+    key.map_or(Ok(()), |key| key.admit(model).map_err(GatewayError::from))
 }
 
 /// Sends one JSON call to every node of `fleet` and answers with their combined replies;

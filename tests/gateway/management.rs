@@ -509,3 +509,52 @@ async fn an_unload_through_a_route_alias_is_routed_as_before() {
     );
     assert!(!s.node("a").is_loaded("small:8b"));
 }
+
+#[actix_rt::test]
+async fn a_key_limited_to_models_manages_only_those() {
+    let s = start(&[("a", &["m:latest", "other:latest"])], |c| {
+        c.auth.admin_token = crate::admin::TOKEN.into();
+        c.auth.mode = drover::config::AuthMode::Keys;
+    })
+    .await;
+    let made = crate::admin::admin(
+        &s,
+        "POST",
+        "/keys",
+        Some(json!({"name": "ops", "allowed_models": ["m", "m2"]})),
+    )
+    .await;
+    let secret = made.json()["secret"].as_str().unwrap().to_owned();
+    let keyed = |method: Method, path: &str, body: Value| {
+        let request = client()
+            .request(method, s.url(path))
+            .bearer_auth(&secret)
+            .send_body(body.to_string());
+        async move { read(request.await.unwrap()).await }
+    };
+    let anonymous = call(&s, Method::DELETE, "/api/delete", json!({"model": "m"})).await;
+    assert_eq!(anonymous.status, 401);
+    let outside = keyed(Method::DELETE, "/api/delete", json!({"model": "other"})).await;
+    assert_eq!(outside.status, 403, "{}", outside.text());
+    let copy_out = keyed(
+        Method::POST,
+        "/api/copy",
+        json!({"source": "m", "destination": "elsewhere"}),
+    )
+    .await;
+    assert_eq!(copy_out.status, 403);
+    let copy_in = keyed(
+        Method::POST,
+        "/api/copy",
+        json!({"source": "m", "destination": "m2"}),
+    )
+    .await;
+    assert_eq!(copy_in.status, 200, "{}", copy_in.text());
+    assert!(s.node("a").has_model("other") && s.node("a").has_model("m2"));
+    // `drover pull` in keys mode takes a client key.
+    let (code, _, stderr) = pull_cli(&s, &["m2"]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("401"), "{stderr}");
+    let (code, stdout, stderr) = pull_cli(&s, &["m", "--key", &secret]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
