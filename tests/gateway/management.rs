@@ -558,3 +558,36 @@ async fn a_key_limited_to_models_manages_only_those() {
     let (code, stdout, stderr) = pull_cli(&s, &["m", "--key", &secret]).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
 }
+
+/// On a terminal (a pty from util-linux `script`), one bar per node, each ending in success.
+#[actix_rt::test]
+async fn drover_pull_draws_a_bar_per_node_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to make a terminal");
+        return;
+    }
+    let s = start(&[("a", &["m:latest"]), ("b", &["m:latest"])], |_| {}).await;
+    let line = format!(
+        "{} pull fresh --url {}",
+        env!("CARGO_BIN_EXE_drover"),
+        s.drover.url()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm")
+        .env_remove("DROVER_URL")
+        .stdin(Stdio::null());
+    let out = actix_rt::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    for node in ["a", "b"] {
+        let finished = screen.match_indices(&format!("{node} [")).any(|(at, _)| {
+            let bar: String = screen[at..].chars().take(90).collect();
+            bar.contains("=]") && bar.contains("success")
+        });
+        assert!(finished, "no finished bar for {node}: {screen:?}");
+    }
+    assert!(screen.contains("pulled fresh on a, b"), "{screen:?}");
+}
