@@ -131,8 +131,11 @@ impl ProgressMerge {
         let node = self.nodes.get_mut(index)?;
         let line = match event {
             NodeEvent::Failed(e) => {
+                let line = self
+                    .per_node
+                    .then(|| json!({ "error": &e, "node": &*self.names[index] }));
                 node.error.get_or_insert(e);
-                return None;
+                return line;
             }
             NodeEvent::Ended => {
                 if !node.succeeded && node.error.is_none() {
