@@ -214,11 +214,12 @@ impl Fleet {
         futures_util::future::join_all(sends)
     }
 
-    /// Re-probes every node acted on, so the pool's views show the change at once.
-    fn reprobe(nodes: &[Arc<NodeTarget>]) {
-        for node in nodes {
-            node.actor.do_send(ProbeNow);
-        }
+    /// Re-probes every node acted on and waits for the fresh reports, which reach the
+    /// selector first: a client answered after this finds the change in `/api/tags` and
+    /// `/api/ps` at once. A node that fails its probe is left to its health tracking.
+    async fn settle(nodes: Vec<Arc<NodeTarget>>) {
+        let probes = nodes.iter().map(|node| node.actor.send(ProbeNow));
+        futures_util::future::join_all(probes).await;
     }
 }
 

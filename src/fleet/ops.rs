@@ -158,7 +158,7 @@ async fn single(
     let answers = fleet.send_json(method, path, body).await;
     let replies = read_replies(answers).await;
     if changes {
-        Fleet::reprobe(&fleet.nodes);
+        Fleet::settle(fleet.nodes.clone()).await;
     }
     replies::respond(verb, &fleet.names(), replies)
 }
@@ -211,7 +211,12 @@ async fn progress(
     }
     let nodes = fleet.nodes.clone();
     let merge = ProgressMerge::new(verb, fleet.names(), per_node);
-    let merged = MergedProgress::new(merge, streams, Box::new(move || Fleet::reprobe(&nodes)));
+    let settle = Box::new(
+        move || -> futures_util::future::LocalBoxFuture<'static, ()> {
+            Box::pin(Fleet::settle(nodes))
+        },
+    );
+    let merged = MergedProgress::new(merge, streams, settle);
     if stream {
         return HttpResponse::Ok()
             .content_type("application/x-ndjson")

@@ -15,6 +15,7 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{
+    future::LocalBoxFuture,
     stream::{self, LocalBoxStream, SelectAll},
     Stream, StreamExt,
 };
@@ -217,12 +218,17 @@ impl ProgressMerge {
     }
 }
 
-/// The merged progress as an NDJSON stream; `on_end` runs once, when the last node ended
-/// (re-probing the nodes, so a change shows in `/api/tags` at once).
+/// What runs once every node has ended and before the last line goes out: re-probing the
+/// nodes, so a client that reads `success` already finds the change in `/api/tags`.
+pub type Settle = Box<dyn FnOnce() -> LocalBoxFuture<'static, ()>>;
+
+/// The merged progress as an NDJSON stream.
 pub struct MergedProgress {
     events: SelectAll<LocalBoxStream<'static, (usize, NodeEvent)>>,
     merge: ProgressMerge,
-    on_end: Option<Box<dyn FnOnce()>>,
+    settle: Option<Settle>,
+    /// The settling under way, once every node ended.
+    settling: Option<LocalBoxFuture<'static, ()>>,
     done: bool,
 }
 
@@ -230,22 +236,15 @@ impl MergedProgress {
     pub fn new(
         merge: ProgressMerge,
         streams: Vec<LocalBoxStream<'static, (usize, NodeEvent)>>,
-        on_end: Box<dyn FnOnce()>,
+        settle: Settle,
     ) -> Self {
         Self {
             events: stream::select_all(streams),
             merge,
-            on_end: Some(on_end),
+            settle: Some(settle),
+            settling: None,
             done: false,
         }
-    }
-
-    fn finish(&mut self) -> Value {
-        self.done = true;
-        if let Some(on_end) = self.on_end.take() {
-            on_end();
-        }
-        self.merge.finish()
     }
 
     /// Drives every node to its end and returns only the final line (`"stream": false`).
@@ -253,7 +252,10 @@ impl MergedProgress {
         while let Some((i, event)) = self.events.next().await {
             self.merge.apply(i, event);
         }
-        self.finish()
+        if let Some(settle) = self.settle.take() {
+            settle().await;
+        }
+        self.merge.finish()
     }
 }
 
@@ -278,10 +280,20 @@ impl Stream for MergedProgress {
                         return Poll::Ready(Some(Ok(line(&out))));
                     }
                 }
-                Poll::Ready(None) => return Poll::Ready(Some(Ok(line(&this.finish())))),
+                Poll::Ready(None) => break,
                 Poll::Pending => return Poll::Pending,
             }
         }
+        if let Some(settle) = this.settle.take() {
+            this.settling = Some(settle());
+        }
+        if let Some(settling) = &mut this.settling {
+            if settling.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        this.done = true;
+        Poll::Ready(Some(Ok(line(&this.merge.finish()))))
     }
 }
 

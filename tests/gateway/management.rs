@@ -37,6 +37,19 @@ fn tag_names(tags: &Value) -> Vec<String> {
     names
 }
 
+async fn tags(s: &Setup) -> Vec<String> {
+    let mut res = client().get(s.url("/api/tags")).send().await.unwrap();
+    tag_names(&res.json::<Value>().await.unwrap())
+}
+
+async fn ps_count(s: &Setup) -> usize {
+    let mut res = client().get(s.url("/api/ps")).send().await.unwrap();
+    res.json::<Value>().await.unwrap()["models"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 async fn three_nodes() -> Setup {
     start(
         &[
@@ -62,19 +75,15 @@ async fn delete_acts_on_the_nodes_holding_the_model_or_the_named_one() {
     assert_eq!(one.status, 200, "{}", one.text());
     assert!(!s.node("a").has_model("m") && s.node("b").has_model("m"));
     assert_eq!(s.node("b").requests("/api/delete"), 0);
-    // The pool knows at once that only b still has it.
-    s.wait_for_get("/api/tags", |t| {
-        tag_names(t) == ["m:latest", "other:latest"]
-    })
-    .await;
+    // The pool knows at once (the answer waited for a fresh probe) that only b still has it.
+    assert_eq!(tags(&s).await, ["m:latest", "other:latest"]);
     let all = call(&s, Method::DELETE, "/api/delete", json!({"model": "m"})).await;
     assert_eq!(all.status, 200, "{}", all.text());
     assert!(all.body.is_empty());
     assert!(!s.node("b").has_model("m"));
     assert_eq!(s.node("a").requests("/api/delete"), 1);
     assert_eq!(s.node("c").requests("/api/delete"), 0, "c never had it");
-    s.wait_for_get("/api/tags", |t| tag_names(t) == ["other:latest"])
-        .await;
+    assert_eq!(tags(&s).await, ["other:latest"]);
     let gone = call(&s, Method::DELETE, "/api/delete", json!({"model": "m"})).await;
     assert_eq!(gone.status, 404);
     assert!(gone.json()["error"].as_str().unwrap().contains("\"m\""));
@@ -99,10 +108,7 @@ async fn copy_makes_the_new_name_on_every_node_with_the_source() {
     assert!(s.node("a").has_model("m-copy") && s.node("b").has_model("m-copy"));
     assert!(!s.node("c").has_model("m-copy"));
     assert_eq!(s.node("c").requests("/api/copy"), 0);
-    s.wait_for_get("/api/tags", |t| {
-        tag_names(t).contains(&"m-copy:latest".to_owned())
-    })
-    .await;
+    assert!(tags(&s).await.contains(&"m-copy:latest".to_owned()));
     let named = call(
         &s,
         Method::POST,
@@ -160,10 +166,7 @@ async fn create_from_a_model_runs_on_every_node_with_merged_progress() {
         "a status both nodes send is passed once: {lines:?}"
     );
     assert!(s.node("a").has_model("mine") && s.node("b").has_model("mine"));
-    s.wait_for_get("/api/tags", |t| {
-        tag_names(t).contains(&"mine:latest".to_owned())
-    })
-    .await;
+    assert!(tags(&s).await.contains(&"mine:latest".to_owned()));
     let quiet = s
         .post(
             "/api/create?node=b",
@@ -378,10 +381,7 @@ async fn unload_goes_to_every_node_with_the_model_loaded() {
         "b holds m but has it not loaded"
     );
     assert!(!s.node("a").is_loaded("m"));
-    s.wait_for_get("/api/ps", |ps| {
-        ps["models"].as_array().is_some_and(|m| m.len() == 1)
-    })
-    .await;
+    assert_eq!(ps_count(&s).await, 1, "/api/ps is right at once");
     // Loaded on two nodes: both unload, through chat this time.
     let chat = s
         .post(
@@ -395,10 +395,7 @@ async fn unload_goes_to_every_node_with_the_model_loaded() {
     assert_eq!(s.node("c").requests("/api/chat"), 1);
     assert!(!s.node("a").is_loaded("other") && !s.node("c").is_loaded("other"));
     // Nothing loaded anywhere: nothing to do, and Ollama's answer all the same.
-    s.wait_for_get("/api/ps", |ps| {
-        ps["models"].as_array().is_some_and(|m| m.is_empty())
-    })
-    .await;
+    assert_eq!(ps_count(&s).await, 0);
     let idle = s
         .post("/api/generate", json!({"model": "m", "keep_alive": 0}))
         .await;
