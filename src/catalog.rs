@@ -95,21 +95,31 @@ pub fn model(pool: &[NodeState], aliases: &[String], id: &str, anthropic: bool) 
         })
 }
 
-/// The oldest version among routable nodes: clients that adapt to the server's version must
-/// not use a feature some node lacks.
+/// The oldest version among up Ollama nodes: clients that adapt to the server's version must
+/// not use a feature some node lacks. Other kinds have no Ollama version to count.
 pub fn version(pool: &[NodeState]) -> Option<String> {
     routable(pool)
+        .filter(|n| n.status.kind == crate::config::NodeKind::Ollama)
         .filter_map(|n| n.status.version.clone())
         .min_by_key(|v| version_key(v))
 }
 
+/// Major, minor, patch, then 1 for a release and 0 for a pre-release (`0.5.0-rc1` comes
+/// before `0.5.0`).
 fn version_key(version: &str) -> Vec<u64> {
-    version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
+    let version = version.trim().trim_start_matches('v');
+    let (core, pre) = match version.split_once('-') {
+        Some((core, _)) => (core, true),
+        None => (version, false),
+    };
+    let mut key: Vec<u64> = core
+        .split('.')
         .take(3)
-        .filter_map(|s| s.parse().ok())
-        .collect()
+        .map(|s| s.parse().unwrap_or(0))
+        .collect();
+    key.resize(3, 0);
+    key.push(u64::from(!pre));
+    key
 }
 
 #[cfg(test)]
@@ -120,5 +130,7 @@ mod tests {
     fn versions_compare_numerically() {
         assert!(version_key("0.10.1") > version_key("0.9.7"));
         assert!(version_key("0.5.0-rc1") < version_key("0.5.1"));
+        assert!(version_key("0.5.0-rc1") < version_key("0.5.0"));
+        assert!(version_key("0.13") < version_key("0.13.4"));
     }
 }

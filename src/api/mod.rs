@@ -36,6 +36,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     post(cfg, "/api/embeddings", ollama::embeddings);
     post(cfg, "/api/show", ollama::show);
     post(cfg, "/api/pull", ollama::pull);
+    post(cfg, "/api/push", ollama::push);
+    post(cfg, "/api/create", ollama::create);
+    post(cfg, "/api/copy", ollama::copy);
+    cfg.service(
+        web::resource("/api/delete")
+            .route(web::delete().to(ollama::delete))
+            .default_service(wrong_method("DELETE")),
+    );
+    cfg.service(
+        web::resource("/api/blobs/{digest}")
+            .route(web::head().to(ollama::blob_exists))
+            .route(web::post().to(ollama::blob_upload))
+            .default_service(wrong_method("HEAD, POST")),
+    );
     get(cfg, "/api/tags", ollama::tags);
     get(cfg, "/api/ps", ollama::ps);
     get(cfg, "/api/version", ollama::version);
@@ -102,8 +116,9 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// Admission of a client to a non-inference endpoint (model lists, pull): in `keys` mode a
-/// valid key is needed, as for inference; refused in the path's API shape.
-pub struct ClientAuth;
+/// valid key is needed, as for inference; refused in the path's API shape. The key is kept
+/// for calls about a model (management), which check the key may use it.
+pub struct ClientAuth(pub Option<Arc<ClientKey>>);
 
 impl FromRequest for ClientAuth {
     type Error = ApiError;
@@ -111,7 +126,7 @@ impl FromRequest for ClientAuth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let checked = match req.app_data::<web::Data<Gateway>>() {
-            Some(gateway) => gateway.authorize(req.headers()).map(|_| ClientAuth),
+            Some(gateway) => gateway.authorize(req.headers()).map(ClientAuth),
             None => Err(GatewayError::Internal("no gateway".into())),
         };
         std::future::ready(checked.map_err(|e| ApiError::for_path(req.path(), e)))
@@ -159,6 +174,14 @@ async fn infer(
             .map_err(|e| refuse(e.into(), Some(key.clone()), inbound.model.clone()))?;
     }
     inbound.key = key;
+    // `keep_alive: 0` with nothing to answer unloads the model: on every node that has it.
+    // A name no node lists (a route alias) is routed as before.
+    if let Some(unload) = crate::fleet::Unload::of(operation, &inbound.model, &inbound.body) {
+        match crate::fleet::unload(&gateway, &req, unload, inbound.body.clone()).await {
+            Err(GatewayError::ModelNotFound(_)) => {}
+            answer => return answer.map_err(|e| ApiError::new(surface, e)),
+        }
+    }
     if operation.surface() == Surface::Anthropic {
         inbound.anthropic_beta = req.headers().get("anthropic-beta").cloned();
     }

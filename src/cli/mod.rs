@@ -16,6 +16,7 @@ mod key;
 mod logs;
 mod node;
 mod password;
+mod pull;
 mod route;
 mod settings;
 mod table;
@@ -57,6 +58,9 @@ enum Command {
     Route(route::RouteArgs),
     /// The cluster's config in NATS (no replica needed): show, publish, history, rollback.
     Config(cluster_config::ConfigArgs),
+    /// Pull a model on every up Ollama node of a running replica (or --node NAME), with a
+    /// progress bar per node.
+    Pull(pull::PullArgs),
     /// The cluster's live replicas, asked over NATS (no replica URL needed): status.
     Cluster(cluster_config::ClusterArgs),
 }
@@ -153,6 +157,7 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Key(args) => call(|mut out| async move { key::run(args, &mut *out).await }),
         Command::User(args) => call(|mut out| async move { user::run(args, &mut *out).await }),
         Command::Login(args) => call(|mut out| async move { user::login(args, &mut *out).await }),
+        Command::Pull(args) => call(|mut out| async move { pull::run(args, &mut *out).await }),
         Command::Route(args) => call(|mut out| async move { route::run(args, &mut *out).await }),
         Command::Config(args) => call(|out| cluster_config::run(args, out)),
         Command::Cluster(args) => call(|out| cluster_config::status(args, out)),

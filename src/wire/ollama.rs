@@ -100,3 +100,23 @@ impl ModelRequest {
         })
     }
 }
+
+/// `/api/copy`: both names are required.
+#[derive(Debug, Deserialize)]
+pub struct CopyRequest {
+    pub source: Option<String>,
+    pub destination: Option<String>,
+}
+
+/// `/api/create`: what routing needs of it; the rest goes to the nodes as sent.
+#[derive(Debug, Deserialize)]
+pub struct CreateRequest {
+    pub model: Option<String>,
+    pub name: Option<String>,
+    pub stream: Option<bool>,
+    pub from: Option<String>,
+    /// File name → blob digest (uploaded before with `POST /api/blobs/:digest`).
+    pub files: Option<std::collections::BTreeMap<String, String>>,
+    /// A Modelfile, which older clients send instead of `from`/`files`.
+    pub modelfile: Option<String>,
+}

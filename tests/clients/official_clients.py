@@ -153,6 +153,48 @@ def run_ollama(base):
         check(e.status_code == 404 and "ghost" in e.error, "ollama unknown model is ResponseError 404")
     with urllib.request.urlopen(base + "/") as r:
         check(r.read() == b"Ollama is running", "GET / like Ollama")
+    run_ollama_management(client, base)
+
+
+def wait_for(cond, what, deadline=10):
+    """Drover re-probes the nodes after a change; its views follow within a probe."""
+    end = time.time() + deadline
+    while time.time() < end:
+        if cond():
+            return check(True, what)
+        time.sleep(0.05)
+    check(False, what)
+
+
+def run_ollama_management(client, base):
+    """Model management fleet-wide: both nodes act, the merged views follow."""
+    names = lambda: [m.model for m in client.list().models]
+    check(client.copy("llama3", "llama3-copy").status == "success", "ollama copy on every node")
+    wait_for(lambda: "llama3-copy:latest" in names(), "ollama list shows the copy")
+    check(client.delete("llama3-copy").status == "success", "ollama delete on every node")
+    wait_for(lambda: "llama3-copy:latest" not in names(), "ollama list lost the deleted model")
+    try:
+        client.delete("llama3-copy")
+        check(False, "deleting a deleted model must fail")
+    except ollama.ResponseError as e:
+        check(e.status_code == 404, "ollama delete of an unknown model is ResponseError 404")
+    made = client.create(model="mine", from_="llama3", stream=False)
+    check(made.status == "success", "ollama create from a model")
+    progress = list(client.create(model="mine-streamed", from_="llama3", stream=True))
+    check(progress[-1].status == "success", f"ollama create streamed: {progress[-1]}")
+    with tempfile.NamedTemporaryFile(suffix=".gguf", delete=False) as f:
+        f.write(os.urandom(200_000))
+    digest = client.create_blob(f.name)
+    check(digest.startswith("sha256:"), "ollama create_blob uploads to every node")
+    made = client.create(model="from-file", files={"model.gguf": digest}, stream=False)
+    check(made.status == "success", "ollama create from an uploaded blob")
+    pushed = list(client.push("llama3", stream=True))
+    check(pushed[-1].status == "success", f"ollama push merged: {pushed[-1]}")
+    unloaded = client.generate(model="llama3", keep_alive=0)
+    check(unloaded.done_reason == "unload", f"ollama unload: {unloaded.done_reason}")
+    wait_for(lambda: client.ps().models == [], "ollama ps empty after the unload")
+    with urllib.request.urlopen(base + "/api/version") as r:
+        check(json.load(r)["version"] == "0.5.0-mock", "GET /api/version: the nodes' lowest")
 
 
 def run_openai(base):
@@ -278,6 +320,9 @@ def run_across_kinds(base):
     its own kind): text, streams, images, and a tool call answered by its result."""
     oa = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
     an = anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
+    with urllib.request.urlopen(base + "/api/version") as r:
+        version = json.load(r)["version"]
+    check(version == "0.13.4", f"GET /api/version without Ollama nodes: Drover's API level {version}")
     check({"claude-mock", "gpt-mock"} <= {m.id for m in an.models.list()}, "anthropic models.list")
     for model in ("claude-mock", "gpt-mock"):
         done = oa.chat.completions.create(model=model, messages=[

@@ -14,6 +14,7 @@ mod failover;
 mod harness;
 mod keys;
 mod load_smoke;
+mod management;
 mod model_routes;
 mod nats;
 mod openapi;

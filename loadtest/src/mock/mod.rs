@@ -26,6 +26,7 @@ mod base64;
 mod common;
 mod errors;
 mod ollama;
+mod ollama_manage;
 mod ollama_request;
 mod openai;
 mod openai_request;
@@ -238,6 +239,26 @@ impl MockUpstream {
 
     pub fn set_loaded(&self, loaded: &[&str]) {
         self.state.set_loaded(loaded);
+    }
+
+    /// What the node answers on `/api/version` from now on.
+    pub fn set_version(&self, version: &str) {
+        self.state.set_version(version);
+    }
+
+    /// Whether the node lists `model` (bare names mean `:latest`, as in Ollama).
+    pub fn has_model(&self, model: &str) -> bool {
+        self.state.catalog().has(model)
+    }
+
+    /// Whether `model` is loaded in memory (listed in `/api/ps`).
+    pub fn is_loaded(&self, model: &str) -> bool {
+        self.state.is_loaded(model)
+    }
+
+    /// The size of a blob the node received whole with the right digest.
+    pub fn blob(&self, digest: &str) -> Option<u64> {
+        self.state.blob(digest)
     }
 
     pub fn set_tokens(&self, n: usize) {

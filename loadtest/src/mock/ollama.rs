@@ -46,12 +46,7 @@ pub(crate) async fn root_head(st: St, req: HttpRequest) -> HttpResponse {
 }
 
 pub(crate) async fn version(st: St, req: HttpRequest) -> HttpResponse {
-    probe(
-        &st,
-        Endpoint::Version,
-        &req,
-        Bytes::from_static(br#"{"version":"0.5.0-mock"}"#),
-    )
+    probe(&st, Endpoint::Version, &req, st.version())
 }
 
 pub(crate) async fn tags(st: St, req: HttpRequest) -> HttpResponse {
@@ -287,6 +282,9 @@ pub(crate) async fn chat(st: St, req: HttpRequest, body: Bytes) -> HttpResponse 
         Ok(v) => v,
         Err(resp) => return resp,
     };
+    if let Some(resp) = super::ollama_manage::unload(&st, ep, &v, "messages").await {
+        return resp;
+    }
     if let Err(msg) = ollama_request::validate_chat(&v) {
         return refuse(&st, ollama_error(StatusCode::BAD_REQUEST, &msg));
     }
@@ -303,6 +301,9 @@ pub(crate) async fn generate(st: St, req: HttpRequest, body: Bytes) -> HttpRespo
         Ok(v) => v,
         Err(resp) => return resp,
     };
+    if let Some(resp) = super::ollama_manage::unload(&st, ep, &v, "prompt").await {
+        return resp;
+    }
     if let Err(msg) = ollama_request::validate_generate(&v) {
         return refuse(&st, ollama_error(StatusCode::BAD_REQUEST, &msg));
     }

@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::errors::path_not_found;
 use super::state::Shared;
-use super::{anthropic, common, ollama, openai, MockKind};
+use super::{anthropic, common, ollama, ollama_manage, openai, MockKind};
 
 /// Largest request body accepted; generous so big prompts from load tests never bounce.
 const MAX_BODY: usize = 64 << 20;
@@ -97,6 +97,15 @@ fn ollama_routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/ps").route(web::get().to(ollama::ps)))
     .service(web::resource("/api/show").route(web::post().to(ollama::show)))
     .service(web::resource("/api/pull").route(web::post().to(ollama::pull)))
+    .service(web::resource("/api/push").route(web::post().to(ollama_manage::push)))
+    .service(web::resource("/api/create").route(web::post().to(ollama_manage::create)))
+    .service(web::resource("/api/copy").route(web::post().to(ollama_manage::copy)))
+    .service(web::resource("/api/delete").route(web::delete().to(ollama_manage::delete)))
+    .service(
+        web::resource("/api/blobs/{digest}")
+            .route(web::head().to(ollama_manage::blob_head))
+            .route(web::post().to(ollama_manage::blob_post)),
+    )
     .service(web::resource("/api/chat").route(web::post().to(ollama::chat)))
     .service(web::resource("/api/generate").route(web::post().to(ollama::generate)))
     .service(web::resource("/api/embed").route(web::post().to(ollama::embed)))

@@ -24,6 +24,11 @@ pub(crate) enum Endpoint {
     Ps,
     Show,
     Pull,
+    Push,
+    Create,
+    Copy,
+    Delete,
+    Blobs,
     Chat,
     Generate,
     Embed,
@@ -37,13 +42,18 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) const ALL: [Endpoint; 16] = [
+    pub(crate) const ALL: [Endpoint; 21] = [
         Endpoint::Root,
         Endpoint::Version,
         Endpoint::Tags,
         Endpoint::Ps,
         Endpoint::Show,
         Endpoint::Pull,
+        Endpoint::Push,
+        Endpoint::Create,
+        Endpoint::Copy,
+        Endpoint::Delete,
+        Endpoint::Blobs,
         Endpoint::Chat,
         Endpoint::Generate,
         Endpoint::Embed,
@@ -64,6 +74,12 @@ impl Endpoint {
             Endpoint::Ps => "/api/ps",
             Endpoint::Show => "/api/show",
             Endpoint::Pull => "/api/pull",
+            Endpoint::Push => "/api/push",
+            Endpoint::Create => "/api/create",
+            Endpoint::Copy => "/api/copy",
+            Endpoint::Delete => "/api/delete",
+            // `/api/blobs/:digest`, both methods, counted as one path.
+            Endpoint::Blobs => "/api/blobs",
             Endpoint::Chat => "/api/chat",
             Endpoint::Generate => "/api/generate",
             Endpoint::Embed => "/api/embed",
@@ -351,6 +367,17 @@ pub(crate) struct Shared {
     /// Every connection ever accepted: tells whether a client reuses its connections.
     accepted_connections: AtomicU64,
     seq: AtomicU64,
+    /// Blobs received (`POST /api/blobs/:digest`): digest → size. Contents are not kept.
+    blobs: Mutex<HashMap<String, u64>>,
+    /// The `/api/version` answer.
+    version: RwLock<Bytes>,
+}
+
+/// What a mock node reports as its Ollama version unless told otherwise.
+const DEFAULT_VERSION: &str = "0.5.0-mock";
+
+fn version_body(version: &str) -> Bytes {
+    to_bytes(&serde_json::json!({ "version": version }))
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -384,6 +411,8 @@ impl Shared {
             open_connections: AtomicU64::new(0),
             accepted_connections: AtomicU64::new(0),
             seq: AtomicU64::new(0),
+            blobs: Mutex::new(HashMap::new()),
+            version: RwLock::new(version_body(DEFAULT_VERSION)),
         }
     }
 
@@ -445,6 +474,64 @@ impl Shared {
             }
             Catalog::new(models, c.loaded.clone())
         });
+    }
+
+    /// Forgets a model (`/api/delete`); `false` when it was not there.
+    pub(crate) fn remove_model(&self, requested: &str) -> bool {
+        let mut found = false;
+        self.replace_catalog(|c| {
+            let known = |m: &String| Catalog::new(vec![m.clone()], Vec::new()).has(requested);
+            let models: Vec<String> = c.models.iter().filter(|m| !known(m)).cloned().collect();
+            found = models.len() < c.models.len();
+            let loaded = c.loaded.iter().filter(|m| !known(m)).cloned().collect();
+            Catalog::new(models, loaded)
+        });
+        found
+    }
+
+    /// Takes a model out of memory (an unload); it stays in `/api/tags`.
+    pub(crate) fn unload(&self, requested: &str) {
+        self.replace_catalog(|c| {
+            let loaded = c
+                .loaded
+                .iter()
+                .filter(|m| !Catalog::new(vec![(*m).clone()], Vec::new()).has(requested))
+                .cloned()
+                .collect();
+            Catalog::new(c.models.clone(), loaded)
+        });
+    }
+
+    pub(crate) fn is_loaded(&self, requested: &str) -> bool {
+        let catalog = self.catalog();
+        Catalog::new(catalog.loaded.clone(), Vec::new()).has(requested)
+    }
+
+    pub(crate) fn add_blob(&self, digest: &str, size: u64) {
+        self.blobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(digest.to_owned(), size);
+    }
+
+    /// The size of a stored blob.
+    pub(crate) fn blob(&self, digest: &str) -> Option<u64> {
+        self.blobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(digest)
+            .copied()
+    }
+
+    pub(crate) fn version(&self) -> Bytes {
+        self.version
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_version(&self, version: &str) {
+        *self.version.write().unwrap_or_else(PoisonError::into_inner) = version_body(version);
     }
 
     pub(crate) fn hit(&self, ep: Endpoint) {
@@ -618,6 +705,7 @@ mod tests {
         }
         assert_eq!(Endpoint::from_path("/nope"), None);
         assert_eq!(Endpoint::ALL.iter().filter(|e| e.is_inference()).count(), 8);
+        assert_eq!(Endpoint::from_path("/api/blobs"), Some(Endpoint::Blobs));
     }
 
     #[test]
