@@ -196,6 +196,7 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ad
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Outside the scope: a page for people, not part of the API it shows.
     cfg.route(openapi::VIEWER_PATH, web::get().to(openapi::viewer));
+    cfg.route(openapi::VIEWER_PATH, web::head().to(openapi::viewer));
     cfg.service(
         web::scope("/admin/api")
             .route("/openapi.json", web::get().to(openapi::document))
