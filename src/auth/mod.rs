@@ -3,6 +3,7 @@
 
 pub mod keys;
 pub mod limits;
+pub mod lockout;
 pub mod passwords;
 pub mod secrets;
 

@@ -22,6 +22,7 @@ mod stats;
 mod users;
 
 use crate::{
+    auth::lockout::LoginGuard,
     changes::{Applier, ApplyError, Change},
     cluster::config_sync::{ConfigSync, WriteError},
     config::Config,
@@ -40,6 +41,8 @@ pub struct Admin {
     pub(super) sync: Option<Arc<ConfigSync>>,
     pub(super) token: String,
     pub(super) session_ttl: Duration,
+    /// Failed logins per username and address, against password guessing.
+    pub(super) logins: LoginGuard,
 }
 
 impl Admin {
@@ -51,6 +54,7 @@ impl Admin {
             sync,
             token: config.auth.admin_token.clone(),
             session_ttl: config.auth.session_ttl,
+            logins: LoginGuard::default(),
         }
     }
 
@@ -101,6 +105,9 @@ pub enum AdminError {
     Clash(String),
     #[error("wrong username or password")]
     BadLogin,
+    /// Too many failed logins for the username or from the address: seconds to wait.
+    #[error("too many failed logins: try again in {0} s")]
+    LoginsLocked(u64),
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -120,6 +127,7 @@ impl ResponseError for AdminError {
             AdminError::Conflict(_) | AdminError::Clash(_) => StatusCode::CONFLICT,
             AdminError::Missing(..) => StatusCode::NOT_FOUND,
             AdminError::BadLogin => StatusCode::UNAUTHORIZED,
+            AdminError::LoginsLocked(_) => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Cluster(WriteError::Conflict(_)) => StatusCode::CONFLICT,
             AdminError::Cluster(WriteError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
@@ -129,7 +137,11 @@ impl ResponseError for AdminError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        if let AdminError::LoginsLocked(secs) = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        response.json(ErrorBody {
             error: self.to_string(),
         })
     }
