@@ -250,11 +250,13 @@ impl RoutingTable {
         exclude: &[usize],
     ) -> Result<Pick, GatewayError> {
         let Some((resolved, ids)) = self.resolve(model) else {
-            // A node that never answered a probe may well serve the model: say "not yet".
+            // A node not probed yet may well serve the model: say "not yet". One found down
+            // has had its say: waiting on it would make every unknown model a 503 for as
+            // long as it stays down, where the client should learn it is not served (404).
             let pending = self
                 .nodes
                 .iter()
-                .filter(|n| !n.status.inventory_known)
+                .filter(|n| !n.status.inventory_known && n.status.health == Health::Unknown)
                 .count();
             return Err(if pending > 0 {
                 GatewayError::InventoryPending {
@@ -449,6 +451,24 @@ mod tests {
             Err(GatewayError::InventoryPending { pending: 1, .. })
         ));
         assert_eq!(picked(&table, "a", &[]), Some(0));
+    }
+
+    #[test]
+    fn a_node_down_from_the_start_does_not_keep_an_unknown_model_pending() {
+        let mut dead = node(1, Health::Down, Priority::Active, &[], &[]);
+        Arc::make_mut(&mut dead.status).inventory_known = false;
+        let table = RoutingTable::new(
+            vec![
+                node(0, Health::Up, Priority::Active, &["a:latest"], &[]),
+                dead,
+            ],
+            4,
+        );
+        let rr = strategy::build(StrategyName::RoundRobin);
+        assert!(matches!(
+            table.pick(&*rr, "b", &[]),
+            Err(GatewayError::ModelNotFound(_))
+        ));
     }
 
     #[test]
