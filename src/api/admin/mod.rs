@@ -5,7 +5,13 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::StatusCode,
+    middleware::{from_fn, Next},
+    web, HttpRequest, HttpResponse, ResponseError,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -205,12 +211,40 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ad
     crate::wire::parse(body).map_err(|e| AdminError::Invalid(e.to_string()))
 }
 
+/// The largest admin request body (actix's default, named here): settings, nodes and routes
+/// are small.
+const BODY_LIMIT: usize = 256 * 1024;
+
+/// Errors answered by actix itself inside the admin API (a body over `BODY_LIMIT`, a body cut
+/// off) come as text; the API's clients read its JSON shape, so they are rendered again in it.
+async fn json_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let error = match res.response().error() {
+        Some(e) if e.as_error::<AdminError>().is_none() => e.to_string(),
+        _ => return Ok(res.map_into_boxed_body()),
+    };
+    let status = res.status();
+    let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("body: larger than the admin API's limit of {BODY_LIMIT} bytes")
+    } else {
+        error
+    };
+    let (req, _) = res.into_parts();
+    let response = HttpResponse::build(status).json(ErrorBody { error });
+    Ok(ServiceResponse::new(req, response))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Outside the scope: a page for people, not part of the API it shows.
     cfg.route(openapi::VIEWER_PATH, web::get().to(openapi::viewer));
     cfg.route(openapi::VIEWER_PATH, web::head().to(openapi::viewer));
     cfg.service(
         web::scope("/admin/api")
+            .wrap(from_fn(json_errors))
+            .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .route("/openapi.json", web::get().to(openapi::document))
             .configure(nodes::routes)
             .configure(routes::routes)
