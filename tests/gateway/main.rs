@@ -22,6 +22,7 @@ mod process;
 mod providers;
 mod queueing;
 mod records;
+mod replica_process;
 mod routing;
 mod streaming;
 mod users;
