@@ -116,16 +116,16 @@ impl Replica {
         assert!(status.success());
     }
 
-    /// Waits for the process to end, `bound` at most; whether it did.
-    pub fn exited_within(&mut self, bound: Duration) -> bool {
+    /// Waits for the process to end, `bound` at most; how it ended, if it did.
+    pub fn exited_within(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + bound;
         while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return true;
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        false
+        None
     }
 }
 
@@ -198,4 +198,29 @@ async fn metrics_are_exported_from_the_start_and_say_what_the_replica_knows() {
         .await;
     actix_rt::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(replica.metric("drover_cluster_replicas").await, Some(1.0));
+}
+
+/// SIGTERM with NATS unreachable still ends the process: leaving the cluster (its flush of
+/// unsent messages) is bounded, not waited on until NATS returns.
+#[actix_rt::test]
+async fn sigterm_exits_while_nats_is_unreachable() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let mut replica = Replica::start(&nats, db.path(), &node).await;
+    replica
+        .wait_metric("drover_cluster_nats_connected", |c| c == 1.0)
+        .await;
+    nats.stop();
+    replica
+        .wait_metric("drover_cluster_nats_connected", |c| c == 0.0)
+        .await;
+    // Something for the NATS client to hold unsent: a write (refused with 503) and heartbeats.
+    let _ = replica.set_weight(&node, 4).await;
+    replica.sigterm();
+    // Grace is 2 s; the bound is generous, the point is that it exits at all.
+    let status = replica
+        .exited_within(Duration::from_secs(30))
+        .expect("still running 30 s after SIGTERM with NATS down");
+    assert!(status.success(), "{status:?}");
 }
