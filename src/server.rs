@@ -156,6 +156,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
             .app_data(web::Data::new(prometheus.clone()))
             .app_data(admin.clone())
             .app_data(cluster.clone())
+            .wrap(from_fn(api::body::idle_timeout))
             .wrap(from_fn(api::request_id::middleware))
             .configure(api::routes)
     })

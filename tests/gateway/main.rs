@@ -9,6 +9,7 @@ mod capture;
 mod cli;
 mod cluster;
 mod databases;
+mod edge;
 mod failover;
 mod harness;
 mod keys;

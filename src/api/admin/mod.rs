@@ -222,19 +222,28 @@ async fn json_errors(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let res = next.call(req).await?;
-    let error = match res.response().error() {
-        Some(e) if e.as_error::<AdminError>().is_none() => e.to_string(),
-        _ => return Ok(res.map_into_boxed_body()),
-    };
-    let status = res.status();
-    let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        format!("body: larger than the admin API's limit of {BODY_LIMIT} bytes")
-    } else {
-        error
+    let (status, error) = match res.response().error() {
+        Some(e) if e.as_error::<AdminError>().is_some() => return Ok(res.map_into_boxed_body()),
+        Some(e) if e.as_error().is_some_and(crate::api::body::is_timeout) => {
+            (StatusCode::REQUEST_TIMEOUT, format!("body: {e}"))
+        }
+        Some(_) if res.status() == StatusCode::PAYLOAD_TOO_LARGE => (
+            res.status(),
+            format!("body: larger than the admin API's limit of {BODY_LIMIT} bytes"),
+        ),
+        Some(e) => (res.status(), e.to_string()),
+        None => return Ok(res.map_into_boxed_body()),
     };
     let (req, _) = res.into_parts();
-    let response = HttpResponse::build(status).json(ErrorBody { error });
-    Ok(ServiceResponse::new(req, response))
+    let mut response = HttpResponse::build(status);
+    if status == StatusCode::REQUEST_TIMEOUT {
+        // The rest of the body may still come: the connection cannot serve another request.
+        response.force_close();
+    }
+    Ok(ServiceResponse::new(
+        req,
+        response.json(ErrorBody { error }),
+    ))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
