@@ -36,11 +36,14 @@ pub async fn idle_timeout(
     let after = req
         .app_data::<web::Data<Gateway>>()
         .map(|gateway| gateway.tuning.load().timeouts.body);
-    let stalled = Rc::new(Cell::new(None));
-    match (after, req.take_payload()) {
-        (_, Payload::None) => {}
-        (None, payload) => req.set_payload(payload),
+    let stalled = match (after, req.take_payload()) {
+        (_, Payload::None) => None,
+        (None, payload) => {
+            req.set_payload(payload);
+            None
+        }
         (Some(after), payload) => {
+            let stalled = Rc::new(Cell::new(None));
             let idle = Idle {
                 inner: payload,
                 after,
@@ -50,10 +53,11 @@ pub async fn idle_timeout(
             req.set_payload(Payload::Stream {
                 payload: Box::pin(idle),
             });
+            Some(stalled)
         }
-    }
+    };
     let res = next.call(req).await?;
-    Ok(match stalled.take() {
+    Ok(match stalled.and_then(|s| s.take()) {
         // actix keeps a connection open to drain a chunked body whose reader dropped it; one
         // still held when the answer ends makes it close the connection instead. The answer's
         // body holds it until then.
