@@ -109,15 +109,7 @@ impl Applier {
         // the row already written by whichever applied the change first.
         let table = self.router.table();
         let running = table.nodes.iter().find(|n| *n.status.name == *name);
-        let unchanged = running.is_some_and(|n| {
-            let s = &n.status;
-            s.kind == config.kind
-                && *s.url == *config.url.trim_end_matches('/')
-                && s.priority == config.priority
-                && s.weight == config.weight
-                && s.max_concurrency == config.max_concurrency
-                && n.target.max_concurrency == config.max_concurrency
-        });
+        let unchanged = running.is_some_and(|n| n.target.runs(&config));
         // Only a change of the node itself restarts its actor (and its health); a drain
         // alone does not.
         if !unchanged {

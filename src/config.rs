@@ -534,6 +534,11 @@ pub struct TimeoutConfig {
     #[schema(value_type = String, example = "5s")]
     #[serde(with = "humantime_serde")]
     pub idle: Duration,
+    /// Longest silence while a client sends its request body: then 408 and the connection
+    /// closed, so unfinished bodies cannot hold connections (and descriptors) forever.
+    #[schema(value_type = String, example = "30s")]
+    #[serde(with = "humantime_serde")]
+    pub body: Duration,
 }
 
 impl Default for TimeoutConfig {
@@ -542,6 +547,7 @@ impl Default for TimeoutConfig {
             connect: Duration::from_secs(5),
             first_byte: Duration::from_secs(300),
             idle: Duration::from_secs(300),
+            body: Duration::from_secs(30),
         }
     }
 }

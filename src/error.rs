@@ -27,6 +27,8 @@ pub enum GatewayError {
     UpstreamFailed { attempts: u32, last: String },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("request body: nothing received for {}; the connection is closed", humantime::format_duration(*.after))]
+    BodyTimeout { after: Duration },
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed {
         method: String,
@@ -79,6 +81,7 @@ impl GatewayError {
             | GatewayError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -97,6 +100,7 @@ impl GatewayError {
             GatewayError::Busy { .. } => "busy",
             GatewayError::UpstreamFailed { .. } => "upstream_failed",
             GatewayError::PayloadTooLarge { .. } => "payload_too_large",
+            GatewayError::BodyTimeout { .. } => "body_timeout",
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
             GatewayError::NotFound(_) => "not_found",
             GatewayError::UnknownNode(_) => "unknown_node",

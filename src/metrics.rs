@@ -47,6 +47,7 @@ pub fn install() -> PrometheusHandle {
             match builder.install_recorder() {
                 Ok(handle) => {
                     describe();
+                    zero();
                     handle
                 }
                 // Another recorder is installed (an embedding program's): render an empty one.
@@ -54,6 +55,45 @@ pub fn install() -> PrometheusHandle {
             }
         })
         .clone()
+}
+
+/// Counters with no labels, or only fixed ones, exported as 0 from the start: a series that
+/// appears only at its first event shows "no data" on dashboards (and breaks `rate()` and
+/// alerts) where 0 is the truth.
+fn zero() {
+    for name in [LOG_WRITTEN, QUEUE_WAITS, QUEUE_TIMEOUTS] {
+        metrics::counter!(name).increment(0);
+    }
+    for reason in [
+        "queue_full",
+        "content_buffer_full",
+        "buffer_full",
+        "shutdown",
+    ] {
+        metrics::counter!(LOG_DROPPED, "reason" => reason).increment(0);
+    }
+    for kind in ["connect", "pool", "query"] {
+        metrics::counter!(LOG_WRITE_ERRORS, "kind" => kind).increment(0);
+    }
+}
+
+/// The cluster's series, from the start of a replica in cluster mode: counters at 0, and the
+/// membership gauges at what a replica knows before it hears anyone (itself, no lag).
+pub fn zero_cluster() {
+    for direction in ["in", "out"] {
+        metrics::counter!(CLUSTER_MESSAGES, "direction" => direction).increment(0);
+    }
+    metrics::counter!(CLUSTER_APPLY_ERRORS).increment(0);
+    metrics::gauge!(CLUSTER_REPLICAS).set(1.0);
+    metrics::gauge!(CLUSTER_REVISION_LAG).set(0.0);
+}
+
+/// A node's counters at 0 from the moment it is added.
+pub fn zero_node(node: &str) {
+    for result in ["ok", "error"] {
+        metrics::counter!(PROBES, "node" => node.to_owned(), "result" => result).increment(0);
+    }
+    metrics::counter!(STREAM_ERRORS, "node" => node.to_owned()).increment(0);
 }
 
 fn describe() {

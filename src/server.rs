@@ -30,15 +30,36 @@ struct Built {
     router: Arc<crate::routing::Router>,
 }
 
+/// How long leaving the cluster may take at shutdown (each step: the slots' watch, the config
+/// watch and the bridge with its flush). With NATS unreachable these wait for a reconnect that
+/// may never come; past the bound, what was unsent is lost, as it would be after a crash.
+const LEAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Runs one shutdown step, for `bound` at most.
+async fn bounded(
+    step: &str,
+    bound: std::time::Duration,
+    work: impl std::future::Future<Output = ()>,
+) {
+    if tokio::time::timeout(bound, work).await.is_err() {
+        tracing::warn!(
+            step,
+            ?bound,
+            "shutdown step did not finish in time; going on"
+        );
+    }
+}
+
 impl Built {
-    /// Serves until the server stops, then leaves the cluster and flushes the request log.
+    /// Serves until the server stops, then leaves the cluster and flushes the request log;
+    /// every step is bounded, so a dead NATS or database cannot hold the process up.
     async fn serve(self) -> std::io::Result<()> {
         let result = self.server.await;
         if let Some(slots) = self.router.slots.get() {
-            slots.shutdown().await;
+            bounded("cluster slots", LEAVE_TIMEOUT, slots.shutdown()).await;
         }
         if let Some(sync) = self.sync {
-            sync.shutdown().await;
+            bounded("cluster config", LEAVE_TIMEOUT, sync.shutdown()).await;
         }
         if let Some(log) = self.log {
             log.close(self.flush_wait).await;
@@ -135,6 +156,7 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
             .app_data(web::Data::new(prometheus.clone()))
             .app_data(admin.clone())
             .app_data(cluster.clone())
+            .wrap(from_fn(api::body::idle_timeout))
             .wrap(from_fn(api::request_id::middleware))
             .configure(api::routes)
     })

@@ -47,18 +47,7 @@ impl NodeSpawner {
         .start();
         let status = NodeStatus::initial(config);
         NodeEntry {
-            target: Arc::new(
-                NodeTarget::new(
-                    id,
-                    status.name.clone(),
-                    config.kind,
-                    status.url.clone(),
-                    actor,
-                    stats,
-                )
-                .with_max_concurrency(config.max_concurrency)
-                .with_headers(crate::providers::node_headers(config)),
-            ),
+            target: Arc::new(NodeTarget::new(id, config.clone(), actor, stats)),
             status: Arc::new(status),
             drained: false,
         }

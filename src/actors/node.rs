@@ -298,6 +298,7 @@ impl Actor for NodeActor {
         // awc clients are per thread; this one lives on the actor's arbiter.
         self.client = Some(providers::probe_client(self.connect_timeout));
         metrics::gauge!(m::NODE_UP, "node" => self.config.name.clone()).set(0.0);
+        m::zero_node(&self.config.name);
         self.probe(ctx);
         self.timer = Some(ctx.run_interval(self.health_config.interval, |act, ctx| act.tick(ctx)));
     }

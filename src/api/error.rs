@@ -52,6 +52,10 @@ impl ResponseError for ApiError {
         if let GatewayError::MethodNotAllowed { allow, .. } = &self.error {
             response.insert_header((header::ALLOW, *allow));
         }
+        if let GatewayError::BodyTimeout { .. } = &self.error {
+            // The rest of the body may still come: the connection cannot serve another request.
+            response.force_close();
+        }
         response.json(body)
     }
 }
@@ -111,6 +115,7 @@ fn openai_code(error: &GatewayError) -> Option<&'static str> {
         | GatewayError::NoHealthyNode(_)
         | GatewayError::InventoryPending { .. } => Some("overloaded"),
         GatewayError::PayloadTooLarge { .. } => Some("request_too_large"),
+        GatewayError::BodyTimeout { .. } => Some("request_timeout"),
         GatewayError::Unauthorized(_) => Some("invalid_api_key"),
         GatewayError::Forbidden(_) => Some("model_not_allowed"),
         GatewayError::RateLimited { .. } => Some("rate_limit_exceeded"),

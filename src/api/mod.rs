@@ -3,7 +3,7 @@
 
 pub mod admin;
 mod anthropic;
-mod body;
+pub(crate) mod body;
 pub mod error;
 mod ollama;
 mod openai;

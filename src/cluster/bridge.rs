@@ -120,6 +120,7 @@ pub async fn start(
 ) -> anyhow::Result<Arc<Cluster>> {
     let connected = Arc::new(AtomicBool::new(false));
     metrics::gauge!(m::CLUSTER_CONNECTED).set(0.0);
+    m::zero_cluster();
     let client = connect(config, &replica, connected.clone()).await?;
     let cluster = Arc::new(Cluster {
         name: config.name.clone(),
@@ -356,6 +357,26 @@ impl ClusterBridge {
         }
     }
 
+    /// The membership gauges, as far as this replica can know: itself always (its own
+    /// heartbeat's echo is lost in a partition), its peers only while connected (peers not
+    /// expired yet are not heard either), and the lag behind the newest peer it hears.
+    fn report_membership(&self) {
+        let own = self.cluster.applied.load(Ordering::Relaxed);
+        let peers: Vec<Heartbeat> = match self.cluster.connected() {
+            true => self
+                .cluster
+                .members()
+                .live()
+                .into_iter()
+                .filter(|b| b.id != self.cluster.replica)
+                .collect(),
+            false => Vec::new(),
+        };
+        metrics::gauge!(m::CLUSTER_REPLICAS).set((peers.len() + 1) as f64);
+        let newest = peers.iter().map(|b| b.revision).max().unwrap_or(own);
+        metrics::gauge!(m::CLUSTER_REVISION_LAG).set(newest.saturating_sub(own) as f64);
+    }
+
     fn beat(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
         let snapshot = HEADLINE.snapshot();
@@ -380,11 +401,7 @@ impl ClusterBridge {
             }
         }
         self.assign_probes();
-        let live = self.cluster.members().live();
-        metrics::gauge!(m::CLUSTER_REPLICAS).set(live.len() as f64);
-        let newest = live.iter().map(|b| b.revision).max().unwrap_or(0);
-        let own = self.cluster.applied.load(Ordering::Relaxed);
-        metrics::gauge!(m::CLUSTER_REVISION_LAG).set(newest.saturating_sub(own) as f64);
+        self.report_membership();
         if !self.cluster.connected() {
             return; // the client would only queue it; peers expire us as they should
         }

@@ -77,6 +77,8 @@ impl ConfigSync {
         cluster
             .applied
             .store(applied, std::sync::atomic::Ordering::Relaxed);
+        // Known from the database at once, not only at the next change.
+        metrics::gauge!(m::CLUSTER_REVISION).set(applied as f64);
         let sync = Arc::new(ConfigSync {
             cluster,
             applier,

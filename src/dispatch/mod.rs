@@ -96,11 +96,9 @@ impl Gateway {
             return Ok(None);
         }
         let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        let secret = header("x-api-key").map(str::trim).or_else(|| {
-            header(header::AUTHORIZATION.as_str())?
-                .strip_prefix("Bearer ")
-                .map(str::trim)
-        });
+        let secret = header("x-api-key")
+            .map(str::trim)
+            .or_else(|| header(header::AUTHORIZATION.as_str()).and_then(crate::auth::bearer_token));
         Ok(Some(self.keys.verify(secret)?))
     }
 

@@ -23,7 +23,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use super::NodeStats;
 use crate::{
     actors::{health::Health, messages::NodeStatus, node::NodeActor},
-    config::{NodeKind, Priority},
+    config::{NodeConfig, NodeKind, Priority},
     error::GatewayError,
     strategy::{Candidate, RequestInfo, Strategy},
 };
@@ -47,40 +47,52 @@ pub struct NodeTarget {
     peer_in_flight: AtomicU32,
     /// Headers every request to the node carries (its API key, API version).
     pub headers: Arc<[(HeaderName, HeaderValue)]>,
+    /// The settings the target and its actor were made from.
+    settings: Settings,
+}
+
+/// A node's settings kept for `NodeTarget::runs`; its `Debug` stays silent, since the
+/// settings hold the node's key.
+#[derive(PartialEq)]
+struct Settings(NodeConfig);
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Settings(..)")
+    }
 }
 
 impl NodeTarget {
+    /// Everything is taken from `settings`, which the target keeps: whether a changed node
+    /// needs a new target is then one comparison of whole settings (`runs`), so a field added
+    /// to `NodeConfig` cannot be forgotten by that check.
     pub fn new(
         id: usize,
-        name: Arc<str>,
-        kind: NodeKind,
-        base_url: Arc<str>,
+        settings: NodeConfig,
         actor: Addr<NodeActor>,
         stats: Arc<NodeStats>,
     ) -> Self {
+        let name: Arc<str> = settings.name.as_str().into();
         Self {
             id,
             header: HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("-")),
             name,
-            kind,
-            base_url,
+            kind: settings.kind,
+            base_url: settings.url.trim_end_matches('/').into(),
             actor,
             stats,
-            max_concurrency: None,
+            max_concurrency: settings.max_concurrency,
             in_flight: AtomicU32::new(0),
             peer_in_flight: AtomicU32::new(0),
-            headers: Arc::from(Vec::new()),
+            headers: crate::providers::node_headers(&settings).into(),
+            settings: Settings(settings),
         }
     }
 
-    pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
-        self.headers = headers.into();
-        self
-    }
-
-    pub fn with_max_concurrency(mut self, max: Option<u32>) -> Self {
-        self.max_concurrency = max;
-        self
+    /// Whether this target (and its actor) was made from exactly these settings; any
+    /// difference (a rotated key, listed models, probing, the URL, a limit) needs a new one.
+    pub fn runs(&self, settings: &NodeConfig) -> bool {
+        self.settings.0 == *settings
     }
 
     /// Requests this replica runs on the node right now.
@@ -238,11 +250,13 @@ impl RoutingTable {
         exclude: &[usize],
     ) -> Result<Pick, GatewayError> {
         let Some((resolved, ids)) = self.resolve(model) else {
-            // A node that never answered a probe may well serve the model: say "not yet".
+            // A node not probed yet may well serve the model: say "not yet". One found down
+            // has had its say: waiting on it would make every unknown model a 503 for as
+            // long as it stays down, where the client should learn it is not served (404).
             let pending = self
                 .nodes
                 .iter()
-                .filter(|n| !n.status.inventory_known)
+                .filter(|n| !n.status.inventory_known && n.status.health == Health::Unknown)
                 .count();
             return Err(if pending > 0 {
                 GatewayError::InventoryPending {
@@ -338,14 +352,7 @@ mod tests {
         // An address without a running actor: picks never message it.
         let actor = actix::Context::<NodeActor>::new().address();
         NodeEntry {
-            target: Arc::new(NodeTarget::new(
-                id,
-                status.name.clone(),
-                NodeKind::Ollama,
-                status.url.clone(),
-                actor,
-                Arc::default(),
-            )),
+            target: Arc::new(NodeTarget::new(id, config, actor, Arc::default())),
             status: Arc::new(status),
             drained: false,
         }
@@ -444,6 +451,24 @@ mod tests {
             Err(GatewayError::InventoryPending { pending: 1, .. })
         ));
         assert_eq!(picked(&table, "a", &[]), Some(0));
+    }
+
+    #[test]
+    fn a_node_down_from_the_start_does_not_keep_an_unknown_model_pending() {
+        let mut dead = node(1, Health::Down, Priority::Active, &[], &[]);
+        Arc::make_mut(&mut dead.status).inventory_known = false;
+        let table = RoutingTable::new(
+            vec![
+                node(0, Health::Up, Priority::Active, &["a:latest"], &[]),
+                dead,
+            ],
+            4,
+        );
+        let rr = strategy::build(StrategyName::RoundRobin);
+        assert!(matches!(
+            table.pick(&*rr, "b", &[]),
+            Err(GatewayError::ModelNotFound(_))
+        ));
     }
 
     #[test]

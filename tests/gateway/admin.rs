@@ -437,3 +437,27 @@ async fn probing_timeouts_and_limits_change_at_runtime() {
     let now = admin(&s, "GET", "/settings", None).await.json();
     assert_eq!(now["failover"]["attempts"], 3, "{now}");
 }
+
+/// A body over the admin API's limit is refused in the API's JSON error shape, as every
+/// other admin error is (actix's own answer is text).
+#[actix_rt::test]
+async fn an_oversized_admin_body_gets_a_json_413() {
+    let s = start(&[("a", &["m:latest"])], |c| {
+        c.auth.admin_token = TOKEN.into()
+    })
+    .await;
+    let models = vec!["x".repeat(1000); 300];
+    let body = json!({"name": "big", "url": "http://127.0.0.1:1", "models": models});
+    let reply = admin(&s, "POST", "/nodes", Some(body)).await;
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    let content_type = reply.headers.get("content-type").unwrap().to_str().unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    assert!(
+        reply.json()["error"].as_str().unwrap().contains("262144"),
+        "{}",
+        reply.text()
+    );
+}

@@ -297,3 +297,29 @@ async fn bad_key_input_names_the_field() {
     create_key(&s, json!({"name": "unused"})).await;
     assert_eq!(chat_with(&s, OPENAI_CHAT, "m", &[]).await.status, 200);
 }
+
+/// The `Bearer` scheme's name is case-insensitive (RFC 9110): client keys and the admin API
+/// take `bearer` and `BEARER` too.
+#[actix_rt::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let s = start(&[("a", &["m:latest"])], |c| {
+        c.auth.admin_token = TOKEN.into();
+        c.auth.mode = AuthMode::Keys;
+    })
+    .await;
+    let (_, secret) = create_key(&s, json!({"name": "app"})).await;
+    for scheme in ["bearer", "BEARER"] {
+        let value = format!("{scheme} {secret}");
+        for path in [OLLAMA_CHAT, OPENAI_CHAT] {
+            let reply = chat_with(&s, path, "m", &[("authorization", &value)]).await;
+            assert_eq!(reply.status, 200, "{scheme} on {path}: {}", reply.text());
+        }
+        let res = client()
+            .get(s.url("/admin/api/nodes"))
+            .insert_header(("authorization", format!("{scheme} {TOKEN}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme} on the admin API");
+    }
+}

@@ -80,6 +80,7 @@ async fn call(s: &Setup, method: &str, path: &str, token: Option<&str>) -> Reply
     let url = s.url(path);
     let req = match method {
         "GET" => client().get(url),
+        "HEAD" => client().head(url),
         "POST" => client().post(url),
         "PUT" => client().put(url),
         "PATCH" => client().patch(url),
@@ -305,6 +306,7 @@ async fn the_openapi_document_matches_the_routes() {
     let html = page.text();
     assert!(html.contains("Scalar.createApiReference"), "{html}");
     assert!(html.contains(r#""openapi":"3.1.0""#));
+    viewer_page_is_guarded(&s, &page).await;
 
     // A viewer's session may read the document's GETs too (the scheme says either token).
     let login = client()
@@ -320,4 +322,36 @@ async fn the_openapi_document_matches_the_routes() {
         admin_as(&s, &session, "GET", "/nodes", None).await.status,
         200
     );
+}
+
+/// The viewer page, where admin tokens are pasted, may not be framed, runs only Scalar's
+/// script and its own inline one (whose hash the policy names), and answers `HEAD`.
+async fn viewer_page_is_guarded(s: &Setup, page: &Reply) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let header = |reply: &Reply, name: &str| {
+        reply
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(header(page, "x-frame-options").as_deref(), Some("DENY"));
+    let policy = header(page, "content-security-policy").expect("a Content-Security-Policy");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    let html = page.text();
+    let (_, rest) = html.split_once("<script>").unwrap();
+    let (inline, _) = rest.split_once("</script>").unwrap();
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(inline));
+    assert!(
+        policy.contains(&format!("'sha256-{hash}'")),
+        "the policy does not allow the page's inline script: {policy}"
+    );
+
+    let head = call(s, "HEAD", "/admin/docs", None).await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    for name in ["content-type", "content-security-policy", "x-frame-options"] {
+        assert_eq!(header(&head, name), header(page, name), "{name}");
+    }
 }

@@ -856,6 +856,79 @@ async fn an_unprobed_node_serves_its_listed_models() {
     assert_eq!(models["data"][0]["id"], "claude-x");
 }
 
+/// A node's key rotated through the admin API is used by the next request, and so are its
+/// listed models changed alone: any change of a node's settings gives it a new target.
+#[actix_rt::test]
+async fn a_rotated_node_key_and_changed_models_are_used_at_once() {
+    const NEW_KEY: &str = "sk-rotated-node-key-0003";
+    let openai = MockUpstream::start(MockConfig {
+        api_key: Some(NEW_KEY.into()),
+        ..MockConfig::of_kind(MockKind::OpenAi, "rotated", &["g", "g2"])
+    })
+    .unwrap();
+    let url = format!("{}/v1", openai.url());
+    let s = start_over(vec![openai], move |config| {
+        config.auth.admin_token = crate::admin::TOKEN.into();
+        config.nodes = vec![NodeConfig {
+            name: "rotated".into(),
+            kind: NodeKind::OpenAi,
+            url: url.clone(),
+            priority: Priority::Active,
+            weight: 1,
+            max_concurrency: None,
+            api_key: Some(OPENAI_KEY.into()),
+            models: vec!["g".into()],
+            probe: false,
+        }];
+    })
+    .await;
+    let chat =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    let stale = s.post("/v1/chat/completions", chat("g")).await;
+    assert_ne!(
+        stale.status,
+        200,
+        "the mock took the old key: {}",
+        stale.text()
+    );
+
+    let mut node = crate::admin::admin(&s, "GET", "/nodes/rotated", None)
+        .await
+        .json();
+    node["api_key"] = json!(NEW_KEY);
+    let put = crate::admin::admin(&s, "PUT", "/nodes/rotated", Some(node.clone())).await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    s.wait_until(|ready| ready["nodes_up"] == 1).await;
+    let reply = s.post("/v1/chat/completions", chat("g")).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "the old key is still used: {}",
+        reply.text()
+    );
+    assert_eq!(
+        s.node("rotated")
+            .last_header("/v1/chat/completions", "authorization")
+            .as_deref(),
+        Some(format!("Bearer {NEW_KEY}").as_str())
+    );
+
+    let mut node = crate::admin::admin(&s, "GET", "/nodes/rotated", None)
+        .await
+        .json();
+    node["models"] = json!(["g", "g2"]);
+    let put = crate::admin::admin(&s, "PUT", "/nodes/rotated", Some(node)).await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    s.wait_until(|ready| ready["nodes_up"] == 1).await;
+    let reply = s.post("/v1/chat/completions", chat("g2")).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "the new model list is not used: {}",
+        reply.text()
+    );
+}
+
 /// Nodes behind https are reached over TLS (OpenAI and Anthropic are): a probe of a local
 /// port that speaks no TLS fails in the handshake, not for want of TLS support.
 #[actix_rt::test]

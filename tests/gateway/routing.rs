@@ -197,17 +197,24 @@ async fn loaded_models_are_preferred() {
     assert_eq!(served_by(&replies, &["cold", "warm"]), vec![0, 10]);
 }
 
+/// While a node has not answered its first probe, a model no other node serves may be its:
+/// 503 "not known yet". Once that probe failed (the node is down from the start), the model
+/// is simply not served: 404, not a 503 for as long as the node stays down.
 #[actix_rt::test]
-async fn a_node_that_never_answered_makes_unknown_models_503_not_404() {
+async fn a_node_that_never_answered_makes_unknown_models_503_until_it_is_found_down() {
     let live = drover_loadtest::mock::MockUpstream::start(
         drover_loadtest::mock::MockConfig::named("live", &["m:latest"]),
     )
     .unwrap();
+    // Connections complete in the backlog and are never answered: the probe hangs until
+    // its timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = crate::harness::test_config(&[&live]);
+    config.health.timeout = Duration::from_secs(3);
     config.nodes.push(drover::config::NodeConfig {
         name: "silent".into(),
         kind: drover::config::NodeKind::Ollama,
-        url: "http://127.0.0.1:9".into(),
+        url: format!("http://{}", silent.local_addr().unwrap()),
         priority: drover::config::Priority::Active,
         weight: 1,
         max_concurrency: None,
@@ -232,6 +239,11 @@ async fn a_node_that_never_answered_makes_unknown_models_503_not_404() {
         .as_str()
         .unwrap()
         .contains("not known yet"));
+
+    s.wait_health("silent", "down").await;
+    let reply = s.chat("other").await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    drop(silent);
 }
 
 #[actix_rt::test]

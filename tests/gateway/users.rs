@@ -172,3 +172,41 @@ async fn bad_user_input_names_the_field() {
     let role = admin(&s, "PATCH", "/users/x", Some(json!({"role": "boss"}))).await;
     assert_eq!(role.status, 400);
 }
+
+/// Password guessing is slowed: after five failures, logins for that username and from that
+/// address are refused with 429 and `Retry-After` (even a right password) until the delay
+/// passes; a success clears the count.
+#[actix_rt::test]
+async fn failed_logins_lock_out_the_username_and_the_address() {
+    let s = start(&[("a", &["m:latest"])], |c| {
+        c.auth.admin_token = TOKEN.into()
+    })
+    .await;
+    for name in ["ada", "vera"] {
+        let made = admin(
+            &s,
+            "POST",
+            "/users",
+            Some(json!({"username": name, "password": "long enough", "role": "admin"})),
+        )
+        .await;
+        assert_eq!(made.status, 201, "{}", made.text());
+    }
+    for _ in 0..4 {
+        assert_eq!(login(&s, "ada", "a guess").await.status, 401);
+    }
+    session(&s, "ada", "long enough").await;
+    for _ in 0..5 {
+        assert_eq!(login(&s, "ada", "a guess").await.status, 401);
+    }
+    for (name, what) in [("ada", "the username"), ("vera", "the address")] {
+        let locked = login(&s, name, "long enough").await;
+        assert_eq!(locked.status, 429, "{what}: {}", locked.text());
+        let retry = locked.headers.get("retry-after").expect("Retry-After");
+        assert!(retry.to_str().unwrap().parse::<u64>().unwrap() >= 1);
+        assert!(locked.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed logins"));
+    }
+}

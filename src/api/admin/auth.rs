@@ -32,9 +32,8 @@ pub(super) fn bearer(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get(actix_web::http::header::AUTHORIZATION)?
         .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .ok()
+        .and_then(crate::auth::bearer_token)
 }
 
 async fn identify(req: HttpRequest) -> Result<Caller, AdminError> {

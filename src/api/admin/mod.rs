@@ -5,7 +5,13 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::StatusCode,
+    middleware::{from_fn, Next},
+    web, HttpRequest, HttpResponse, ResponseError,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -22,6 +28,7 @@ mod stats;
 mod users;
 
 use crate::{
+    auth::lockout::LoginGuard,
     changes::{Applier, ApplyError, Change},
     cluster::config_sync::{ConfigSync, WriteError},
     config::Config,
@@ -40,6 +47,8 @@ pub struct Admin {
     pub(super) sync: Option<Arc<ConfigSync>>,
     pub(super) token: String,
     pub(super) session_ttl: Duration,
+    /// Failed logins per username and address, against password guessing.
+    pub(super) logins: LoginGuard,
 }
 
 impl Admin {
@@ -51,6 +60,7 @@ impl Admin {
             sync,
             token: config.auth.admin_token.clone(),
             session_ttl: config.auth.session_ttl,
+            logins: LoginGuard::default(),
         }
     }
 
@@ -101,6 +111,9 @@ pub enum AdminError {
     Clash(String),
     #[error("wrong username or password")]
     BadLogin,
+    /// Too many failed logins for the username or from the address: seconds to wait.
+    #[error("too many failed logins: try again in {0} s")]
+    LoginsLocked(u64),
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -120,6 +133,7 @@ impl ResponseError for AdminError {
             AdminError::Conflict(_) | AdminError::Clash(_) => StatusCode::CONFLICT,
             AdminError::Missing(..) => StatusCode::NOT_FOUND,
             AdminError::BadLogin => StatusCode::UNAUTHORIZED,
+            AdminError::LoginsLocked(_) => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Cluster(WriteError::Conflict(_)) => StatusCode::CONFLICT,
             AdminError::Cluster(WriteError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
@@ -129,7 +143,11 @@ impl ResponseError for AdminError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        if let AdminError::LoginsLocked(secs) = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        response.json(ErrorBody {
             error: self.to_string(),
         })
     }
@@ -193,11 +211,49 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ad
     crate::wire::parse(body).map_err(|e| AdminError::Invalid(e.to_string()))
 }
 
+/// The largest admin request body (actix's default, named here): settings, nodes and routes
+/// are small.
+const BODY_LIMIT: usize = 256 * 1024;
+
+/// Errors answered by actix itself inside the admin API (a body over `BODY_LIMIT`, a body cut
+/// off) come as text; the API's clients read its JSON shape, so they are rendered again in it.
+async fn json_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let (status, error) = match res.response().error() {
+        Some(e) if e.as_error::<AdminError>().is_some() => return Ok(res.map_into_boxed_body()),
+        Some(e) if e.as_error().is_some_and(crate::api::body::is_timeout) => {
+            (StatusCode::REQUEST_TIMEOUT, format!("body: {e}"))
+        }
+        Some(_) if res.status() == StatusCode::PAYLOAD_TOO_LARGE => (
+            res.status(),
+            format!("body: larger than the admin API's limit of {BODY_LIMIT} bytes"),
+        ),
+        Some(e) => (res.status(), e.to_string()),
+        None => return Ok(res.map_into_boxed_body()),
+    };
+    let (req, _) = res.into_parts();
+    let mut response = HttpResponse::build(status);
+    if status == StatusCode::REQUEST_TIMEOUT {
+        // The rest of the body may still come: the connection cannot serve another request.
+        response.force_close();
+    }
+    Ok(ServiceResponse::new(
+        req,
+        response.json(ErrorBody { error }),
+    ))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Outside the scope: a page for people, not part of the API it shows.
     cfg.route(openapi::VIEWER_PATH, web::get().to(openapi::viewer));
+    cfg.route(openapi::VIEWER_PATH, web::head().to(openapi::viewer));
     cfg.service(
         web::scope("/admin/api")
+            .wrap(from_fn(json_errors))
+            .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .route("/openapi.json", web::get().to(openapi::document))
             .configure(nodes::routes)
             .configure(routes::routes)

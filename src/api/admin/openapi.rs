@@ -213,17 +213,51 @@ if (window.Scalar) {{
 struct Rendered {
     json: Bytes,
     html: Bytes,
+    /// The page's Content-Security-Policy, which names its inline script by hash.
+    policy: String,
 }
 
 static RENDERED: LazyLock<Result<Rendered, String>> = LazyLock::new(|| {
     let value = serde_json::to_value(AdminApi::openapi()).map_err(|e| e.to_string())?;
     let json = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
     let html = Scalar::new(value).custom_html(viewer_html()).to_html();
+    let policy = content_security_policy(&html)?;
     Ok(Rendered {
         json: Bytes::from(json),
         html: Bytes::from(html),
+        policy,
     })
 });
+
+/// The inline script that starts Scalar opens with this line (the only `<script>` without
+/// attributes in `viewer_html`).
+const INLINE_SCRIPT: &str = "<script>\n";
+
+/// A policy that lets the page run only Scalar's pinned script and its own inline script
+/// (by SHA-256 of the page as rendered, since the document sits inside it), call only this
+/// origin (where the admin token goes), and be framed by no one (no clickjacking of a page
+/// where tokens are pasted). Scalar sets styles and images from script, hence their
+/// `'unsafe-inline'` and `data:`.
+fn content_security_policy(html: &str) -> Result<String, String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let script = html
+        .split_once(INLINE_SCRIPT)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(script, _)| format!("\n{script}"))
+        .ok_or("the viewer page has no inline script")?;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script));
+    let origin = SCALAR_SCRIPT
+        .splitn(4, '/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(format!(
+        "default-src 'none'; script-src {origin} 'sha256-{hash}'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; \
+         worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ))
+}
 
 fn rendered() -> Result<&'static Rendered, AdminError> {
     RENDERED.as_ref().map_err(|e| {
@@ -251,13 +285,19 @@ pub(super) async fn document() -> Result<HttpResponse, AdminError> {
         .body(rendered()?.json.clone()))
 }
 
-/// The viewer page (not part of the document: it is not an API call).
+/// The viewer page (not part of the document: it is not an API call); `HEAD` answers the
+/// same headers.
 pub(super) async fn viewer() -> Result<HttpResponse, AdminError> {
+    let page = rendered()?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, page.policy.as_str()))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         // The page embeds the document, which changes with the binary.
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(rendered()?.html.clone()))
+        .body(page.html.clone()))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! /admin/api/login` trades a username and password for a session token that expires after
 //! `auth.session_ttl`.
 
+use std::time::Instant;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -308,11 +310,21 @@ pub(super) async fn set_password(
         (status = 400, response = super::openapi::BadRequest),
         (status = 401, description = "Wrong username or password", body = super::ErrorBody),
         (status = 409, response = super::openapi::Conflict),
+        (status = 429, description = "Too many failed logins for this username or from this \
+            address: try again after `Retry-After` seconds", body = super::ErrorBody),
         (status = 503, response = super::openapi::Unavailable),
     )
 )]
-pub(super) async fn login(admin: web::Data<Admin>, body: web::Bytes) -> Reply {
+pub(super) async fn login(admin: web::Data<Admin>, req: HttpRequest, body: web::Bytes) -> Reply {
     let login: Login = parse(&body)?;
+    let addr = req.peer_addr().map(|a| a.ip());
+    admin
+        .logins
+        .attempt(&login.username, addr, Instant::now())
+        .map_err(|wait| {
+            tracing::warn!(username = %login.username, "admin login refused: locked out");
+            AdminError::LoginsLocked(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+        })?;
     let user = admin.store.get_user(&login.username).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = passwords::verify(login.password, stored).await;
@@ -320,6 +332,7 @@ pub(super) async fn login(admin: web::Data<Admin>, body: web::Bytes) -> Reply {
         tracing::warn!(username = %login.username, "admin login failed");
         return Err(AdminError::BadLogin);
     };
+    admin.logins.succeeded(&user.username, addr);
     let token = secrets::generate(SESSION_TAG)
         .map_err(|e| AdminError::Clash(format!("cannot make a session: {e}")))?;
     let ttl_ms = i64::try_from(admin.session_ttl.as_millis()).unwrap_or(i64::MAX);
