@@ -140,6 +140,11 @@ pub enum UpstreamError {
     InBand { node: String, message: String },
     #[error("node {node}: answer broke off: {message}")]
     Broken { node: String, message: String },
+    /// The node answered a status, then closed before (or while) sending the answer: it is
+    /// alive, and the cause may be this request's content (a prompt over the server's context
+    /// length, say), so this counts like an error answer, not like a dead node.
+    #[error("node {node}: answered, then closed: {message}")]
+    Cut { node: String, message: String },
 }
 
 impl UpstreamError {
@@ -151,6 +156,7 @@ impl UpstreamError {
             UpstreamError::Status { .. } => "status_4xx",
             UpstreamError::InBand { .. } => "in_band_error",
             UpstreamError::Broken { .. } => "broken",
+            UpstreamError::Cut { .. } => "cut",
         }
     }
 

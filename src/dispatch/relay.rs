@@ -236,9 +236,11 @@ impl Relay {
         Some(Ok(out))
     }
 
-    /// The node broke off after the client got bytes: tell the client in its format.
-    fn broken(&mut self, error: String) -> Poll<Option<Result<Bytes, std::io::Error>>> {
-        self.broken_with(error, None)
+    /// The node broke off after the client got bytes: tell the client in its format. A node
+    /// that closed its answer is alive (the cause may be the request, a prompt too long for
+    /// its context): a soft failure. Only silence (`hard`) says the node itself may be gone.
+    fn broken(&mut self, error: String, hard: bool) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.broken_with(error, None, hard)
     }
 
     /// The node's stream could not be translated (a malformed frame, tool arguments that are
@@ -251,13 +253,14 @@ impl Relay {
         written: Option<Bytes>,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.lease.take();
-        self.broken_with(error, written)
+        self.broken_with(error, written, false)
     }
 
     fn broken_with(
         &mut self,
         error: String,
         written: Option<Bytes>,
+        hard: bool,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.finished = true;
         let message = format!("node {} failed mid-answer: {error}", self.node);
@@ -266,7 +269,7 @@ impl Relay {
         if let Some(mut lease) = self.lease.take() {
             lease.set_outcome(Outcome::Failure {
                 error: message.clone(),
-                hard: true,
+                hard,
             });
         }
         let made_here = written.is_none();
@@ -360,7 +363,8 @@ impl Stream for Relay {
                     };
                     return match ending {
                         Ending::Cut => {
-                            this.broken("the connection closed before the answer ended".into())
+                            let error = "the connection closed before the answer ended";
+                            this.broken(error.into(), false)
                         }
                         ending => {
                             this.complete(ending);
@@ -368,7 +372,7 @@ impl Stream for Relay {
                         }
                     };
                 }
-                Poll::Ready(Some(Err(e))) => return this.broken(e.to_string()),
+                Poll::Ready(Some(Err(e))) => return this.broken(e.to_string(), false),
                 Poll::Pending => {
                     // The timer is re-armed lazily, only when it fires, rather than on every
                     // chunk.
@@ -382,7 +386,7 @@ impl Stream for Relay {
                         }
                         if Instant::now() >= this.last_chunk + this.idle {
                             let idle = this.idle;
-                            return this.broken(format!("no data for {idle:?}"));
+                            return this.broken(format!("no data for {idle:?}"), true);
                         }
                     }
                 }

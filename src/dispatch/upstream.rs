@@ -81,15 +81,16 @@ pub async fn attempt(
         }
         // Every answer Drover relays has a body; none at all means the node hung up (awc
         // cannot tell a dropped connection from an empty body).
+        // The node sent its head, so it is alive: a cut here is counted softly (see `Cut`).
         Ok(None) if status.is_success() => {
-            return Err(UpstreamError::Broken {
+            return Err(UpstreamError::Cut {
                 node: node.to_owned(),
                 message: "the connection closed before the answer began".to_owned(),
             })
         }
         Ok(None) => None,
         Ok(Some(Err(e))) => {
-            return Err(UpstreamError::Broken {
+            return Err(UpstreamError::Cut {
                 node: node.to_owned(),
                 message: e.to_string(),
             })

@@ -14,6 +14,7 @@ mod harness;
 mod keys;
 mod load_smoke;
 mod model_routes;
+mod node_faults;
 mod nats;
 mod openapi;
 mod ops;

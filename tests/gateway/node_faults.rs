@@ -1,0 +1,81 @@
+//! Nodes that are busy, refuse one request, or end oddly, as real servers (llama.cpp's,
+//! llama-cpp-python) do: a busy node is not a dead one, one bad request does not take a
+//! node down, the node's own status reaches the client, and an answer without its finish
+//! marker is reported as cut.
+
+use std::time::Duration;
+
+use drover::config::{Config, NodeKind};
+use drover_loadtest::mock::{Failure, MockConfig, MockKind, MockUpstream};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use crate::harness::{client, start_over, Setup};
+
+/// OpenAI-kind nodes (`/v1` base URLs), each serving `m`.
+async fn openai_nodes(names: &[&str], tweak: impl FnOnce(&mut Config)) -> Setup {
+    let mocks: Vec<MockUpstream> = names
+        .iter()
+        .map(|n| MockUpstream::start(MockConfig::of_kind(MockKind::OpenAi, n, &["m"])).unwrap())
+        .collect();
+    start_over(mocks, |config| {
+        for node in &mut config.nodes {
+            node.kind = NodeKind::OpenAi;
+            node.url = format!("{}/v1", node.url);
+        }
+        tweak(config);
+    })
+    .await
+}
+
+fn chat(content: &str, stream: bool) -> Value {
+    json!({"model": "m", "stream": stream, "messages": [{"role": "user", "content": content}]})
+}
+
+/// The node's health as `/readyz` reports it.
+async fn health(s: &Setup, name: &str) -> String {
+    let mut res = client().get(s.url("/readyz")).send().await.unwrap();
+    let body: Value = res.json().await.unwrap();
+    body["nodes"][name].as_str().unwrap_or("").to_owned()
+}
+
+#[actix_rt::test]
+async fn a_node_that_cuts_one_prompt_after_its_headers_stays_routable() {
+    let s = openai_nodes(&["a"], |c| c.failover.attempts = 1).await;
+    s.node("a").set_cut_on(Some("OVERLONG"));
+    for _ in 0..4 {
+        let reply = s.post("/v1/chat/completions", chat("OVERLONG prompt", true)).await;
+        assert!(reply.status.is_server_error() || reply.text().contains("error"), "{reply:?}");
+    }
+    assert_ne!(health(&s, "a").await, "down");
+    let reply = s.post("/v1/chat/completions", chat("hi", false)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.node.as_deref(), Some("a"));
+}
+
+#[actix_rt::test]
+async fn a_stream_ended_without_its_finish_reason_is_reported_cut() {
+    let s = openai_nodes(&["a"], |_| {}).await;
+    s.node("a").set_omit_finish(true);
+    // An Ollama client of an OpenAI node: no `done: true`, an error line instead.
+    let reply = s.post("/api/chat", chat("hi", true)).await;
+    assert_eq!(reply.status, 200);
+    let lines = reply.lines();
+    assert!(lines.iter().all(|l| l["done"] != true), "{lines:?}");
+    let last = lines.last().unwrap();
+    assert!(
+        last["error"].as_str().unwrap().contains("without a finish reason"),
+        "{lines:?}"
+    );
+    // An Anthropic client: an error event, no `message_stop`.
+    let reply = s
+        .post(
+            "/v1/messages",
+            json!({"model": "m", "max_tokens": 50, "stream": true,
+                "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    let text = reply.text();
+    assert!(!text.contains("message_stop"), "{text}");
+    assert!(text.contains("event: error"), "{text}");
+}
