@@ -308,10 +308,7 @@ impl Gateway {
         }
         let retries = made.saturating_sub(1);
         let error = match (last_error, refusal) {
-            (Some(last), _) => GatewayError::UpstreamFailed {
-                attempts: made,
-                last: last.to_string(),
-            },
+            (Some(last), _) => last.into_gateway(made),
             (None, _) if unservable.is_some() => unservable
                 .unwrap_or_else(|| GatewayError::Internal("a refusal went missing".into())),
             (None, Some(refusal)) => refusal,

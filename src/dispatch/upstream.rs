@@ -68,6 +68,7 @@ pub async fn attempt(
         return Err(UpstreamError::Status {
             node: node.to_owned(),
             status: status.as_u16(),
+            retry_after: retry_after(&response),
             message: error_message(&mut response).await,
         });
     }
@@ -115,6 +116,18 @@ pub async fn attempt(
         latency,
         ttfb: sent.elapsed(),
     })
+}
+
+/// The node's `Retry-After` in whole seconds (the delay form; an HTTP date is ignored).
+fn retry_after(response: &ClientResponse) -> Option<u64> {
+    response
+        .headers()
+        .get(awc::http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn send_error(node: &str, e: SendRequestError, after: Duration) -> UpstreamError {

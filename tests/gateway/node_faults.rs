@@ -79,3 +79,42 @@ async fn a_stream_ended_without_its_finish_reason_is_reported_cut() {
     assert!(!text.contains("message_stop"), "{text}");
     assert!(text.contains("event: error"), "{text}");
 }
+
+#[actix_rt::test]
+async fn the_last_nodes_status_reaches_the_client() {
+    let s = openai_nodes(&["a", "b"], |_| {}).await;
+    for (status, stream) in [(429, false), (429, true), (503, false), (400, false), (400, true)] {
+        for node in ["a", "b"] {
+            s.node(node).set_failure(Failure::Status(status));
+        }
+        let reply = s.post("/v1/chat/completions", chat("hi", stream)).await;
+        assert_eq!(reply.status, status, "{}", reply.text());
+        let body = reply.json();
+        assert_eq!(body["error"]["message"], "mock failure", "{body}");
+        if status == 429 {
+            assert_eq!(reply.headers.get("retry-after").unwrap(), "7");
+            assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+        }
+    }
+    // Other clients get the node's status in their own shape.
+    let reply = s
+        .post(
+            "/v1/messages",
+            json!({"model": "m", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["error"]["message"], "mock failure");
+    for node in ["a", "b"] {
+        s.node(node).set_failure(Failure::Status(429));
+    }
+    let reply = s.post("/api/chat", chat("hi", false)).await;
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.json()["error"], "mock failure");
+    // A node that is broken (a 500, a cut) is still the gateway's 502.
+    for node in ["a", "b"] {
+        s.node(node).set_failure(Failure::Status(500));
+    }
+    let reply = s.post("/v1/chat/completions", chat("hi", false)).await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+}
