@@ -194,6 +194,10 @@ impl Relay {
     /// capture. `None` when translation produced nothing to send yet.
     fn pass(&mut self, chunk: Bytes) -> Option<Result<Bytes, (String, Option<Bytes>)>> {
         self.last_chunk = Instant::now();
+        if let Some(lease) = &self.lease {
+            // The node's liveness, for its health: see `NodeStats::last_progress`.
+            lease.node().stats.note_progress(self.last_chunk.into_std());
+        }
         let out = match &mut self.translator {
             None => {
                 self.completion.observe(&chunk);

@@ -118,3 +118,38 @@ async fn the_last_nodes_status_reaches_the_client() {
     let reply = s.post("/v1/chat/completions", chat("hi", false)).await;
     assert_eq!(reply.status, 502, "{}", reply.text());
 }
+
+#[actix_rt::test]
+async fn a_one_slot_node_busy_with_a_long_stream_stays_up() {
+    let s = openai_nodes(&["a"], |_| {}).await;
+    let node = s.node("a");
+    // Probes wait behind the stream, which lasts many probe intervals and timeouts.
+    node.set_probe_after_streams(true);
+    node.set_tokens(20);
+    node.set_token_delay(Duration::from_millis(200));
+    let mut res = client()
+        .post(s.url("/v1/chat/completions"))
+        .send_json(&chat("long", true))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut chunks = 0;
+    let mut seen = Vec::new();
+    while let Some(chunk) = res.next().await {
+        chunk.unwrap();
+        chunks += 1;
+        if chunks % 3 == 0 {
+            seen.push(health(&s, "a").await);
+        }
+        if chunks == 12 {
+            // Another request meanwhile is served, not refused for want of a healthy node.
+            node.set_tokens(1);
+            node.set_token_delay(Duration::ZERO);
+            let reply = s.post("/v1/chat/completions", chat("short", false)).await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            node.set_tokens(20);
+            node.set_token_delay(Duration::from_millis(200));
+        }
+    }
+    assert!(seen.iter().all(|h| h == "up"), "{seen:?}");
+}
