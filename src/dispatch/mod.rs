@@ -280,7 +280,7 @@ impl Gateway {
                 };
                 match answer {
                     Ok((answer, translation)) => {
-                        return Ok(respond(RelayParts::of(
+                        let mut parts = RelayParts::of(
                             answer,
                             translation,
                             lease,
@@ -288,7 +288,9 @@ impl Gateway {
                             tuning.timeouts.idle,
                             meter,
                             retries,
-                        )));
+                        );
+                        parts.shutdown = Some(self.router.shutdown.subscribe());
+                        return Ok(respond(parts));
                     }
                     Err(error) => {
                         tracing::warn!(request_id = %request.request_id, node = %node, %error,

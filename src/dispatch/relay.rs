@@ -52,6 +52,8 @@ pub struct Relay {
     ended: bool,
     /// A last line without its newline was handed to the translator at the end.
     flushed: bool,
+    /// Ready when the replica's shutdown grace is about to run out (`Router::shutdown`).
+    shutdown: Option<Pin<Box<dyn Future<Output = ()>>>>,
 }
 
 pub struct RelayParts {
@@ -69,6 +71,8 @@ pub struct RelayParts {
     pub ttfb: Duration,
     pub meter: RequestMeter,
     pub retries: u32,
+    /// The replica's shutdown flag; `None`: streams are never cut for shutdown.
+    pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl RelayParts {
@@ -116,6 +120,7 @@ impl RelayParts {
             ttfb: answer.ttfb,
             meter,
             retries,
+            shutdown: None,
         }
     }
 }
@@ -125,6 +130,7 @@ impl Relay {
         let now = Instant::now();
         let status = parts.status;
         let completion = Completion::new(parts.framing, parts.length);
+        let whole = parts.upstream.is_none();
         Self {
             first: parts.first,
             node: parts.lease.node().name.clone(),
@@ -144,6 +150,11 @@ impl Relay {
             finished: false,
             ended: false,
             flushed: false,
+            // Only a stream can end with an error frame; a whole answer goes out as it is.
+            shutdown: parts
+                .shutdown
+                .filter(|_| parts.framing != Framing::Json && !whole)
+                .map(shutdown_future),
         }
     }
 
@@ -276,25 +287,53 @@ impl Relay {
                 hard,
             });
         }
-        let made_here = written.is_none();
-        let frame = match &mut self.translator {
-            _ if written.is_some() => written,
-            Some(translator) => {
-                let mut out = Vec::new();
-                translator.fail(&message, &mut out);
-                (!out.is_empty()).then(|| Bytes::from(out))
-            }
-            None => frames::stream_error(self.framing, &message),
+        let frame = match written {
+            Some(written) => Some(written),
+            None => self.error_frame(&message),
         };
-        // A frame made here is kept before the answer is finished (which hands the capture
-        // over); a written one was kept when it was made.
-        if let (Some(frame), Some(capture), true) = (&frame, &mut self.meter.capture, made_here) {
-            capture.push(frame);
-        }
         self.meter.tokens = self.tokens();
         self.meter.finish(
             &self.node,
             End::StreamError(self.status),
+            Some(self.ttfb),
+            self.retries,
+        );
+        match frame {
+            Some(frame) => Poll::Ready(Some(Ok(frame))),
+            None => Poll::Ready(Some(Err(std::io::Error::other(message)))),
+        }
+    }
+
+    /// The client's error frame for `message`, kept for the capture before the answer is
+    /// finished (which hands the capture over).
+    fn error_frame(&mut self, message: &str) -> Option<Bytes> {
+        let frame = match &mut self.translator {
+            Some(translator) => {
+                let mut out = Vec::new();
+                translator.fail(message, &mut out);
+                (!out.is_empty()).then(|| Bytes::from(out))
+            }
+            None => frames::stream_error(self.framing, message),
+        };
+        if let (Some(frame), Some(capture)) = (&frame, &mut self.meter.capture) {
+            capture.push(frame);
+        }
+        frame
+    }
+
+    /// The replica's shutdown grace is running out: the answer ends with an error frame in
+    /// the client's format and is recorded as cut by shutdown. The node did nothing wrong,
+    /// so the lease ends neutral.
+    fn shut_down(&mut self) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.finished = true;
+        self.lease.take();
+        let message = "the gateway is shutting down: this answer was cut before its end";
+        tracing::warn!(request_id = %self.meter.request_id, node = %self.node, "stream cut by shutdown");
+        let frame = self.error_frame(message);
+        self.meter.tokens = self.tokens();
+        self.meter.finish(
+            &self.node,
+            End::Shutdown(self.status),
             Some(self.ttfb),
             self.retries,
         );
@@ -320,6 +359,11 @@ impl Stream for Relay {
         loop {
             if this.finished {
                 return Poll::Ready(None);
+            }
+            if let Some(shutdown) = &mut this.shutdown {
+                if shutdown.as_mut().poll(cx).is_ready() {
+                    return this.shut_down();
+                }
             }
             let Some(upstream) = this.upstream.as_mut() else {
                 // A whole answer handed over in `first`: it is all there was.
@@ -413,6 +457,17 @@ impl Drop for Relay {
             );
         }
     }
+}
+
+/// Resolves once the shutdown flag is set; never when its sender is gone without setting it.
+fn shutdown_future(
+    mut flag: tokio::sync::watch::Receiver<bool>,
+) -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async move {
+        if flag.wait_for(|cut| *cut).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
 }
 
 /// Reads what is left of a node's body after the answer ended, for at most a second.

@@ -24,5 +24,6 @@ mod providers;
 mod queueing;
 mod records;
 mod routing;
+mod shutdown;
 mod streaming;
 mod users;
