@@ -187,7 +187,10 @@ impl UpstreamError {
                 message,
                 retry_after,
                 ..
-            } if status == 429 || status == 503 || (400..500).contains(&status) && !matches!(status, 401 | 403) => {
+            } if status == 429
+                || status == 503
+                || (400..500).contains(&status) && !matches!(status, 401 | 403) =>
+            {
                 GatewayError::NodeRefused {
                     status,
                     message,

@@ -284,10 +284,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 /// Once a termination signal came, waits until shortly before the grace runs out, then tells
 /// every running stream to end with an error frame in its client's format (and a record
 /// saying it was cut by shutdown) rather than be cut bare when actix drops its connection.
-async fn cut_streams_before_grace_ends(router: Arc<crate::routing::Router>, grace: std::time::Duration) {
+async fn cut_streams_before_grace_ends(
+    router: Arc<crate::routing::Router>,
+    grace: std::time::Duration,
+) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::warn!("cannot watch for termination signals: streams will be cut bare at the end of the grace");
         return;
     };

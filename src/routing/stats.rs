@@ -114,8 +114,10 @@ impl NodeStats {
     pub fn progressed_within(&self, window: Duration) -> bool {
         match self.last_progress.load(Ordering::Relaxed) {
             0 => false,
-            at => millis_since_epoch(Instant::now()).saturating_sub(at)
-                <= u64::try_from(window.as_millis()).unwrap_or(u64::MAX),
+            at => {
+                millis_since_epoch(Instant::now()).saturating_sub(at)
+                    <= u64::try_from(window.as_millis()).unwrap_or(u64::MAX)
+            }
         }
     }
 }

@@ -44,8 +44,13 @@ async fn a_node_that_cuts_one_prompt_after_its_headers_stays_routable() {
     let s = openai_nodes(&["a"], |c| c.failover.attempts = 1).await;
     s.node("a").set_cut_on(Some("OVERLONG"));
     for _ in 0..4 {
-        let reply = s.post("/v1/chat/completions", chat("OVERLONG prompt", true)).await;
-        assert!(reply.status.is_server_error() || reply.text().contains("error"), "{reply:?}");
+        let reply = s
+            .post("/v1/chat/completions", chat("OVERLONG prompt", true))
+            .await;
+        assert!(
+            reply.status.is_server_error() || reply.text().contains("error"),
+            "{reply:?}"
+        );
     }
     assert_ne!(health(&s, "a").await, "down");
     let reply = s.post("/v1/chat/completions", chat("hi", false)).await;
@@ -64,7 +69,10 @@ async fn a_stream_ended_without_its_finish_reason_is_reported_cut() {
     assert!(lines.iter().all(|l| l["done"] != true), "{lines:?}");
     let last = lines.last().unwrap();
     assert!(
-        last["error"].as_str().unwrap().contains("without a finish reason"),
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("without a finish reason"),
         "{lines:?}"
     );
     // An Anthropic client: an error event, no `message_stop`.
@@ -83,7 +91,13 @@ async fn a_stream_ended_without_its_finish_reason_is_reported_cut() {
 #[actix_rt::test]
 async fn the_last_nodes_status_reaches_the_client() {
     let s = openai_nodes(&["a", "b"], |_| {}).await;
-    for (status, stream) in [(429, false), (429, true), (503, false), (400, false), (400, true)] {
+    for (status, stream) in [
+        (429, false),
+        (429, true),
+        (503, false),
+        (400, false),
+        (400, true),
+    ] {
         for node in ["a", "b"] {
             s.node(node).set_failure(Failure::Status(status));
         }

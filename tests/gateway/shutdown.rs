@@ -96,7 +96,10 @@ async fn streams_outliving_the_grace_end_with_an_error_frame_recorded_as_shutdow
     let event = text.trim_end().rsplit("\n\n").next().unwrap();
     let event: Value = serde_json::from_str(event.strip_prefix("data: ").unwrap()).unwrap();
     assert!(
-        event["error"]["message"].as_str().unwrap().contains("shutting down"),
+        event["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
         "{text}"
     );
 

@@ -764,7 +764,9 @@ fn in_band_errors_become_client_error_frames() {
 #[test]
 fn openai_done_without_a_finish_reason_is_a_cut() {
     let content = |c: &str| {
-        format!(r#"{{{OA},"choices":[{{"index":0,"delta":{{"content":"{c}"}},"finish_reason":null}}]}}"#)
+        format!(
+            r#"{{{OA},"choices":[{{"index":0,"delta":{{"content":"{c}"}},"finish_reason":null}}]}}"#
+        )
     };
     let usage = format!(
         r#"{{{OA},"choices":[],"usage":{{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}}}"#
@@ -778,7 +780,11 @@ fn openai_done_without_a_finish_reason_is_a_cut() {
         for to in CLIENTS {
             let (out, state, _) = run(Dialect::OpenAiChat, to, &[stream.as_bytes()]);
             assert_eq!(state, StreamState::Failed, "{to:?}: {}", text(&out));
-            assert_error_end(to, &out, "the node ended its stream without a finish reason");
+            assert_error_end(
+                to,
+                &out,
+                "the node ended its stream without a finish reason",
+            );
         }
     }
 }
