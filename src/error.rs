@@ -25,6 +25,15 @@ pub enum GatewayError {
     },
     #[error("upstream failed after {attempts} attempt(s): {last}")]
     UpstreamFailed { attempts: u32, last: String },
+    /// Every attempt failed and the last node answered a status the client can act on (a
+    /// rate limit with its wait, an overload, a judgement that the request is bad): passed on
+    /// with the node's message, where a 502 would lose it.
+    #[error("{message}")]
+    NodeRefused {
+        status: u16,
+        message: String,
+        retry_after: Option<u64>,
+    },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("request body: nothing received for {}; the connection is closed", humantime::format_duration(*.after))]
@@ -80,6 +89,9 @@ impl GatewayError {
             | GatewayError::InventoryPending { .. }
             | GatewayError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
+            GatewayError::NodeRefused { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -99,6 +111,7 @@ impl GatewayError {
             GatewayError::InventoryPending { .. } => "inventory_pending",
             GatewayError::Busy { .. } => "busy",
             GatewayError::UpstreamFailed { .. } => "upstream_failed",
+            GatewayError::NodeRefused { .. } => "node_refused",
             GatewayError::PayloadTooLarge { .. } => "payload_too_large",
             GatewayError::BodyTimeout { .. } => "body_timeout",
             GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -119,6 +132,7 @@ impl GatewayError {
             GatewayError::RateLimited { retry_after, .. } => {
                 Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
             }
+            GatewayError::NodeRefused { retry_after, .. } => *retry_after,
             GatewayError::NoHealthyNode(_) => Some(5),
             GatewayError::InventoryPending { .. } => Some(2),
             _ => None,
@@ -139,11 +153,18 @@ pub enum UpstreamError {
         node: String,
         status: u16,
         message: String,
+        /// The node's `Retry-After`, in seconds, when it sent one.
+        retry_after: Option<u64>,
     },
     #[error("node {node}: answered with an error: {message}")]
     InBand { node: String, message: String },
     #[error("node {node}: answer broke off: {message}")]
     Broken { node: String, message: String },
+    /// The node answered a status, then closed before (or while) sending the answer: it is
+    /// alive, and the cause may be this request's content (a prompt over the server's context
+    /// length, say), so this counts like an error answer, not like a dead node.
+    #[error("node {node}: answered, then closed: {message}")]
+    Cut { node: String, message: String },
 }
 
 impl UpstreamError {
@@ -155,6 +176,35 @@ impl UpstreamError {
             UpstreamError::Status { .. } => "status_4xx",
             UpstreamError::InBand { .. } => "in_band_error",
             UpstreamError::Broken { .. } => "broken",
+            UpstreamError::Cut { .. } => "cut",
+        }
+    }
+
+    /// What the client gets when this was the last attempt's failure: the node's own status
+    /// and message when the client can act on them (429 with the node's wait, 503, a 4xx
+    /// judging the request), else a 502. A node's 401/403 are about the node's credentials,
+    /// never the client's (its key is not sent upstream): a 502, like any other breakage.
+    pub fn into_gateway(self, attempts: u32) -> GatewayError {
+        match self {
+            UpstreamError::Status {
+                status,
+                message,
+                retry_after,
+                ..
+            } if status == 429
+                || status == 503
+                || (400..500).contains(&status) && !matches!(status, 401 | 403) =>
+            {
+                GatewayError::NodeRefused {
+                    status,
+                    message,
+                    retry_after,
+                }
+            }
+            other => GatewayError::UpstreamFailed {
+                attempts,
+                last: other.to_string(),
+            },
         }
     }
 

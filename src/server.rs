@@ -28,6 +28,8 @@ struct Built {
     flush_wait: std::time::Duration,
     sync: Option<Arc<ConfigSync>>,
     router: Arc<crate::routing::Router>,
+    /// What actix gives in-flight requests after a stop, as it rounds it (whole seconds).
+    grace: std::time::Duration,
 }
 
 /// How long leaving the cluster may take at shutdown (each step: the slots' watch, the config
@@ -180,6 +182,9 @@ async fn build(mut config: Config, signals: bool) -> anyhow::Result<Built> {
         flush_wait: config.request_log.flush_timeout + std::time::Duration::from_secs(1),
         sync,
         router: shutdown_router,
+        grace: std::time::Duration::from_secs(
+            config.limits.shutdown_grace.as_millis().div_ceil(1000) as u64,
+        ),
     })
 }
 
@@ -286,12 +291,41 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let nodes = config.nodes.len();
         let strategy = config.selector.strategy;
         let built = build(config, true).await?;
+        actix_rt::spawn(cut_streams_before_grace_ends(
+            built.router.clone(),
+            built.grace,
+        ));
         let addr = built.addr;
         tracing::info!(%addr, nodes, ?strategy, version = env!("CARGO_PKG_VERSION"), "drover listening");
         built.serve().await.context("server failed")?;
         tracing::info!("drover stopped");
         Ok(())
     })
+}
+
+/// Once a termination signal came, waits until shortly before the grace runs out, then tells
+/// every running stream to end with an error frame in its client's format (and a record
+/// saying it was cut by shutdown) rather than be cut bare when actix drops its connection.
+async fn cut_streams_before_grace_ends(
+    router: Arc<crate::routing::Router>,
+    grace: std::time::Duration,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot watch for termination signals: streams will be cut bare at the end of the grace");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    // Time enough for the frames to go out and the connections to close inside the grace.
+    let margin = (grace / 4).min(std::time::Duration::from_secs(1));
+    tokio::time::sleep(grace.saturating_sub(margin)).await;
+    router.shutdown.send_replace(true);
 }
 
 /// Each stream holds two sockets (client and node); the usual soft limit of 1024 open files

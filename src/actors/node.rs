@@ -57,6 +57,8 @@ pub struct NodeActor {
     headers: Arc<[(HeaderName, HeaderValue)]>,
     /// What the probe depends on, hashed: peers' results count only if theirs matches.
     fingerprint: u64,
+    /// When the last probe started: probes deferred for a busy node still run this often.
+    last_probe: Instant,
 }
 
 /// A stable hash of what a probe of `config` depends on (kind, URL, key, listed models,
@@ -78,6 +80,9 @@ const PEER_WORD: Duration = Duration::from_secs(3);
 /// Probe intervals without a result from the owner replica after which this replica probes
 /// the node itself again: lost results must not leave a node unwatched.
 const OWNER_SILENCE: u32 = 3;
+
+/// The longest a busy node's probe is deferred: its model inventory still refreshes.
+const PROBE_DEFER_MAX: Duration = Duration::from_secs(60);
 
 impl NodeActor {
     pub fn new(
@@ -109,16 +114,30 @@ impl NodeActor {
             last_shared: Instant::now(),
             headers: providers::node_headers(&config).into(),
             fingerprint: fingerprint(&config),
+            last_probe: Instant::now(),
             config,
         }
     }
 
-    /// A timer tick: probe, unless a peer owns the probing of this node and its results come.
+    /// A timer tick: probe, unless a peer owns the probing of this node and its results come,
+    /// or the node's answers are making progress (see `busy`).
     fn tick(&mut self, ctx: &mut Context<Self>) {
         let owner_quiet = self.last_shared.elapsed() > self.health_config.interval * OWNER_SILENCE;
-        if self.owner.is_none() || owner_quiet {
-            self.probe(ctx);
+        if self.owner.is_some() && !owner_quiet {
+            return;
         }
+        if self.busy(self.health_config.timeout) && self.last_probe.elapsed() < PROBE_DEFER_MAX {
+            // Its streams say it lives; a probe would only wait behind them (a one-slot
+            // server), or cancel one (llama-cpp-python cancels on any new request).
+            return;
+        }
+        self.probe(ctx);
+    }
+
+    /// Whether an answer from the node made progress within `window`: it is alive and
+    /// working, so a probe it is slow to answer says busy, not down.
+    fn busy(&self, window: Duration) -> bool {
+        self.stats.progressed_within(window)
     }
 
     /// Starts a probe unless one is running; callers still pending when it ends get a
@@ -133,6 +152,7 @@ impl NodeActor {
             return;
         };
         self.probing = true;
+        self.last_probe = Instant::now();
         let waiting = std::mem::take(&mut self.pending);
         let config = self.config.clone();
         let headers = self.headers.clone();
@@ -149,9 +169,17 @@ impl NodeActor {
         ctx.spawn(probe.into_actor(self).map(move |result, act, ctx| {
             act.probing = false;
             let took = started.elapsed();
-            act.share(&result, took);
-            act.apply_probe(result, took);
-            act.refresh();
+            if result.is_err() && act.busy(took.max(act.health_config.timeout)) {
+                // Streams progressed while the probe waited: the node is busy, not down.
+                // Not counted, nor shared (peers see no streams of this replica's).
+                metrics::counter!(m::PROBES, "node" => act.config.name.clone(), "result" => "busy")
+                    .increment(1);
+                tracing::debug!(node = %act.config.name, "probe unanswered while streams progress: busy");
+            } else {
+                act.share(&result, took);
+                act.apply_probe(result, took);
+                act.refresh();
+            }
             for reply in waiting {
                 // The caller may have given up; nothing to do then.
                 let _ = reply.send(act.status.clone());

@@ -84,6 +84,9 @@ fn openai_type(error: &GatewayError) -> &'static str {
         // OpenAI names the exhausted limit here: `requests` or `tokens`.
         return limit;
     }
+    if error.status().as_u16() == 429 {
+        return "requests";
+    }
     match error.status().as_u16() {
         400..=499 => "invalid_request_error",
         _ => "server_error",
@@ -95,7 +98,8 @@ fn anthropic_type(error: &GatewayError) -> &'static str {
     match error {
         GatewayError::Busy { .. }
         | GatewayError::NoHealthyNode(_)
-        | GatewayError::InventoryPending { .. } => "overloaded_error",
+        | GatewayError::InventoryPending { .. }
+        | GatewayError::NodeRefused { status: 503, .. } => "overloaded_error",
         _ => match error.status().as_u16() {
             401 => "authentication_error",
             403 => "permission_error",
@@ -118,7 +122,10 @@ fn openai_code(error: &GatewayError) -> Option<&'static str> {
         GatewayError::BodyTimeout { .. } => Some("request_timeout"),
         GatewayError::Unauthorized(_) => Some("invalid_api_key"),
         GatewayError::Forbidden(_) => Some("model_not_allowed"),
-        GatewayError::RateLimited { .. } => Some("rate_limit_exceeded"),
+        GatewayError::RateLimited { .. } | GatewayError::NodeRefused { status: 429, .. } => {
+            Some("rate_limit_exceeded")
+        }
+        GatewayError::NodeRefused { status: 503, .. } => Some("overloaded"),
         _ => None,
     }
 }

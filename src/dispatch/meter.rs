@@ -35,12 +35,15 @@ pub enum End {
     StreamError(u16),
     /// The client went away before the end.
     ClientClosed(u16),
+    /// The replica was shutting down and its grace ran out: the answer was cut (the client
+    /// got an error frame).
+    Shutdown(u16),
 }
 
 impl End {
     fn status(self) -> u16 {
         match self {
-            End::Status(s) | End::StreamError(s) | End::ClientClosed(s) => s,
+            End::Status(s) | End::StreamError(s) | End::ClientClosed(s) | End::Shutdown(s) => s,
         }
     }
 
@@ -50,6 +53,7 @@ impl End {
             End::Status(code) => code.to_string(),
             End::StreamError(_) => "stream_error".to_owned(),
             End::ClientClosed(_) => "client_closed".to_owned(),
+            End::Shutdown(_) => "shutdown".to_owned(),
         }
     }
 
@@ -58,6 +62,7 @@ impl End {
             End::Status(_) => None,
             End::StreamError(_) => Some("stream_error"),
             End::ClientClosed(_) => Some("client_closed"),
+            End::Shutdown(_) => Some("shutdown"),
         }
     }
 }

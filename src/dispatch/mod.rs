@@ -297,7 +297,7 @@ impl Gateway {
                 };
                 match answer {
                     Ok((answer, translation)) => {
-                        let mut response = respond(RelayParts::of(
+                        let mut parts = RelayParts::of(
                             answer,
                             translation,
                             lease,
@@ -305,7 +305,9 @@ impl Gateway {
                             tuning.timeouts.idle,
                             meter,
                             retries,
-                        ));
+                        );
+                        parts.shutdown = Some(self.router.shutdown.subscribe());
+                        let mut response = respond(parts);
                         tell(&mut response, &told);
                         return Ok(response);
                     }
@@ -327,10 +329,7 @@ impl Gateway {
         }
         let retries = made.saturating_sub(1);
         let error = match (last_error, refusal) {
-            (Some(last), _) => GatewayError::UpstreamFailed {
-                attempts: made,
-                last: last.to_string(),
-            },
+            (Some(last), _) => last.into_gateway(made),
             (None, _) if unservable.is_some() => unservable
                 .unwrap_or_else(|| GatewayError::Internal("a refusal went missing".into())),
             (None, Some(refusal)) => refusal,

@@ -52,6 +52,8 @@ pub struct Relay {
     ended: bool,
     /// A last line without its newline was handed to the translator at the end.
     flushed: bool,
+    /// Ready when the replica's shutdown grace is about to run out (`Router::shutdown`).
+    shutdown: Option<Pin<Box<dyn Future<Output = ()>>>>,
 }
 
 pub struct RelayParts {
@@ -69,6 +71,8 @@ pub struct RelayParts {
     pub ttfb: Duration,
     pub meter: RequestMeter,
     pub retries: u32,
+    /// The replica's shutdown flag; `None`: streams are never cut for shutdown.
+    pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl RelayParts {
@@ -116,6 +120,7 @@ impl RelayParts {
             ttfb: answer.ttfb,
             meter,
             retries,
+            shutdown: None,
         }
     }
 }
@@ -125,6 +130,7 @@ impl Relay {
         let now = Instant::now();
         let status = parts.status;
         let completion = Completion::new(parts.framing, parts.length);
+        let whole = parts.upstream.is_none();
         Self {
             first: parts.first,
             node: parts.lease.node().name.clone(),
@@ -144,6 +150,11 @@ impl Relay {
             finished: false,
             ended: false,
             flushed: false,
+            // Only a stream can end with an error frame; a whole answer goes out as it is.
+            shutdown: parts
+                .shutdown
+                .filter(|_| parts.framing != Framing::Json && !whole)
+                .map(shutdown_future),
         }
     }
 
@@ -194,6 +205,10 @@ impl Relay {
     /// capture. `None` when translation produced nothing to send yet.
     fn pass(&mut self, chunk: Bytes) -> Option<Result<Bytes, (String, Option<Bytes>)>> {
         self.last_chunk = Instant::now();
+        if let Some(lease) = &self.lease {
+            // The node's liveness, for its health: see `NodeStats::last_progress`.
+            lease.node().stats.note_progress(self.last_chunk.into_std());
+        }
         let out = match &mut self.translator {
             None => {
                 self.completion.observe(&chunk);
@@ -236,9 +251,11 @@ impl Relay {
         Some(Ok(out))
     }
 
-    /// The node broke off after the client got bytes: tell the client in its format.
-    fn broken(&mut self, error: String) -> Poll<Option<Result<Bytes, std::io::Error>>> {
-        self.broken_with(error, None)
+    /// The node broke off after the client got bytes: tell the client in its format. A node
+    /// that closed its answer is alive (the cause may be the request, a prompt too long for
+    /// its context): a soft failure. Only silence (`hard`) says the node itself may be gone.
+    fn broken(&mut self, error: String, hard: bool) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.broken_with(error, None, hard)
     }
 
     /// The node's stream could not be translated (a malformed frame, tool arguments that are
@@ -251,13 +268,14 @@ impl Relay {
         written: Option<Bytes>,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.lease.take();
-        self.broken_with(error, written)
+        self.broken_with(error, written, false)
     }
 
     fn broken_with(
         &mut self,
         error: String,
         written: Option<Bytes>,
+        hard: bool,
     ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         self.finished = true;
         let message = format!("node {} failed mid-answer: {error}", self.node);
@@ -266,28 +284,56 @@ impl Relay {
         if let Some(mut lease) = self.lease.take() {
             lease.set_outcome(Outcome::Failure {
                 error: message.clone(),
-                hard: true,
+                hard,
             });
         }
-        let made_here = written.is_none();
-        let frame = match &mut self.translator {
-            _ if written.is_some() => written,
-            Some(translator) => {
-                let mut out = Vec::new();
-                translator.fail(&message, &mut out);
-                (!out.is_empty()).then(|| Bytes::from(out))
-            }
-            None => frames::stream_error(self.framing, &message),
+        let frame = match written {
+            Some(written) => Some(written),
+            None => self.error_frame(&message),
         };
-        // A frame made here is kept before the answer is finished (which hands the capture
-        // over); a written one was kept when it was made.
-        if let (Some(frame), Some(capture), true) = (&frame, &mut self.meter.capture, made_here) {
-            capture.push(frame);
-        }
         self.meter.tokens = self.tokens();
         self.meter.finish(
             &self.node,
             End::StreamError(self.status),
+            Some(self.ttfb),
+            self.retries,
+        );
+        match frame {
+            Some(frame) => Poll::Ready(Some(Ok(frame))),
+            None => Poll::Ready(Some(Err(std::io::Error::other(message)))),
+        }
+    }
+
+    /// The client's error frame for `message`, kept for the capture before the answer is
+    /// finished (which hands the capture over).
+    fn error_frame(&mut self, message: &str) -> Option<Bytes> {
+        let frame = match &mut self.translator {
+            Some(translator) => {
+                let mut out = Vec::new();
+                translator.fail(message, &mut out);
+                (!out.is_empty()).then(|| Bytes::from(out))
+            }
+            None => frames::stream_error(self.framing, message),
+        };
+        if let (Some(frame), Some(capture)) = (&frame, &mut self.meter.capture) {
+            capture.push(frame);
+        }
+        frame
+    }
+
+    /// The replica's shutdown grace is running out: the answer ends with an error frame in
+    /// the client's format and is recorded as cut by shutdown. The node did nothing wrong,
+    /// so the lease ends neutral.
+    fn shut_down(&mut self) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.finished = true;
+        self.lease.take();
+        let message = "the gateway is shutting down: this answer was cut before its end";
+        tracing::warn!(request_id = %self.meter.request_id, node = %self.node, "stream cut by shutdown");
+        let frame = self.error_frame(message);
+        self.meter.tokens = self.tokens();
+        self.meter.finish(
+            &self.node,
+            End::Shutdown(self.status),
             Some(self.ttfb),
             self.retries,
         );
@@ -313,6 +359,11 @@ impl Stream for Relay {
         loop {
             if this.finished {
                 return Poll::Ready(None);
+            }
+            if let Some(shutdown) = &mut this.shutdown {
+                if shutdown.as_mut().poll(cx).is_ready() {
+                    return this.shut_down();
+                }
             }
             let Some(upstream) = this.upstream.as_mut() else {
                 // A whole answer handed over in `first`: it is all there was.
@@ -360,7 +411,8 @@ impl Stream for Relay {
                     };
                     return match ending {
                         Ending::Cut => {
-                            this.broken("the connection closed before the answer ended".into())
+                            let error = "the connection closed before the answer ended";
+                            this.broken(error.into(), false)
                         }
                         ending => {
                             this.complete(ending);
@@ -368,7 +420,7 @@ impl Stream for Relay {
                         }
                     };
                 }
-                Poll::Ready(Some(Err(e))) => return this.broken(e.to_string()),
+                Poll::Ready(Some(Err(e))) => return this.broken(e.to_string(), false),
                 Poll::Pending => {
                     // The timer is re-armed lazily, only when it fires, rather than on every
                     // chunk.
@@ -382,7 +434,7 @@ impl Stream for Relay {
                         }
                         if Instant::now() >= this.last_chunk + this.idle {
                             let idle = this.idle;
-                            return this.broken(format!("no data for {idle:?}"));
+                            return this.broken(format!("no data for {idle:?}"), true);
                         }
                     }
                 }
@@ -405,6 +457,17 @@ impl Drop for Relay {
             );
         }
     }
+}
+
+/// Resolves once the shutdown flag is set; never when its sender is gone without setting it.
+fn shutdown_future(
+    mut flag: tokio::sync::watch::Receiver<bool>,
+) -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async move {
+        if flag.wait_for(|cut| *cut).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
 }
 
 /// Reads what is left of a node's body after the answer ended, for at most a second.

@@ -125,6 +125,11 @@ async fn read_rest(
         node: node.to_owned(),
         message,
     };
+    // The head came, so the node lives: a body cut off is counted softly (see `Cut`).
+    let cut = |message: String| UpstreamError::Cut {
+        node: node.to_owned(),
+        message,
+    };
     let mut body = BytesMut::new();
     if let Some(first) = answer.first_chunk.take() {
         body.extend_from_slice(&first);
@@ -133,7 +138,7 @@ async fn read_rest(
         match timeout(idle, answer.response.next()).await {
             Err(_) => return Err(broken(format!("no data for {idle:?}"))),
             Ok(None) => break,
-            Ok(Some(Err(e))) => return Err(broken(e.to_string())),
+            Ok(Some(Err(e))) => return Err(cut(e.to_string())),
             Ok(Some(Ok(chunk))) => {
                 if body.len() + chunk.len() > MAX_WHOLE {
                     return Err(broken(format!(

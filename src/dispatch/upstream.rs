@@ -68,6 +68,7 @@ pub async fn attempt(
         return Err(UpstreamError::Status {
             node: node.to_owned(),
             status: status.as_u16(),
+            retry_after: retry_after(&response),
             message: error_message(&mut response).await,
         });
     }
@@ -81,15 +82,16 @@ pub async fn attempt(
         }
         // Every answer Drover relays has a body; none at all means the node hung up (awc
         // cannot tell a dropped connection from an empty body).
+        // The node sent its head, so it is alive: a cut here is counted softly (see `Cut`).
         Ok(None) if status.is_success() => {
-            return Err(UpstreamError::Broken {
+            return Err(UpstreamError::Cut {
                 node: node.to_owned(),
                 message: "the connection closed before the answer began".to_owned(),
             })
         }
         Ok(None) => None,
         Ok(Some(Err(e))) => {
-            return Err(UpstreamError::Broken {
+            return Err(UpstreamError::Cut {
                 node: node.to_owned(),
                 message: e.to_string(),
             })
@@ -114,6 +116,18 @@ pub async fn attempt(
         latency,
         ttfb: sent.elapsed(),
     })
+}
+
+/// The node's `Retry-After` in whole seconds (the delay form; an HTTP date is ignored).
+fn retry_after(response: &ClientResponse) -> Option<u64> {
+    response
+        .headers()
+        .get(awc::http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn send_error(node: &str, e: SendRequestError, after: Duration) -> UpstreamError {

@@ -55,6 +55,9 @@ pub struct Router {
     pub observer: crate::actors::messages::Observer,
     /// Fleet-wide slots of nodes with a limit; set in a cluster.
     pub slots: std::sync::OnceLock<Arc<crate::cluster::slots::Slots>>,
+    /// Set to true just before the shutdown grace runs out: every running stream then ends
+    /// with an error frame rather than a bare cut (see `dispatch::relay`).
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Router {
@@ -72,6 +75,7 @@ impl Router {
             selector,
             observer: Default::default(),
             slots: std::sync::OnceLock::new(),
+            shutdown: tokio::sync::watch::Sender::new(false),
         }
     }
 

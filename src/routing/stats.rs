@@ -4,8 +4,11 @@
 //! change health (see `want_success`).
 
 use std::{
-    sync::atomic::{AtomicBool, AtomicU64, Ordering},
-    time::Duration,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        OnceLock,
+    },
+    time::{Duration, Instant},
 };
 
 /// Weight of the newest sample in the moving averages.
@@ -57,6 +60,10 @@ pub struct NodeStats {
     /// Set by the node actor while a success would change its health (a failure streak is
     /// open, or the node is not up); the first request to succeed then reports it.
     want_success: AtomicBool,
+    /// When an answer from the node last made progress (a chunk relayed), in ms since
+    /// [`epoch`]; 0: never. A node whose streams progress is alive, however slowly it
+    /// answers probes (a one-slot server answers them only between generations).
+    last_progress: AtomicU64,
 }
 
 impl Default for NodeStats {
@@ -65,8 +72,22 @@ impl Default for NodeStats {
             latency: AtomicEwma::default(),
             ttfb: AtomicEwma::default(),
             want_success: AtomicBool::new(true),
+            last_progress: AtomicU64::new(0),
         }
     }
+}
+
+/// The instant progress times count from (so they fit an atomic), set on first use.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Milliseconds from [`epoch`] to `at`, at least 1 (0 means never).
+fn millis_since_epoch(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch()).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl NodeStats {
@@ -81,6 +102,23 @@ impl NodeStats {
 
     pub fn set_want_success(&self, want: bool) {
         self.want_success.store(want, Ordering::Release);
+    }
+
+    /// An answer from the node made progress at `at` (one relaxed store per chunk).
+    pub fn note_progress(&self, at: Instant) {
+        self.last_progress
+            .store(millis_since_epoch(at), Ordering::Relaxed);
+    }
+
+    /// Whether an answer made progress within the last `window`.
+    pub fn progressed_within(&self, window: Duration) -> bool {
+        match self.last_progress.load(Ordering::Relaxed) {
+            0 => false,
+            at => {
+                millis_since_epoch(Instant::now()).saturating_sub(at)
+                    <= u64::try_from(window.as_millis()).unwrap_or(u64::MAX)
+            }
+        }
     }
 }
 
@@ -97,6 +135,18 @@ mod tests {
         e.observe(Duration::from_millis(200));
         let v = e.get().unwrap().as_secs_f64();
         assert!((v - 0.13).abs() < 1e-9, "{v}");
+    }
+
+    #[test]
+    fn progress_is_recent_only_within_its_window() {
+        let stats = NodeStats::default();
+        assert!(!stats.progressed_within(Duration::from_secs(3600)));
+        stats.note_progress(Instant::now());
+        assert!(stats.progressed_within(Duration::from_secs(1)));
+        // Progress at the epoch, noticed well after it.
+        stats.note_progress(epoch());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!stats.progressed_within(Duration::from_millis(5)));
     }
 
     #[test]

@@ -104,6 +104,13 @@ def main():
                  "--kind", kind, "--api-key", key, "--models", models, "--tokens", "6"],
                 stdout=subprocess.DEVNULL))
             kinds[kind] = (f"http://127.0.0.1:{port}", key)
+        # A node that rate-limits every request: its 429 and Retry-After reach the client.
+        port = free_port()
+        procs.append(subprocess.Popen(
+            [binary("drover-mock"), "--listen", f"127.0.0.1:{port}", "--name", "limited",
+             "--kind", "openai", "--models", "limited-mock", "--fail-status", "429"],
+            stdout=subprocess.DEVNULL))
+        limited = f"http://127.0.0.1:{port}"
         port = free_port()
         config = os.path.join(db_dir, "kinds.toml")
         with open(config, "w") as f:
@@ -112,7 +119,9 @@ def main():
                     '[[nodes]]\nname = "openai"\nkind = "openai"\n'
                     f'url = "{kinds["openai"][0]}/v1"\napi_key = "{kinds["openai"][1]}"\n'
                     '[[nodes]]\nname = "anthropic"\nkind = "anthropic"\n'
-                    f'url = "{kinds["anthropic"][0]}"\napi_key = "{kinds["anthropic"][1]}"\n')
+                    f'url = "{kinds["anthropic"][0]}"\napi_key = "{kinds["anthropic"][1]}"\n'
+                    '[[nodes]]\nname = "limited"\nkind = "openai"\n'
+                    f'url = "{limited}/v1"\n')
         env = {k: v for k, v in env.items() if not k.startswith("DROVER_")}
         env["DROVER_HEALTH__INTERVAL"] = "200ms"
         env["DROVER_LOG__LEVEL"] = "warn"
@@ -121,6 +130,7 @@ def main():
         wait_ready(across + "/readyz")
         run_across_kinds(across)
         run_count_tokens(across, {"claude-mock": "exact", "gpt-mock": "estimate"})
+        run_node_status(across)
         print("all official client checks passed")
     finally:
         for p in procs:
@@ -313,6 +323,17 @@ def run_count_tokens(base, models):
         check(False, "count_tokens of an unknown model must fail")
     except anthropic.NotFoundError:
         check(True, "anthropic count_tokens of an unknown model is NotFoundError")
+
+
+def run_node_status(base):
+    """A node's own 429 reaches the OpenAI client as RateLimitError, its wait kept."""
+    oa = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+    try:
+        oa.chat.completions.create(model="limited-mock", messages=[{"role": "user", "content": "hi"}])
+        check(False, "a rate-limited node must fail the request")
+    except openai.RateLimitError as e:
+        check(e.response.headers["retry-after"] == "7" and "mock failure" in str(e),
+              "openai client on a rate-limited node is RateLimitError with the node's Retry-After")
 
 
 def run_across_kinds(base):

@@ -87,17 +87,24 @@ async fn a_5xx_is_retried_on_another_node_and_marks_the_node_suspect() {
 async fn when_every_attempt_fails_the_client_gets_502_naming_the_cause() {
     let s = start(TRIO, |c| c.failover.attempts = 2).await;
     for n in &s.nodes {
-        n.set_failure(Failure::Status(503));
+        n.set_failure(Failure::Status(500));
     }
     let reply = s.chat("m").await;
     assert_eq!(reply.status, 502);
     let error = reply.json()["error"].as_str().unwrap().to_owned();
     assert!(
-        error.contains("2 attempt(s)") && error.contains("503"),
+        error.contains("2 attempt(s)") && error.contains("500"),
         "{error}"
     );
     let tried: u64 = s.nodes.iter().map(|n| n.requests("/api/chat")).sum();
     assert_eq!(tried, 2);
+    // An overloaded node's 503 is passed on with its message (see node_faults).
+    for n in &s.nodes {
+        n.set_failure(Failure::Status(503));
+    }
+    let reply = s.chat("m").await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.json()["error"], "mock failure");
 }
 
 #[actix_rt::test]

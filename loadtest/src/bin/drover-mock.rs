@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use drover_loadtest::mock::{MockConfig, MockKind, MockUpstream};
+use drover_loadtest::mock::{Failure, MockConfig, MockKind, MockUpstream};
 
 /// A fast mock LLM upstream: Ollama (+ its OpenAI-compatible API), OpenAI or Anthropic.
 #[derive(Parser, Debug)]
@@ -46,6 +46,10 @@ struct Args {
     /// HTTP worker threads.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Answer every inference request with this status (probes stay healthy); a 429 carries
+    /// `Retry-After: 7`.
+    #[arg(long)]
+    fail_status: Option<u16>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +76,9 @@ fn main() -> anyhow::Result<()> {
     );
     let mock = MockUpstream::start_on(config, args.listen, args.workers)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let Some(status) = args.fail_status {
+        mock.set_failure(Failure::Status(status));
+    }
     println!("{summary} on {}", mock.url());
 
     // The server runs on its own threads; this runtime only waits for a signal.

@@ -117,8 +117,23 @@ pub(crate) fn anthropic_bad_request(msg: &str) -> HttpResponse {
 pub(crate) fn failure(kind: MockKind, code: u16) -> HttpResponse {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     const MSG: &str = "mock failure";
+    let mut response = failure_body(kind, status, MSG);
+    if code == 429 {
+        // A rate limit says when to come back, as the real APIs do.
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static(FAILURE_RETRY_AFTER),
+        );
+    }
+    response
+}
+
+/// The `Retry-After` of a `Failure::Status(429)` answer, in seconds.
+pub(crate) const FAILURE_RETRY_AFTER: &str = "7";
+
+fn failure_body(kind: MockKind, status: StatusCode, msg: &str) -> HttpResponse {
     match kind {
-        MockKind::Ollama => ollama_error(status, MSG),
+        MockKind::Ollama => ollama_error(status, msg),
         MockKind::OpenAi => {
             let (kind, code) = match status.as_u16() {
                 401 => ("invalid_request_error", Some("invalid_api_key")),
@@ -126,9 +141,9 @@ pub(crate) fn failure(kind: MockKind, code: u16) -> HttpResponse {
                 s if s >= 500 => ("server_error", None),
                 _ => ("invalid_request_error", None),
             };
-            openai_error_typed(status, MSG, kind, code)
+            openai_error_typed(status, msg, kind, code)
         }
-        MockKind::Anthropic => anthropic_error(status, anthropic_error_type(status.as_u16()), MSG),
+        MockKind::Anthropic => anthropic_error(status, anthropic_error_type(status.as_u16()), msg),
     }
 }
 

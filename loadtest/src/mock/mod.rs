@@ -273,6 +273,24 @@ impl MockUpstream {
         self.state.set_latency(d);
     }
 
+    /// Probes answer only once no inference request is in flight, as a one-slot server
+    /// (llama.cpp's) answers nothing while it generates.
+    pub fn set_probe_after_streams(&self, on: bool) {
+        self.state.set_probe_after_streams(on);
+    }
+
+    /// Chat requests whose body contains `text` get 200 with stream headers, then the
+    /// connection drops (a server refusing an over-long prompt after its headers); `None`
+    /// turns it off. OpenAI chat only.
+    pub fn set_cut_on(&self, text: Option<&str>) {
+        self.state.set_cut_on(text);
+    }
+
+    /// OpenAI streams end with `[DONE]` but without the chunk carrying `finish_reason`.
+    pub fn set_omit_finish(&self, on: bool) {
+        self.state.set_omit_finish(on);
+    }
+
     /// Takes the node down: the listener closes and open connections are dropped at once,
     /// so new connections are refused. Blocks until done; safe to call from async code,
     /// and a no-op when already stopped.

@@ -23,6 +23,7 @@ use super::MockKind;
 type St = web::Data<Shared>;
 
 pub(crate) async fn models(st: St, req: HttpRequest) -> HttpResponse {
+    st.probe_gate().await;
     match book(&st, Endpoint::V1Models, &req, &Bytes::new()) {
         Ok(()) => ok_json(st.catalog().v1_models.clone()),
         Err(resp) => resp,
@@ -364,11 +365,13 @@ async fn answer(st: St, ask: Ask<'_>, prompt: Prompt) -> HttpResponse {
         role: role.take(),
         ..Delta::default()
     };
-    frames.push(completion(
-        true,
-        vec![ask.shape.chunk_choice(closing, Some(finish))],
-        None,
-    ));
+    if !st.omit_finish() {
+        frames.push(completion(
+            true,
+            vec![ask.shape.chunk_choice(closing, Some(finish))],
+            None,
+        ));
+    }
     if ask.include_usage {
         frames.push(completion(true, Vec::new(), Some(usage)));
     }
@@ -380,6 +383,9 @@ pub(crate) async fn chat(st: St, req: HttpRequest, body: Bytes) -> HttpResponse 
     let ep = Endpoint::V1Chat;
     if let Err(resp) = book(&st, ep, &req, &body) {
         return resp;
+    }
+    if st.cuts(&body) {
+        return aborted(SSE, Some(st.enter()));
     }
     let v = match parse(&st, &body) {
         Ok(v) => v,

@@ -3,7 +3,7 @@
 //! behind an `RwLock` that is held for a pointer copy and never across an await.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -353,6 +353,14 @@ pub(crate) struct Shared {
     tokens: AtomicUsize,
     token_delay_ns: AtomicU64,
     latency_ns: AtomicU64,
+    /// Probes wait until no inference request is in flight, like a one-slot server (llama.cpp)
+    /// that answers nothing while it generates.
+    probe_after_streams: AtomicBool,
+    /// A request whose body contains this text gets 200 and stream headers, then the
+    /// connection drops (a server refusing an over-long prompt mid-answer).
+    cut_on: Mutex<Option<String>>,
+    /// Streams end with `[DONE]` but no finish reason (OpenAI shape only).
+    omit_finish: AtomicBool,
     catalog: RwLock<Arc<Catalog>>,
     counts: [AtomicU64; Endpoint::ALL.len()],
     other_counts: Mutex<HashMap<String, u64>>,
@@ -396,6 +404,9 @@ impl Shared {
             tokens: AtomicUsize::new(cfg.tokens),
             token_delay_ns: AtomicU64::new(nanos(cfg.token_delay)),
             latency_ns: AtomicU64::new(nanos(cfg.latency)),
+            probe_after_streams: AtomicBool::new(false),
+            cut_on: Mutex::new(None),
+            omit_finish: AtomicBool::new(false),
             catalog: RwLock::new(Arc::new(Catalog::new(
                 cfg.models.clone(),
                 cfg.loaded.clone(),
@@ -439,6 +450,37 @@ impl Shared {
     }
     pub(crate) fn set_latency(&self, d: Duration) {
         self.latency_ns.store(nanos(d), Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_probe_after_streams(&self, on: bool) {
+        self.probe_after_streams.store(on, Ordering::Relaxed);
+    }
+
+    /// Holds a probe while `probe_after_streams` is on and an inference request runs.
+    pub(crate) async fn probe_gate(&self) {
+        while self.probe_after_streams.load(Ordering::Relaxed) && self.in_flight() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub(crate) fn set_cut_on(&self, text: Option<&str>) {
+        *self.cut_on.lock().unwrap_or_else(PoisonError::into_inner) = text.map(str::to_owned);
+    }
+
+    /// Whether `body` contains the `cut_on` text.
+    pub(crate) fn cuts(&self, body: &[u8]) -> bool {
+        let cut_on = self.cut_on.lock().unwrap_or_else(PoisonError::into_inner);
+        cut_on.as_deref().is_some_and(|text| {
+            !text.is_empty() && body.windows(text.len()).any(|w| w == text.as_bytes())
+        })
+    }
+
+    pub(crate) fn set_omit_finish(&self, on: bool) {
+        self.omit_finish.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn omit_finish(&self) -> bool {
+        self.omit_finish.load(Ordering::Relaxed)
     }
 
     pub(crate) fn catalog(&self) -> Arc<Catalog> {

@@ -759,6 +759,36 @@ fn in_band_errors_become_client_error_frames() {
     assert!(text(&out).contains(r#""type":"overloaded_error""#));
 }
 
+/// `[DONE]` with no finish reason before it: the node stopped without saying why, which
+/// every client must read as a cut, not as `stop`/`end_turn`.
+#[test]
+fn openai_done_without_a_finish_reason_is_a_cut() {
+    let content = |c: &str| {
+        format!(
+            r#"{{{OA},"choices":[{{"index":0,"delta":{{"content":"{c}"}},"finish_reason":null}}]}}"#
+        )
+    };
+    let usage = format!(
+        r#"{{{OA},"choices":[],"usage":{{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}}}"#
+    );
+    let cases = [
+        sse(&[&content("ab"), "[DONE]"]),
+        sse(&[&content("ab"), &usage, "[DONE]"]),
+        sse(&["[DONE]"]),
+    ];
+    for stream in cases {
+        for to in CLIENTS {
+            let (out, state, _) = run(Dialect::OpenAiChat, to, &[stream.as_bytes()]);
+            assert_eq!(state, StreamState::Failed, "{to:?}: {}", text(&out));
+            assert_error_end(
+                to,
+                &out,
+                "the node ended its stream without a finish reason",
+            );
+        }
+    }
+}
+
 #[test]
 fn fail_ends_with_an_error_frame_never_a_clean_end() {
     for (from, stream, _) in fixtures() {

@@ -18,7 +18,14 @@ pub(crate) struct Decoder {
     started: bool,
     /// The `index` of each call seen, in order of appearance.
     calls: Vec<u64>,
+    /// A finish reason was seen: only then is `[DONE]` a whole answer's end.
+    finished: bool,
 }
+
+/// What a client is told of a stream that reached `[DONE]` without a finish reason: the
+/// node stopped generating without saying why (a server cut short, a crashed slot), so the
+/// answer is not known whole and must not read as a normal end.
+pub(crate) const NO_FINISH: &str = "the node ended its stream without a finish reason";
 
 #[derive(Deserialize)]
 struct Chunk {
@@ -78,7 +85,14 @@ impl Decoder {
     /// Only the first choice is read (Drover answers one choice per request).
     pub fn data(&mut self, data: &[u8], events: &mut Vec<Event>) -> Result<(), TranslateError> {
         if data.trim_ascii() == b"[DONE]" {
-            events.push(Event::End);
+            events.push(if self.finished {
+                Event::End
+            } else {
+                Event::Error {
+                    message: NO_FINISH.to_owned(),
+                    kind: None,
+                }
+            });
             return Ok(());
         }
         let chunk: Chunk = serde_json::from_slice(data).map_err(|e| malformed("OpenAI", e))?;
@@ -103,6 +117,7 @@ impl Decoder {
                 self.tool_delta(position, call, events);
             }
             if let Some(reason) = choice.finish_reason {
+                self.finished = true;
                 events.push(Event::Finish {
                     reason: Finish::from_openai(&reason, !self.calls.is_empty()),
                     stop_sequence: None,
