@@ -57,6 +57,7 @@ fn context() -> ResponseContext {
         id: "bench".into(),
         created: 0,
         include_usage: true,
+        responses: None,
     }
 }
 

@@ -117,6 +117,7 @@ impl Applier {
                 && s.weight == config.weight
                 && s.max_concurrency == config.max_concurrency
                 && n.target.max_concurrency == config.max_concurrency
+                && n.target.serves_responses == config.responses
         });
         // Only a change of the node itself restarts its actor (and its health); a drain
         // alone does not.

@@ -57,6 +57,7 @@ impl NodeSpawner {
                     stats,
                 )
                 .with_max_concurrency(config.max_concurrency)
+                .with_responses(config.responses)
                 .with_headers(crate::providers::node_headers(config)),
             ),
             status: Arc::new(status),

@@ -42,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     post(cfg, "/v1/chat/completions", openai::chat);
     post(cfg, "/v1/completions", openai::completions);
     post(cfg, "/v1/embeddings", openai::embeddings);
+    post(cfg, "/v1/responses", openai::responses);
     post(cfg, "/v1/messages", anthropic::messages);
     get(cfg, "/v1/models", openai::models);
     // Ollama model names may hold a namespace: `user/model:tag`.

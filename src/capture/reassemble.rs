@@ -15,7 +15,49 @@ pub fn answer(framing: Framing, raw: &[u8]) -> String {
         Framing::Ndjson => ollama(raw).to_string(),
         Framing::Sse => openai(raw).to_string(),
         Framing::AnthropicSse => anthropic(raw).to_string(),
+        Framing::ResponsesSse => responses(raw).to_string(),
     }
+}
+
+/// Responses events into one `response`: the last response object an event carried (the
+/// terminal event's is whole), with the items done so far when it has none (a stream that
+/// broke off).
+fn responses(raw: &[u8]) -> Value {
+    let mut response = Value::Null;
+    let mut items = Vec::new();
+    for line in lines(raw) {
+        let Some(data) = line.strip_prefix(b"data:") else {
+            continue;
+        };
+        let Ok(Value::Object(mut event)) = serde_json::from_slice::<Value>(data.trim_ascii())
+        else {
+            continue;
+        };
+        match event.get("type").and_then(Value::as_str) {
+            Some("response.output_item.done") => {
+                if let Some(item) = event.remove("item") {
+                    items.push(item);
+                }
+            }
+            Some(_) => {
+                if let Some(r @ Value::Object(_)) = event.remove("response") {
+                    response = r;
+                }
+            }
+            None => {}
+        }
+    }
+    if !response.is_object() {
+        response = json!({"object": "response"});
+    }
+    let empty = response
+        .get("output")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty);
+    if empty && !items.is_empty() {
+        response["output"] = Value::Array(items);
+    }
+    response
 }
 
 /// Anthropic's events into one `message`: `message_start`'s message, each content block as

@@ -32,6 +32,16 @@ pub fn stream_error(framing: Framing, message: &str) -> Option<Bytes> {
             }});
             Some(format!("event: error\ndata: {event}\n\n").into())
         }
+        // The node's own events carried the response so far; the failure says only that it
+        // failed and why (OpenAI's SDKs and Codex read `response.error`).
+        Framing::ResponsesSse => {
+            let event = json!({ "type": "response.failed", "response": {
+                "object": "response",
+                "status": "failed",
+                "error": {"code": "server_error", "message": message},
+            }});
+            Some(format!("event: response.failed\ndata: {event}\n\n").into())
+        }
     }
 }
 

@@ -219,7 +219,9 @@ impl Gateway {
                     meter.model = lease.model().clone();
                 }
                 meter.resolved = Some(lease.model().clone());
-                let call = match providers::plan(lease.node().kind, &request, &self.translation) {
+                let node_api = (lease.node().kind, lease.node().serves_responses);
+                let call = match providers::plan(node_api.0, node_api.1, &request, &self.translation)
+                {
                     Ok(call) => call,
                     Err(e) => {
                         // This node's API cannot take the request (an operation or a field
@@ -368,6 +370,7 @@ fn node_framing(codec: Codec, request: &Inbound) -> Framing {
             translate::Dialect::OpenAiChat => Framing::Sse,
             translate::Dialect::AnthropicMessages => Framing::AnthropicSse,
             translate::Dialect::OllamaChat | translate::Dialect::OllamaGenerate => Framing::Ndjson,
+            translate::Dialect::OpenAiResponses => Framing::ResponsesSse,
         },
         Codec::Embed { .. } => Framing::Json,
     }
@@ -385,7 +388,7 @@ fn respond(parts: RelayParts) -> HttpResponse {
         (Some(_), Some(_)) => Some(header::HeaderValue::from_static(match parts.framing {
             Framing::Json => "application/json",
             Framing::Ndjson => "application/x-ndjson",
-            Framing::Sse | Framing::AnthropicSse => "text/event-stream",
+            Framing::Sse | Framing::AnthropicSse | Framing::ResponsesSse => "text/event-stream",
         })),
     };
     let length = parts.length;

@@ -1,5 +1,7 @@
 //! Ollama nodes. Ollama serves its own API and an OpenAI-compatible one under `/v1`, so both
-//! pass through unchanged; Anthropic clients are translated onto `/api/chat`.
+//! pass through unchanged; Anthropic and Responses clients are translated onto `/api/chat`
+//! (Ollama's own `/v1/responses` came only in 0.13.3, and the translation serves every
+//! version alike).
 
 use std::time::Duration;
 
@@ -11,7 +13,9 @@ use crate::{inbound::Operation, translate::Dialect};
 
 pub(super) fn route(operation: Operation) -> Option<Route> {
     match operation {
-        Operation::AnthropicMessages => Route::chat("/api/chat", Dialect::OllamaChat, operation),
+        Operation::AnthropicMessages | Operation::OpenAiResponses => {
+            Route::chat("/api/chat", Dialect::OllamaChat, operation)
+        }
         // Ollama serves every other operation at the very path clients call.
         other => Route::pass(other.path()),
     }

@@ -47,6 +47,8 @@ pub struct NodeTarget {
     peer_in_flight: AtomicU32,
     /// Headers every request to the node carries (its API key, API version).
     pub headers: Arc<[(HeaderName, HeaderValue)]>,
+    /// The node (`openai`) serves the Responses API itself: Responses clients pass through.
+    pub serves_responses: bool,
 }
 
 impl NodeTarget {
@@ -70,7 +72,13 @@ impl NodeTarget {
             in_flight: AtomicU32::new(0),
             peer_in_flight: AtomicU32::new(0),
             headers: Arc::from(Vec::new()),
+            serves_responses: false,
         }
+    }
+
+    pub fn with_responses(mut self, serves: bool) -> Self {
+        self.serves_responses = serves;
+        self
     }
 
     pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
@@ -329,6 +337,7 @@ mod tests {
             api_key: None,
             models: Vec::new(),
             probe: true,
+            responses: false,
         };
         let mut status = NodeStatus::initial(&config);
         status.health = health;

@@ -22,6 +22,7 @@ mod process;
 mod providers;
 mod queueing;
 mod records;
+mod responses;
 mod routing;
 mod streaming;
 mod users;

@@ -829,6 +829,7 @@ async fn an_unprobed_node_serves_its_listed_models() {
             api_key: None,
             models: vec!["claude-x".into()],
             probe: false,
+            responses: false,
         }];
     })
     .await;
@@ -883,6 +884,7 @@ async fn https_nodes_are_reached_over_tls() {
         api_key: Some("sk-tls-test-key-000000".into()),
         models: Vec::new(),
         probe: true,
+        responses: false,
     }];
     let drover = drover::server::spawn(config).unwrap();
     let s = Setup {

@@ -33,10 +33,11 @@ pub(crate) enum Endpoint {
     V1Completions,
     V1Embeddings,
     V1Messages,
+    V1Responses,
 }
 
 impl Endpoint {
-    pub(crate) const ALL: [Endpoint; 15] = [
+    pub(crate) const ALL: [Endpoint; 16] = [
         Endpoint::Root,
         Endpoint::Version,
         Endpoint::Tags,
@@ -52,6 +53,7 @@ impl Endpoint {
         Endpoint::V1Completions,
         Endpoint::V1Embeddings,
         Endpoint::V1Messages,
+        Endpoint::V1Responses,
     ];
 
     pub(crate) fn path(self) -> &'static str {
@@ -71,6 +73,7 @@ impl Endpoint {
             Endpoint::V1Completions => "/v1/completions",
             Endpoint::V1Embeddings => "/v1/embeddings",
             Endpoint::V1Messages => "/v1/messages",
+            Endpoint::V1Responses => "/v1/responses",
         }
     }
 
@@ -91,6 +94,7 @@ impl Endpoint {
                 | Endpoint::V1Completions
                 | Endpoint::V1Embeddings
                 | Endpoint::V1Messages
+                | Endpoint::V1Responses
         )
     }
 

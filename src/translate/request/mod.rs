@@ -35,12 +35,14 @@ mod ollama;
 mod openai;
 #[cfg(test)]
 mod props;
+mod responses;
 #[cfg(test)]
 mod tests;
 
 use serde::de::DeserializeOwned;
 
 pub use embed::embed_request;
+pub use responses::{echo as responses_echo, CUSTOM_INPUT};
 
 use super::{Dialect, Options, TranslateError};
 
@@ -71,14 +73,15 @@ pub fn request(
         Dialect::AnthropicMessages => anthropic::parse(body)?,
         Dialect::OllamaChat => ollama::parse_chat(body)?,
         Dialect::OllamaGenerate => ollama::parse_generate(body)?,
+        Dialect::OpenAiResponses => responses::parse(body)?,
     };
     let value = match to {
         Dialect::OpenAiChat => openai::render(&chat)?,
         Dialect::AnthropicMessages => anthropic::render(&chat, options)?,
         Dialect::OllamaChat => ollama::render(&chat)?,
-        Dialect::OllamaGenerate => {
+        Dialect::OllamaGenerate | Dialect::OpenAiResponses => {
             return Err(TranslateError::Unsupported(
-                "a node is always sent chat, never Ollama generate".into(),
+                "a node is always sent chat, never Ollama generate or Responses".into(),
             ))
         }
     };
