@@ -1,15 +1,14 @@
 //! OpenAI Responses, whole: a `response` object whose `output` holds the answer's items in
 //! order (`reasoning` with its summary text, `message` with `output_text`, `function_call`,
 //! or `custom_tool_call` for a call of a tool the client declared `custom`), its usage, and
-//! the request fields OpenAI echoes (from [`ResponsesEcho`]). The stream encoder builds its
+//! the request fields OpenAI echoes (from [`crate::translate::ResponsesEcho`], OpenAI's
+//! defaults without one). The stream encoder builds its
 //! items and its terminal `response` here too, so both say the same.
 
 use serde_json::{json, Map, Value};
 
 use super::answer::{client_id, Answer, Block, Finish};
-use crate::translate::{
-    request::CUSTOM_INPUT, ResponseContext, ResponsesEcho, TranslateError, Usage,
-};
+use crate::translate::{request::CUSTOM_INPUT, ResponseContext, TranslateError, Usage};
 
 /// How a response ended, as its `status` and `incomplete_details` say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +182,7 @@ pub(crate) fn response_object(
     let echo = match &ctx.responses {
         Some(echo) => echo.as_ref(),
         None => {
-            default_echo = ResponsesEcho::default();
+            default_echo = crate::translate::request::responses_echo(b"{}");
             &default_echo
         }
     };
