@@ -581,7 +581,7 @@ mod tests {
             assert_eq!(Endpoint::from_path(e.path()), Some(e));
         }
         assert_eq!(Endpoint::from_path("/nope"), None);
-        assert_eq!(Endpoint::ALL.iter().filter(|e| e.is_inference()).count(), 8);
+        assert_eq!(Endpoint::ALL.iter().filter(|e| e.is_inference()).count(), 9);
     }
 
     #[test]
