@@ -492,7 +492,11 @@ mod tests {
         let done = b"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}}\n\n";
         assert_eq!(ending(Framing::ResponsesSse, None, &[created]), Ending::Cut);
         assert_eq!(
-            ending(Framing::ResponsesSse, None, &[created, &done[..30], &done[30..]]),
+            ending(
+                Framing::ResponsesSse,
+                None,
+                &[created, &done[..30], &done[30..]]
+            ),
             Ending::Done
         );
         assert_eq!(

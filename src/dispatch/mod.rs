@@ -220,18 +220,18 @@ impl Gateway {
                 }
                 meter.resolved = Some(lease.model().clone());
                 let node_api = (lease.node().kind, lease.node().serves_responses);
-                let call = match providers::plan(node_api.0, node_api.1, &request, &self.translation)
-                {
-                    Ok(call) => call,
-                    Err(e) => {
-                        // This node's API cannot take the request (an operation or a field
-                        // its kind lacks); another node of the model may. Not an attempt.
-                        made -= 1;
-                        tried -= 1;
-                        unservable = Some(e);
-                        continue;
-                    }
-                };
+                let call =
+                    match providers::plan(node_api.0, node_api.1, &request, &self.translation) {
+                        Ok(call) => call,
+                        Err(e) => {
+                            // This node's API cannot take the request (an operation or a field
+                            // its kind lacks); another node of the model may. Not an attempt.
+                            made -= 1;
+                            tried -= 1;
+                            unservable = Some(e);
+                            continue;
+                        }
+                    };
                 let node = lease.node().name.clone();
                 if call.codec == Codec::Local {
                     meter.finish(&node, End::Status(200), None, retries);

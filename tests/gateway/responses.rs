@@ -26,11 +26,16 @@ const MODELS: [(&str, &str); 4] = [
 
 async fn fleet(tweak: impl FnOnce(&mut Config)) -> Setup {
     let ollama = MockUpstream::start(MockConfig::named("ollama", &["o:latest"])).unwrap();
-    let openai = MockUpstream::start(MockConfig::of_kind(MockKind::OpenAi, "openai", &["g"])).unwrap();
+    let openai =
+        MockUpstream::start(MockConfig::of_kind(MockKind::OpenAi, "openai", &["g"])).unwrap();
     let responder =
         MockUpstream::start(MockConfig::of_kind(MockKind::OpenAi, "responder", &["r"])).unwrap();
-    let anthropic =
-        MockUpstream::start(MockConfig::of_kind(MockKind::Anthropic, "anthropic", &["c"])).unwrap();
+    let anthropic = MockUpstream::start(MockConfig::of_kind(
+        MockKind::Anthropic,
+        "anthropic",
+        &["c"],
+    ))
+    .unwrap();
     let urls = [
         format!("{}/v1", openai.url()),
         format!("{}/v1", responder.url()),
@@ -62,7 +67,12 @@ async fn fleet(tweak: impl FnOnce(&mut Config)) -> Setup {
 
 fn assert_no_rejections(s: &Setup) {
     for node in &s.nodes {
-        assert_eq!(node.rejections(), 0, "node {} refused a request", node.name());
+        assert_eq!(
+            node.rejections(),
+            0,
+            "node {} refused a request",
+            node.name()
+        );
     }
 }
 
@@ -98,7 +108,9 @@ fn gist(response: &Value) -> Gist {
     };
     for item in response["output"].as_array().unwrap() {
         match item["type"].as_str().unwrap() {
-            "message" => g.text.push_str(item["content"][0]["text"].as_str().unwrap()),
+            "message" => g
+                .text
+                .push_str(item["content"][0]["text"].as_str().unwrap()),
             "function_call" => g.calls.push((
                 item["name"].as_str().unwrap().to_owned(),
                 serde_json::from_str(item["arguments"].as_str().unwrap()).unwrap(),
@@ -127,9 +139,14 @@ fn stream_gist(reply: &Reply) -> Gist {
         .collect();
     let g = gist(&terminal["response"]);
     assert_eq!(g.text, text);
-    let mut seq = events.iter().map(|(_, v)| v["sequence_number"].as_u64().unwrap());
+    let mut seq = events
+        .iter()
+        .map(|(_, v)| v["sequence_number"].as_u64().unwrap());
     let first = seq.next().unwrap();
-    assert!(seq.fold((true, first), |(ok, prev), n| (ok && n > prev, n)).0);
+    assert!(
+        seq.fold((true, first), |(ok, prev), n| (ok && n > prev, n))
+            .0
+    );
     g
 }
 
@@ -151,13 +168,20 @@ async fn responses_clients_are_served_on_every_node_kind() {
         let g = gist(&r);
         assert_eq!(g.status, "completed");
         assert!(g.text.contains("tok0"), "{model}: {}", g.text);
-        assert!(g.text.contains("[system: Be brief.]"), "{model}: {}", g.text);
+        assert!(
+            g.text.contains("[system: Be brief.]"),
+            "{model}: {}",
+            g.text
+        );
 
         let mut streamed_body = body.clone();
         streamed_body["stream"] = json!(true);
         let streamed = s.post("/v1/responses", streamed_body).await;
         assert_eq!(streamed.status, 200, "{model}");
-        assert!(streamed.headers.get("content-type").unwrap()
+        assert!(streamed
+            .headers
+            .get("content-type")
+            .unwrap()
             .to_str()
             .unwrap()
             .starts_with("text/event-stream"));
@@ -241,8 +265,14 @@ async fn bad_responses_input_gets_openai_errors_naming_the_field() {
             json!({"model": "r", "input": "x", "previous_response_id": "resp_1"}),
             "previous_response_id",
         ),
-        (json!({"model": "c", "input": "x", "background": true}), "background"),
-        (json!({"model": "g", "input": [{"type": "mystery"}]}), "input[0].type"),
+        (
+            json!({"model": "c", "input": "x", "background": true}),
+            "background",
+        ),
+        (
+            json!({"model": "g", "input": [{"type": "mystery"}]}),
+            "input[0].type",
+        ),
         (
             json!({"model": "o", "input": [{"type": "function_call_output", "call_id": "x", "output": "y"}]}),
             "input[0].call_id",
@@ -280,7 +310,10 @@ async fn a_responses_request_is_recorded_with_its_api() {
     })
     .await;
     let reply = s
-        .post("/v1/responses", json!({"model": "c", "input": "hi", "stream": true}))
+        .post(
+            "/v1/responses",
+            json!({"model": "c", "input": "hi", "stream": true}),
+        )
         .await;
     assert_eq!(reply.status, 200);
     let store = Store::open(&url).await.unwrap();

@@ -326,43 +326,81 @@ impl Answer<'_> {
             frames.push(sse_named(kind, &body));
         };
         let head = self.response("in_progress", Vec::new());
-        push(&mut frames, "response.created", json!({"response": head.clone()}));
-        push(&mut frames, "response.in_progress", json!({"response": head}));
+        push(
+            &mut frames,
+            "response.created",
+            json!({"response": head.clone()}),
+        );
+        push(
+            &mut frames,
+            "response.in_progress",
+            json!({"response": head}),
+        );
         if self.plan.calls.is_empty() {
             let item_id = format!("msg_{}", self.id);
             let text = self.plan.text();
-            push(&mut frames, "response.output_item.added",
-                json!({"output_index": 0, "item": self.message("", "in_progress")}));
+            push(
+                &mut frames,
+                "response.output_item.added",
+                json!({"output_index": 0, "item": self.message("", "in_progress")}),
+            );
             let part = json!({"type": "output_text", "text": "", "annotations": []});
-            push(&mut frames, "response.content_part.added",
-                json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": part}));
+            push(
+                &mut frames,
+                "response.content_part.added",
+                json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": part}),
+            );
             for chunk in &self.plan.chunks {
-                push(&mut frames, "response.output_text.delta",
+                push(
+                    &mut frames,
+                    "response.output_text.delta",
                     json!({"item_id": item_id, "output_index": 0, "content_index": 0,
-                           "delta": chunk, "logprobs": []}));
+                           "delta": chunk, "logprobs": []}),
+                );
             }
-            push(&mut frames, "response.output_text.done",
+            push(
+                &mut frames,
+                "response.output_text.done",
                 json!({"item_id": item_id, "output_index": 0, "content_index": 0,
-                       "text": text, "logprobs": []}));
+                       "text": text, "logprobs": []}),
+            );
             let part = json!({"type": "output_text", "text": text, "annotations": []});
-            push(&mut frames, "response.content_part.done",
-                json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": part}));
-            push(&mut frames, "response.output_item.done",
-                json!({"output_index": 0, "item": self.message(&text, "completed")}));
+            push(
+                &mut frames,
+                "response.content_part.done",
+                json!({"item_id": item_id, "output_index": 0, "content_index": 0, "part": part}),
+            );
+            push(
+                &mut frames,
+                "response.output_item.done",
+                json!({"output_index": 0, "item": self.message(&text, "completed")}),
+            );
         }
         for (i, call) in self.plan.calls.iter().enumerate() {
             let item_id = format!("fc_{}_{i}", self.id);
-            push(&mut frames, "response.output_item.added",
-                json!({"output_index": i, "item": self.call(i, "", "in_progress")}));
+            push(
+                &mut frames,
+                "response.output_item.added",
+                json!({"output_index": i, "item": self.call(i, "", "in_progress")}),
+            );
             for piece in pieces(&call.arguments, ARG_PIECE) {
-                push(&mut frames, "response.function_call_arguments.delta",
-                    json!({"item_id": item_id, "output_index": i, "delta": piece}));
+                push(
+                    &mut frames,
+                    "response.function_call_arguments.delta",
+                    json!({"item_id": item_id, "output_index": i, "delta": piece}),
+                );
             }
-            push(&mut frames, "response.function_call_arguments.done",
+            push(
+                &mut frames,
+                "response.function_call_arguments.done",
                 json!({"item_id": item_id, "output_index": i, "name": call.name,
-                       "arguments": call.arguments}));
-            push(&mut frames, "response.output_item.done",
-                json!({"output_index": i, "item": self.call(i, &call.arguments, "completed")}));
+                       "arguments": call.arguments}),
+            );
+            push(
+                &mut frames,
+                "response.output_item.done",
+                json!({"output_index": i, "item": self.call(i, &call.arguments, "completed")}),
+            );
         }
         let content = frames.len();
         let status = self.status();

@@ -178,14 +178,16 @@ fn requestish() -> impl Strategy<Value = Value> {
 /// A Responses body: `input` items of random fields, most with a known item type.
 fn responsesish() -> impl Strategy<Value = Value> {
     let item = (
-        proptest::sample::select(&[
-            "message",
-            "function_call",
-            "function_call_output",
-            "custom_tool_call",
-            "reasoning",
-            "x",
-        ][..]),
+        proptest::sample::select(
+            &[
+                "message",
+                "function_call",
+                "function_call_output",
+                "custom_tool_call",
+                "reasoning",
+                "x",
+            ][..],
+        ),
         proptest::collection::vec((word(), jsonish()), 0..5),
     )
         .prop_map(|(kind, kv)| {

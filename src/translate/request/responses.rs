@@ -339,7 +339,9 @@ fn input_items(items: Vec<Value>, chat: &mut Chat) -> Result<(), TranslateError>
             | "mcp_approval_response" => {
                 return Err(unsupported(
                     &format!("{at}.type"),
-                    &format!("`{kind}` is a call of a tool OpenAI runs; other APIs cannot replay it"),
+                    &format!(
+                        "`{kind}` is a call of a tool OpenAI runs; other APIs cannot replay it"
+                    ),
                 ))
             }
             other => {
@@ -404,9 +406,7 @@ fn parts_of(parts: &[Value], at: &str, images: bool) -> Result<Vec<Block>, Trans
         match kind {
             "input_text" | "output_text" | "text" | "summary_text" => blocks.push(text("text")?),
             "refusal" => blocks.push(text("refusal")?),
-            "input_image" if !images => {
-                return Err(invalid(&at, "only user content takes images"))
-            }
+            "input_image" if !images => return Err(invalid(&at, "only user content takes images")),
             "input_image" => {
                 if part.get("file_id").is_some_and(|v| !v.is_null()) {
                     return Err(unsupported(
@@ -418,7 +418,10 @@ fn parts_of(parts: &[Value], at: &str, images: bool) -> Result<Vec<Block>, Trans
                     .get("image_url")
                     .and_then(Value::as_str)
                     .ok_or_else(|| invalid(&at, "an input_image part needs `image_url`"))?;
-                blocks.push(Block::Image(image::from_url(url, &format!("{at}.image_url"))?));
+                blocks.push(Block::Image(image::from_url(
+                    url,
+                    &format!("{at}.image_url"),
+                )?));
             }
             "input_file" | "input_audio" => {
                 return Err(unsupported(
@@ -470,7 +473,10 @@ fn tool(value: Value, at: &str, dropped: &mut Vec<String>) -> Result<Option<Tool
     };
     let name = |t: &mut Map<String, Value>| match t.remove("name") {
         Some(Value::String(name)) => Ok(name),
-        _ => Err(invalid(&format!("{at}.name"), "is required and must be a string")),
+        _ => Err(invalid(
+            &format!("{at}.name"),
+            "is required and must be a string",
+        )),
     };
     let description = |t: &mut Map<String, Value>| match t.remove("description") {
         None | Some(Value::Null) => Ok(None),
@@ -597,7 +603,11 @@ fn text_format(
     Ok(format)
 }
 
-fn string_field(item: &Map<String, Value>, field: &str, at: &str) -> Result<String, TranslateError> {
+fn string_field(
+    item: &Map<String, Value>,
+    field: &str,
+    at: &str,
+) -> Result<String, TranslateError> {
     match item.get(field) {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(_) => Err(invalid(&format!("{at}.{field}"), "must be a string")),

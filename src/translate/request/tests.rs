@@ -912,18 +912,18 @@ fn responses_become_chat() {
             OpenAiChat,
             responses_conversation(),
             json!({"model": "m", "stream": true, "stream_options": {"include_usage": true},
-                   "max_tokens": 50, "temperature": 0.5, "parallel_tool_calls": false, "tool_choice": "auto",
-                   "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
-                              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}],
-                   "messages": [
-                       {"role": "system", "content": "Be brief."},
-                       {"role": "system", "content": "Use French."},
-                       {"role": "user", "content": [{"type": "text", "text": "Weather?"},
-                           {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{PNG}")}}]},
-                       {"role": "assistant", "content": "Checking.", "tool_calls": [{"id": "call_1", "type": "function",
-                           "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
-                       {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
-                   ]}),
+            "max_tokens": 50, "temperature": 0.5, "parallel_tool_calls": false, "tool_choice": "auto",
+            "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}],
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "system", "content": "Use French."},
+                {"role": "user", "content": [{"type": "text", "text": "Weather?"},
+                    {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{PNG}")}}]},
+                {"role": "assistant", "content": "Checking.", "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+            ]}),
         ),
         (
             "every item kind to Anthropic",
@@ -931,17 +931,17 @@ fn responses_become_chat() {
             AnthropicMessages,
             responses_conversation(),
             json!({"model": "m", "max_tokens": 50, "stream": true, "temperature": 0.5,
-                   "system": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Use French."}],
-                   "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
-                   "tools": [{"name": "get_weather", "description": "Weather",
-                              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
-                   "messages": [
-                       {"role": "user", "content": [{"type": "text", "text": "Weather?"},
-                           {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]},
-                       {"role": "assistant", "content": [{"type": "text", "text": "Checking."},
-                           {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}]},
-                       {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "sunny"}]}
-                   ]}),
+            "system": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Use French."}],
+            "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
+            "tools": [{"name": "get_weather", "description": "Weather",
+                       "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Weather?"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "Checking."},
+                    {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "sunny"}]}
+            ]}),
         ),
         (
             "a custom tool is a function with one string parameter; its call and output too",
@@ -954,14 +954,14 @@ fn responses_become_chat() {
             ], "tools": [{"type": "custom", "name": "apply_patch", "description": "Patch files",
                           "format": {"type": "grammar", "syntax": "lark", "definition": "start: x"}}]}),
             json!({"model": "m", "stream": false,
-                   "tools": [{"type": "function", "function": {"name": "apply_patch", "description": "Patch files",
-                       "parameters": {"type": "object", "properties": {"input": {"type": "string", "description": "The tool's input, as free text."}},
-                                      "required": ["input"], "additionalProperties": false}}}],
-                   "messages": [
-                       {"role": "user", "content": "Patch it."},
-                       {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "apply_patch", "arguments": {"input": "*** Begin Patch"}}}]},
-                       {"role": "tool", "tool_name": "apply_patch", "content": "Done"}
-                   ]}),
+            "tools": [{"type": "function", "function": {"name": "apply_patch", "description": "Patch files",
+                "parameters": {"type": "object", "properties": {"input": {"type": "string", "description": "The tool's input, as free text."}},
+                               "required": ["input"], "additionalProperties": false}}}],
+            "messages": [
+                {"role": "user", "content": "Patch it."},
+                {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "apply_patch", "arguments": {"input": "*** Begin Patch"}}}]},
+                {"role": "tool", "tool_name": "apply_patch", "content": "Done"}
+            ]}),
         ),
     ]);
 }

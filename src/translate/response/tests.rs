@@ -651,9 +651,9 @@ fn every_node_answer_becomes_a_responses_object() {
     let request = json!({"model": "m", "input": "x", "instructions": "Be brief.", "temperature": 0.2,
                          "tools": [{"type": "function", "name": "get_weather"}], "store": true});
     let echo_ctx = ResponseContext {
-        responses: Some(std::sync::Arc::new(crate::translate::request::responses_echo(
-            request.to_string().as_bytes(),
-        ))),
+        responses: Some(std::sync::Arc::new(
+            crate::translate::request::responses_echo(request.to_string().as_bytes()),
+        )),
         ..ctx()
     };
     for from in NODES {
@@ -721,7 +721,10 @@ fn every_node_answer_becomes_a_responses_object() {
     .unwrap();
     let r: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(r["status"], "incomplete");
-    assert_eq!(r["incomplete_details"], json!({"reason": "max_output_tokens"}));
+    assert_eq!(
+        r["incomplete_details"],
+        json!({"reason": "max_output_tokens"})
+    );
     // Without an echo, OpenAI's defaults.
     assert_eq!(r["tools"], json!([]));
     assert_eq!(r["metadata"], json!({}));

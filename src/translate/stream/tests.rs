@@ -323,8 +323,12 @@ fn summarize_responses_whole(r: &Value, text: String, thinking: String) -> Summa
     };
     for item in r["output"].as_array().unwrap() {
         match item["type"].as_str().unwrap() {
-            "message" => s.text.push_str(item["content"][0]["text"].as_str().unwrap()),
-            "reasoning" => s.thinking.push_str(item["summary"][0]["text"].as_str().unwrap()),
+            "message" => s
+                .text
+                .push_str(item["content"][0]["text"].as_str().unwrap()),
+            "reasoning" => s
+                .thinking
+                .push_str(item["summary"][0]["text"].as_str().unwrap()),
             "function_call" => s.calls.push((
                 item["call_id"].as_str().unwrap().to_owned(),
                 item["name"].as_str().unwrap().to_owned(),
@@ -336,7 +340,10 @@ fn summarize_responses_whole(r: &Value, text: String, thinking: String) -> Summa
     if !text.is_empty() || !thinking.is_empty() {
         assert_eq!((&s.text, &s.thinking), (&text, &thinking), "deltas = items");
     }
-    s.finish = match (r["status"].as_str().unwrap(), r["incomplete_details"]["reason"].as_str()) {
+    s.finish = match (
+        r["status"].as_str().unwrap(),
+        r["incomplete_details"]["reason"].as_str(),
+    ) {
         ("incomplete", Some("max_output_tokens")) => Finish::Length,
         ("incomplete", _) => Finish::ContentFilter,
         _ => Finish::natural(!s.calls.is_empty()),
@@ -821,7 +828,10 @@ fn responses_client_gets_the_full_event_sequence() {
         .collect();
     assert_eq!(kinds[0], "reasoning");
     assert_eq!(kinds[1], "message");
-    assert!(kinds[2..].iter().all(|k| *k == "function_call"), "{kinds:?}");
+    assert!(
+        kinds[2..].iter().all(|k| *k == "function_call"),
+        "{kinds:?}"
+    );
     // Items are whole and in order: each added, filled and done before the next is added.
     let mut open: Option<u64> = None;
     for (name, v) in &frames {
@@ -902,8 +912,12 @@ fn responses_custom_tool_calls_come_back_as_custom_items() {
     };
     let c = |choice: &str| format!(r#"{{{OA},"choices":[{choice}]}}"#);
     let stream = sse(&[
-        &c(r#"{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_p","type":"function","function":{"name":"apply_patch","arguments":"{\"input\":"}}]}}"#),
-        &c(r#"{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"*** Begin Patch\"}"}}]}}"#),
+        &c(
+            r#"{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_p","type":"function","function":{"name":"apply_patch","arguments":"{\"input\":"}}]}}"#,
+        ),
+        &c(
+            r#"{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"*** Begin Patch\"}"}}]}}"#,
+        ),
         &c(r#"{"index":0,"delta":{},"finish_reason":"tool_calls"}"#),
         "[DONE]",
     ]);
@@ -912,7 +926,10 @@ fn responses_custom_tool_calls_come_back_as_custom_items() {
     t.push(stream.as_bytes(), &mut out).unwrap();
     let frames = sse_frames(&out);
     let names: Vec<&str> = frames.iter().map(|(n, _)| n.as_str()).collect();
-    assert!(names.contains(&"response.custom_tool_call_input.delta"), "{names:?}");
+    assert!(
+        names.contains(&"response.custom_tool_call_input.delta"),
+        "{names:?}"
+    );
     let (_, last) = frames.last().unwrap();
     let item = &last["response"]["output"][0];
     assert_eq!(item["type"], "custom_tool_call");

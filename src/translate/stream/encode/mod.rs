@@ -43,9 +43,7 @@ impl Encoder {
             Dialect::AnthropicMessages => Encoder::Anthropic(anthropic::Encoder::new(from, ctx)),
             Dialect::OllamaChat => Encoder::Ollama(ollama::Encoder::new(ctx, false)),
             Dialect::OllamaGenerate => Encoder::Ollama(ollama::Encoder::new(ctx, true)),
-            Dialect::OpenAiResponses => {
-                Encoder::Responses(Box::new(responses::Encoder::new(ctx)))
-            }
+            Dialect::OpenAiResponses => Encoder::Responses(Box::new(responses::Encoder::new(ctx))),
         }
     }
 

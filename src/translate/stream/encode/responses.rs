@@ -33,8 +33,16 @@ use crate::translate::{
 /// `queue`).
 enum Open {
     Nothing,
-    Text { index: usize, id: String, text: String },
-    Reasoning { index: usize, id: String, text: String },
+    Text {
+        index: usize,
+        id: String,
+        text: String,
+    },
+    Reasoning {
+        index: usize,
+        id: String,
+        text: String,
+    },
 }
 
 struct Call {
@@ -177,13 +185,28 @@ impl Encoder {
             return Ok(());
         }
         self.started = true;
-        let response =
-            response_object(&self.ctx, &self.ids, Status::InProgress, Vec::new(), None, None);
-        self.write("response.created", json!({ "response": response.clone() }), out)?;
+        let response = response_object(
+            &self.ctx,
+            &self.ids,
+            Status::InProgress,
+            Vec::new(),
+            None,
+            None,
+        );
+        self.write(
+            "response.created",
+            json!({ "response": response.clone() }),
+            out,
+        )?;
         self.write("response.in_progress", json!({ "response": response }), out)
     }
 
-    fn text(&mut self, reasoning: bool, piece: &str, out: &mut Vec<u8>) -> Result<(), TranslateError> {
+    fn text(
+        &mut self,
+        reasoning: bool,
+        piece: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
         let open_kind = match self.open {
             Open::Text { .. } => Some(false),
             Open::Reasoning { .. } => Some(true),
@@ -198,7 +221,14 @@ impl Encoder {
             match &mut self.open {
                 Open::Text { index, id, text } => {
                     text.push_str(piece);
-                    ("response.output_text.delta", id.as_str(), *index, Some(0), None, Some([]))
+                    (
+                        "response.output_text.delta",
+                        id.as_str(),
+                        *index,
+                        Some(0),
+                        None,
+                        Some([]),
+                    )
                 }
                 Open::Reasoning { index, id, text } => {
                     text.push_str(piece);
@@ -319,7 +349,12 @@ impl Encoder {
         self.advance(out)
     }
 
-    fn tool_args(&mut self, key: u64, piece: &str, out: &mut Vec<u8>) -> Result<(), TranslateError> {
+    fn tool_args(
+        &mut self,
+        key: u64,
+        piece: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
         let call = self.calls.get_mut(&key).ok_or_else(|| {
             TranslateError::Upstream("tool call arguments before the call".to_owned())
         })?;
@@ -379,7 +414,15 @@ impl Encoder {
         };
         call.index = Some(index);
         self.held = self.held.saturating_sub(call.arguments.len());
-        let item = call_item(&self.ctx, &self.ids, index, &call.id, &call.name, "", Status::InProgress);
+        let item = call_item(
+            &self.ctx,
+            &self.ids,
+            index,
+            &call.id,
+            &call.name,
+            "",
+            Status::InProgress,
+        );
         let held = if call.custom {
             custom_input(&call.arguments)
         } else {
@@ -457,7 +500,12 @@ impl Encoder {
         self.advance(out)
     }
 
-    fn added(&mut self, index: usize, item: Value, out: &mut Vec<u8>) -> Result<(), TranslateError> {
+    fn added(
+        &mut self,
+        index: usize,
+        item: Value,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
         self.write(
             "response.output_item.added",
             json!({"output_index": index, "item": item}),
@@ -488,7 +536,12 @@ impl Encoder {
     }
 
     /// A rare event: its fields as a JSON object, `type` and `sequence_number` added.
-    fn write(&mut self, kind: &'static str, mut body: Value, out: &mut Vec<u8>) -> Result<(), TranslateError> {
+    fn write(
+        &mut self,
+        kind: &'static str,
+        mut body: Value,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
         if let Value::Object(fields) = &mut body {
             fields.insert("type".into(), json!(kind));
             fields.insert("sequence_number".into(), json!(self.next_sequence()));
