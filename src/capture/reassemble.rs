@@ -437,4 +437,28 @@ data: [DONE]
         assert_eq!(whole["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(whole["usage"]["completion_tokens"], 4);
     }
+
+    #[test]
+    fn responses_events_become_the_terminal_response_or_the_items_done() {
+        let done = r#"event: response.created
+data: {"type":"response.created","response":{"id":"resp_1","output":[],"status":"in_progress"}}
+
+event: response.output_item.done
+data: {"type":"response.output_item.done","output_index":0,"item":{"type":"message","content":[{"type":"output_text","text":"Hi"}]}}
+
+event: response.completed
+data: {"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"Hi"}]}],"usage":{"input_tokens":3}}}
+"#;
+        let whole: Value =
+            serde_json::from_str(&answer(Framing::ResponsesSse, done.as_bytes())).unwrap();
+        assert_eq!(whole["status"], "completed");
+        assert_eq!(whole["usage"]["input_tokens"], 3);
+        assert_eq!(whole["output"][0]["content"][0]["text"], "Hi");
+        // Broken off before the end: the items done so far.
+        let cut = done.split("event: response.completed").next().unwrap();
+        let partial: Value =
+            serde_json::from_str(&answer(Framing::ResponsesSse, cut.as_bytes())).unwrap();
+        assert_eq!(partial["status"], "in_progress");
+        assert_eq!(partial["output"][0]["type"], "message");
+    }
 }

@@ -51,8 +51,9 @@ struct Call {
     custom: bool,
     /// The arguments so far, for the `done` events and the final output.
     arguments: String,
-    /// Its `output_item.added` was written (the call is live).
+    /// Its `output_item.added` was written (the call is live), with its item id.
     index: Option<usize>,
+    item_id: String,
     /// The node said the call is complete.
     ended: bool,
     closed: bool,
@@ -341,6 +342,7 @@ impl Encoder {
                 custom,
                 arguments: String::new(),
                 index: None,
+                item_id: String::new(),
                 ended: false,
                 closed: false,
             },
@@ -371,11 +373,14 @@ impl Encoder {
             }
             return Ok(());
         };
-        let item_id = self.ids.item("fc", output_index);
+        let sequence_number = self.next_sequence();
+        let Some(call) = self.calls.get(&key) else {
+            return Ok(());
+        };
         let delta = Delta {
             kind: "response.function_call_arguments.delta",
-            sequence_number: self.next_sequence(),
-            item_id: &item_id,
+            sequence_number,
+            item_id: &call.item_id,
             output_index,
             content_index: None,
             summary_index: None,
@@ -413,6 +418,7 @@ impl Encoder {
             return Ok(());
         };
         call.index = Some(index);
+        call.item_id = self.ids.item(if call.custom { "ctc" } else { "fc" }, index);
         self.held = self.held.saturating_sub(call.arguments.len());
         let item = call_item(
             &self.ctx,
