@@ -440,12 +440,16 @@ fn parts_of(parts: &[Value], at: &str, images: bool) -> Result<Vec<Block>, Trans
     Ok(blocks)
 }
 
-/// A reasoning item's summary text, its parts joined by blank lines.
+/// A reasoning item's summary text, its parts joined by blank lines; without a summary, its
+/// `content` text (the raw reasoning open-weight models return there).
 fn summary(item: &Map<String, Value>, at: &str) -> Result<String, TranslateError> {
-    let parts = match item.get("summary") {
-        None | Some(Value::Null) => return Ok(String::new()),
-        Some(Value::Array(parts)) => parts,
-        Some(_) => return Err(invalid(&format!("{at}.summary"), "must be an array")),
+    let (field, parts) = match (item.get("summary"), item.get("content")) {
+        (Some(Value::Array(parts)), _) if !parts.is_empty() => ("summary", parts),
+        (Some(Value::Array(_)) | None | Some(Value::Null), Some(Value::Array(parts))) => {
+            ("content", parts)
+        }
+        (None | Some(Value::Null) | Some(Value::Array(_)), _) => return Ok(String::new()),
+        (Some(_), _) => return Err(invalid(&format!("{at}.summary"), "must be an array")),
     };
     let mut texts = Vec::with_capacity(parts.len());
     for (i, part) in parts.iter().enumerate() {
@@ -453,8 +457,8 @@ fn summary(item: &Map<String, Value>, at: &str) -> Result<String, TranslateError
             Some(text) => texts.push(text),
             None => {
                 return Err(invalid(
-                    &format!("{at}.summary[{i}]"),
-                    "a summary part needs `text`",
+                    &format!("{at}.{field}[{i}]"),
+                    "a reasoning part needs `text`",
                 ))
             }
         }
