@@ -219,19 +219,23 @@ impl Gateway {
                     meter.model = lease.model().clone();
                 }
                 meter.resolved = Some(lease.model().clone());
-                let node_api = (lease.node().kind, lease.node().serves_responses);
-                let call =
-                    match providers::plan(node_api.0, node_api.1, &request, &self.translation) {
-                        Ok(call) => call,
-                        Err(e) => {
-                            // This node's API cannot take the request (an operation or a field
-                            // its kind lacks); another node of the model may. Not an attempt.
-                            made -= 1;
-                            tried -= 1;
-                            unservable = Some(e);
-                            continue;
-                        }
-                    };
+                let target = lease.node();
+                let call = match providers::plan(
+                    target.kind,
+                    target.serves_responses,
+                    &request,
+                    &self.translation,
+                ) {
+                    Ok(call) => call,
+                    Err(e) => {
+                        // This node's API cannot take the request (an operation or a field
+                        // its kind lacks); another node of the model may. Not an attempt.
+                        made -= 1;
+                        tried -= 1;
+                        unservable = Some(e);
+                        continue;
+                    }
+                };
                 let node = lease.node().name.clone();
                 if call.codec == Codec::Local {
                     meter.finish(&node, End::Status(200), None, retries);
