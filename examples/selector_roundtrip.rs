@@ -93,6 +93,7 @@ fn main() {
                 api_key: None,
                 models: Vec::new(),
                 probe: true,
+                responses: false,
             })
             .collect(),
         ..Config::default()

@@ -1,6 +1,8 @@
 //! Measures what translation itself costs, apart from the network and the nodes: an Anthropic
 //! node's 20-token answer turned into an OpenAI client's, streamed (each event pushed as its
-//! own chunk, as a node sends them) and whole, plus the OpenAI request turned into Anthropic's.
+//! own chunk, as a node sends them) and whole, plus the OpenAI request turned into Anthropic's;
+//! then the same stream for an OpenAI Responses client (named events, per-item framing), to
+//! compare its cost per event with chat's.
 //!
 //! `cargo run --release --example translate_cost`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -57,6 +59,7 @@ fn context() -> ResponseContext {
         id: "bench".into(),
         created: 0,
         include_usage: true,
+        responses: None,
     }
 }
 
@@ -66,24 +69,32 @@ fn report(what: &str, mut times: Vec<Duration>) {
     println!("{what:<44} p50 {:>8.2?}  p99 {:>8.2?}", at(0.5), at(0.99));
 }
 
-fn main() {
-    let events = events();
+/// Times the whole stream for a `to` client, and per node event.
+fn stream_cost(to: Dialect, label: &str, events: &[Vec<u8>]) {
     let mut times = Vec::with_capacity(ROUNDS);
     let mut out = Vec::with_capacity(8192);
     for _ in 0..ROUNDS {
         let started = Instant::now();
-        let mut translator =
-            StreamTranslator::new(Dialect::AnthropicMessages, Dialect::OpenAiChat, context());
-        for event in &events {
+        let mut translator = StreamTranslator::new(Dialect::AnthropicMessages, to, context());
+        for event in events {
             out.clear();
             translator.push(event, &mut out).unwrap();
         }
         times.push(started.elapsed());
         std::hint::black_box(&out);
     }
-    report("stream, 20 tokens (24 events), whole answer", times.clone());
+    report(
+        &format!("{label} stream, 20 tokens (24 events), whole"),
+        times.clone(),
+    );
     let per_event: Vec<Duration> = times.iter().map(|t| *t / events.len() as u32).collect();
-    report("stream, per event", per_event);
+    report(&format!("{label} stream, per event"), per_event);
+}
+
+fn main() {
+    let events = events();
+    stream_cost(Dialect::OpenAiChat, "chat", &events);
+    stream_cost(Dialect::OpenAiResponses, "responses", &events);
 
     let body = whole();
     let times: Vec<Duration> = (0..ROUNDS)

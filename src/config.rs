@@ -316,6 +316,16 @@ pub struct NodeConfig {
     #[serde(default = "default_probe", skip_serializing_if = "is_true")]
     #[schema(default = true)]
     pub probe: bool,
+    /// `openai` nodes only: the node serves the Responses API (`/v1/responses`) itself, so
+    /// Responses clients are passed through to it untouched. Off: they are translated onto
+    /// its chat completions (many OpenAI-compatible servers have no Responses API).
+    #[serde(default, skip_serializing_if = "is_false")]
+    #[schema(default = false)]
+    pub responses: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A secret stays out of every serialization; `skip_serializing` would also hide the field
@@ -347,6 +357,15 @@ impl NodeConfig {
         }
         if self.max_concurrency == Some(0) {
             return Err(("max_concurrency", "must be at least 1".to_owned()));
+        }
+        if self.responses && self.kind != NodeKind::OpenAi {
+            return Err((
+                "responses",
+                format!(
+                    "only an openai node can serve the Responses API itself, not an {} one",
+                    self.kind.as_str()
+                ),
+            ));
         }
         if self.kind == NodeKind::Anthropic && self.url.trim_end_matches('/').ends_with("/v1") {
             return Err((
@@ -809,6 +828,7 @@ fn parse_node_flag(flag: &str) -> Result<NodeConfig, ConfigError> {
         api_key: None,
         models: Vec::new(),
         probe: true,
+        responses: false,
     })
 }
 

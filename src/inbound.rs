@@ -37,6 +37,7 @@ pub enum Operation {
     OpenAiChat,
     OpenAiCompletions,
     OpenAiEmbeddings,
+    OpenAiResponses,
     AnthropicMessages,
     /// `POST /v1/messages/count_tokens`: the size of a messages request's prompt.
     AnthropicCountTokens,
@@ -50,9 +51,10 @@ impl Operation {
             | Operation::OllamaEmbed
             | Operation::OllamaEmbeddings
             | Operation::OllamaShow => Surface::Ollama,
-            Operation::OpenAiChat | Operation::OpenAiCompletions | Operation::OpenAiEmbeddings => {
-                Surface::OpenAi
-            }
+            Operation::OpenAiChat
+            | Operation::OpenAiCompletions
+            | Operation::OpenAiEmbeddings
+            | Operation::OpenAiResponses => Surface::OpenAi,
             Operation::AnthropicMessages | Operation::AnthropicCountTokens => Surface::Anthropic,
         }
     }
@@ -68,6 +70,7 @@ impl Operation {
             Operation::OpenAiChat => "/v1/chat/completions",
             Operation::OpenAiCompletions => "/v1/completions",
             Operation::OpenAiEmbeddings => "/v1/embeddings",
+            Operation::OpenAiResponses => "/v1/responses",
             Operation::AnthropicMessages => "/v1/messages",
             Operation::AnthropicCountTokens => "/v1/messages/count_tokens",
         }
@@ -86,6 +89,10 @@ pub enum Framing {
     /// Anthropic's named server-sent events: the answer ends with `event: message_stop`; a
     /// failure is an `event: error`.
     AnthropicSse,
+    /// OpenAI Responses' named server-sent events: the answer ends with
+    /// `event: response.completed` (or `response.incomplete`); a failure is a
+    /// `response.failed` event. No `[DONE]`.
+    ResponsesSse,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +152,7 @@ impl Inbound {
     pub fn framing(&self) -> Framing {
         match (self.stream, self.operation.surface()) {
             (false, _) => Framing::Json,
+            (true, _) if self.operation == Operation::OpenAiResponses => Framing::ResponsesSse,
             (true, Surface::Ollama) => Framing::Ndjson,
             (true, Surface::OpenAi) => Framing::Sse,
             (true, Surface::Anthropic) => Framing::AnthropicSse,

@@ -56,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     post(cfg, "/v1/chat/completions", openai::chat);
     post(cfg, "/v1/completions", openai::completions);
     post(cfg, "/v1/embeddings", openai::embeddings);
+    post(cfg, "/v1/responses", openai::responses);
     post(cfg, "/v1/messages", anthropic::messages);
     post(cfg, "/v1/messages/count_tokens", anthropic::count_tokens);
     get(cfg, "/v1/models", openai::models);

@@ -34,6 +34,14 @@ pub async fn embeddings(
     infer(Operation::OpenAiEmbeddings, gw, req, p).await
 }
 
+pub async fn responses(
+    gw: web::Data<Gateway>,
+    req: HttpRequest,
+    p: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    infer(Operation::OpenAiResponses, gw, req, p).await
+}
+
 /// `GET /v1/models` serves OpenAI and Anthropic clients alike: Anthropic's always send an
 /// `anthropic-version` header, and get Anthropic's shape.
 fn asked_by_anthropic(req: &HttpRequest) -> bool {

@@ -32,7 +32,7 @@ impl Capture {
     pub fn new(operation: Operation, framing: Framing, request: Bytes, max_bytes: usize) -> Self {
         let limit = match framing {
             Framing::Json => max_bytes,
-            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse => {
+            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse | Framing::ResponsesSse => {
                 max_bytes.saturating_mul(STREAM_RAW_FACTOR)
             }
         };

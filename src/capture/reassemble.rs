@@ -15,7 +15,49 @@ pub fn answer(framing: Framing, raw: &[u8]) -> String {
         Framing::Ndjson => ollama(raw).to_string(),
         Framing::Sse => openai(raw).to_string(),
         Framing::AnthropicSse => anthropic(raw).to_string(),
+        Framing::ResponsesSse => responses(raw).to_string(),
     }
+}
+
+/// Responses events into one `response`: the last response object an event carried (the
+/// terminal event's is whole), with the items done so far when it has none (a stream that
+/// broke off).
+fn responses(raw: &[u8]) -> Value {
+    let mut response = Value::Null;
+    let mut items = Vec::new();
+    for line in lines(raw) {
+        let Some(data) = line.strip_prefix(b"data:") else {
+            continue;
+        };
+        let Ok(Value::Object(mut event)) = serde_json::from_slice::<Value>(data.trim_ascii())
+        else {
+            continue;
+        };
+        match event.get("type").and_then(Value::as_str) {
+            Some("response.output_item.done") => {
+                if let Some(item) = event.remove("item") {
+                    items.push(item);
+                }
+            }
+            Some(_) => {
+                if let Some(r @ Value::Object(_)) = event.remove("response") {
+                    response = r;
+                }
+            }
+            None => {}
+        }
+    }
+    if !response.is_object() {
+        response = json!({"object": "response"});
+    }
+    let empty = response
+        .get("output")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty);
+    if empty && !items.is_empty() {
+        response["output"] = Value::Array(items);
+    }
+    response
 }
 
 /// Anthropic's events into one `message`: `message_start`'s message, each content block as
@@ -394,5 +436,29 @@ data: [DONE]
         );
         assert_eq!(whole["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(whole["usage"]["completion_tokens"], 4);
+    }
+
+    #[test]
+    fn responses_events_become_the_terminal_response_or_the_items_done() {
+        let done = r#"event: response.created
+data: {"type":"response.created","response":{"id":"resp_1","output":[],"status":"in_progress"}}
+
+event: response.output_item.done
+data: {"type":"response.output_item.done","output_index":0,"item":{"type":"message","content":[{"type":"output_text","text":"Hi"}]}}
+
+event: response.completed
+data: {"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":"Hi"}]}],"usage":{"input_tokens":3}}}
+"#;
+        let whole: Value =
+            serde_json::from_str(&answer(Framing::ResponsesSse, done.as_bytes())).unwrap();
+        assert_eq!(whole["status"], "completed");
+        assert_eq!(whole["usage"]["input_tokens"], 3);
+        assert_eq!(whole["output"][0]["content"][0]["text"], "Hi");
+        // Broken off before the end: the items done so far.
+        let cut = done.split("event: response.completed").next().unwrap();
+        let partial: Value =
+            serde_json::from_str(&answer(Framing::ResponsesSse, cut.as_bytes())).unwrap();
+        assert_eq!(partial["status"], "in_progress");
+        assert_eq!(partial["output"][0]["type"], "message");
     }
 }

@@ -65,6 +65,9 @@ struct AddArgs {
     /// Don't probe the node (paid APIs): it counts as up until requests fail. Needs --models.
     #[arg(long)]
     no_probe: bool,
+    /// The node (openai) serves the Responses API itself: Responses clients pass through.
+    #[arg(long)]
+    responses: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -114,6 +117,9 @@ fn add_body(args: &AddArgs) -> Value {
     }
     if args.no_probe {
         body.insert("probe".into(), json!(false));
+    }
+    if args.responses {
+        body.insert("responses".into(), json!(true));
     }
     Value::Object(body)
 }
@@ -247,6 +253,7 @@ mod tests {
             api_key: None,
             models: Vec::new(),
             no_probe: false,
+            responses: false,
         };
         assert_eq!(
             add_body(&args),

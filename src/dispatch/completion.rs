@@ -4,6 +4,10 @@
 //! - Ollama NDJSON: the last line is an object whose top-level `done` is true, or an
 //!   `error` line (an in-band failure: an end, but not a success);
 //! - OpenAI SSE: the last event is `data: [DONE]` on a line of its own;
+//! - Anthropic SSE: the last event is `message_stop` (`error`: an in-band failure);
+//! - OpenAI Responses SSE: the last event is `response.completed` or `response.incomplete`
+//!   (`response.failed` or `error`: an in-band failure), its data the whole response with
+//!   `response.usage`;
 //! - a whole JSON answer: its Content-Length, or else the closing brace of the top-level
 //!   value (tracked byte by byte, strings and escapes included).
 //!
@@ -139,7 +143,9 @@ impl Completion {
                 }
                 self.keep(chunk);
             }
-            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse => self.feed_lines(chunk),
+            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse | Framing::ResponsesSse => {
+                self.feed_lines(chunk)
+            }
         }
     }
 
@@ -234,6 +240,23 @@ impl Completion {
                     self.last_line
                 }
             }
+            Framing::ResponsesSse => {
+                if let Some(event) = line.strip_prefix(b"event:") {
+                    match event.trim_ascii() {
+                        b"response.completed" | b"response.incomplete" => Ending::Done,
+                        b"response.failed" | b"error" => Ending::InBandError,
+                        _ => Ending::Cut,
+                    }
+                } else {
+                    // The terminal event's data is the whole response, usage included.
+                    if self.last_line == Ending::Done {
+                        if let Some(tokens) = responses_usage(line) {
+                            self.tokens = tokens;
+                        }
+                    }
+                    self.last_line
+                }
+            }
             Framing::Json => Ending::Cut,
         };
     }
@@ -247,7 +270,7 @@ impl Completion {
                 None if self.json.closed() => Ending::Done,
                 None => Ending::Cut,
             },
-            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse => {
+            Framing::Ndjson | Framing::Sse | Framing::AnthropicSse | Framing::ResponsesSse => {
                 let trailing = self.partial.trim_ascii();
                 if trailing.is_empty() && !self.partial_overflow {
                     self.last_line
@@ -315,6 +338,17 @@ fn anthropic_usage(line: &[u8]) -> Option<Tokens> {
         .usage
         .or_else(|| event.message.and_then(|m| m.usage))
         .map(|u| u.tokens())
+}
+
+/// The counts of a Responses terminal event (`{"response": {"usage": {...}}}`).
+fn responses_usage(line: &[u8]) -> Option<Tokens> {
+    let data = line.strip_prefix(b"data:")?;
+    #[derive(Deserialize)]
+    struct Event {
+        response: Option<UsageFields>,
+    }
+    let event: Event = serde_json::from_slice(data.trim_ascii()).ok()?;
+    event.response?.usage.map(|u| u.tokens())
 }
 
 /// The message of an Ollama in-band error, when `chunk` starts with such a line.
@@ -450,6 +484,36 @@ mod tests {
         // The words inside generated text are not the marker.
         let inside = b"data: {\"choices\":[{\"delta\":{\"content\":\"data: [DONE]\"}}]}\n\n";
         assert_eq!(ending(Framing::Sse, None, &[inside]), Ending::Cut);
+    }
+
+    #[test]
+    fn responses_streams_end_with_a_terminal_event_whose_response_has_the_usage() {
+        let created = b"event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"usage\":null}}\n\n";
+        let done = b"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}}\n\n";
+        assert_eq!(ending(Framing::ResponsesSse, None, &[created]), Ending::Cut);
+        assert_eq!(
+            ending(
+                Framing::ResponsesSse,
+                None,
+                &[created, &done[..30], &done[30..]]
+            ),
+            Ending::Done
+        );
+        assert_eq!(
+            tokens(Framing::ResponsesSse, &[created, done]),
+            Tokens {
+                prompt: Some(5),
+                completion: Some(2)
+            }
+        );
+        let failed = b"event: response.failed\ndata: {\"type\":\"response.failed\"}\n\n";
+        assert_eq!(
+            ending(Framing::ResponsesSse, None, &[created, failed]),
+            Ending::InBandError
+        );
+        // A delta that says the words is not the end.
+        let text = b"event: response.output_text.delta\ndata: {\"delta\":\"event: response.completed\"}\n\n";
+        assert_eq!(ending(Framing::ResponsesSse, None, &[text]), Ending::Cut);
     }
 
     #[test]

@@ -32,6 +32,16 @@ pub fn stream_error(framing: Framing, message: &str) -> Option<Bytes> {
             }});
             Some(format!("event: error\ndata: {event}\n\n").into())
         }
+        // The node's own events carried the response so far; the failure says only that it
+        // failed and why (OpenAI's SDKs and Codex read `response.error`).
+        Framing::ResponsesSse => {
+            let event = json!({ "type": "response.failed", "response": {
+                "object": "response",
+                "status": "failed",
+                "error": {"code": "server_error", "message": message},
+            }});
+            Some(format!("event: response.failed\ndata: {event}\n\n").into())
+        }
     }
 }
 
@@ -49,5 +59,12 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&text[6..]).unwrap();
         assert_eq!(body["error"]["message"], "node died");
         assert_eq!(stream_error(Framing::Json, "x"), None);
+        let failed = stream_error(Framing::ResponsesSse, "node died").unwrap();
+        let text = std::str::from_utf8(&failed).unwrap();
+        let data = text.strip_prefix("event: response.failed\ndata: ").unwrap();
+        let body: serde_json::Value = serde_json::from_str(data.trim_end()).unwrap();
+        assert_eq!(body["type"], "response.failed");
+        assert_eq!(body["response"]["status"], "failed");
+        assert_eq!(body["response"]["error"]["message"], "node died");
     }
 }

@@ -226,7 +226,13 @@ impl Gateway {
                     meter.model = lease.model().clone();
                 }
                 meter.resolved = Some(lease.model().clone());
-                let call = match providers::plan(lease.node().kind, &request, &self.translation) {
+                let target = lease.node();
+                let call = match providers::plan(
+                    target.kind,
+                    target.serves_responses,
+                    &request,
+                    &self.translation,
+                ) {
                     Ok(call) => {
                         meter.dropped = call.dropped.clone();
                         call
@@ -411,6 +417,7 @@ fn node_framing(codec: Codec, request: &Inbound) -> Framing {
             translate::Dialect::OpenAiChat => Framing::Sse,
             translate::Dialect::AnthropicMessages => Framing::AnthropicSse,
             translate::Dialect::OllamaChat | translate::Dialect::OllamaGenerate => Framing::Ndjson,
+            translate::Dialect::OpenAiResponses => Framing::ResponsesSse,
         },
         Codec::Embed { .. } | Codec::TokenCount { .. } => Framing::Json,
     }
@@ -428,7 +435,7 @@ fn respond(parts: RelayParts) -> HttpResponse {
         (Some(_), Some(_)) => Some(header::HeaderValue::from_static(match parts.framing {
             Framing::Json => "application/json",
             Framing::Ndjson => "application/x-ndjson",
-            Framing::Sse | Framing::AnthropicSse => "text/event-stream",
+            Framing::Sse | Framing::AnthropicSse | Framing::ResponsesSse => "text/event-stream",
         })),
     };
     let length = parts.length;

@@ -54,6 +54,14 @@ pub async fn answer(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         include_usage: include_usage(&request.body),
+        responses: matches!(
+            codec,
+            Codec::Chat {
+                client: translate::Dialect::OpenAiResponses,
+                ..
+            }
+        )
+        .then(|| std::sync::Arc::new(translate::request::responses_echo(&request.body))),
     };
     if let (Codec::Chat { node: from, client }, true, true) = (codec, request.stream, status < 400)
     {

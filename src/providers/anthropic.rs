@@ -16,7 +16,8 @@ pub(super) fn route(operation: Operation) -> Option<Route> {
         Operation::AnthropicMessages
         | Operation::OpenAiChat
         | Operation::OllamaChat
-        | Operation::OllamaGenerate => {
+        | Operation::OllamaGenerate
+        | Operation::OpenAiResponses => {
             Route::chat("/v1/messages", Dialect::AnthropicMessages, operation)
         }
         Operation::AnthropicCountTokens => Route::pass("/v1/messages/count_tokens"),

@@ -111,8 +111,11 @@ pub fn local_answer(kind: NodeKind, inbound: &Inbound) -> Option<Bytes> {
     local::answer(inbound.operation, &inbound.body, &inbound.model, kind)
 }
 
+/// `serves_responses`: the node (an `openai` one) declared it serves the Responses API, so a
+/// Responses client's body goes to it untouched.
 pub fn plan(
     kind: NodeKind,
+    serves_responses: bool,
     inbound: &Inbound,
     options: &translate::Options,
 ) -> Result<UpstreamCall, GatewayError> {
@@ -130,7 +133,7 @@ pub fn plan(
     }
     let route = match kind {
         NodeKind::Ollama => ollama::route(inbound.operation),
-        NodeKind::OpenAi => openai::route(inbound.operation),
+        NodeKind::OpenAi => openai::route(inbound.operation, serves_responses),
         NodeKind::Anthropic => anthropic::route(inbound.operation),
     }
     .ok_or_else(|| {
@@ -255,6 +258,7 @@ pub fn chat_dialect(operation: Operation) -> Option<Dialect> {
         Operation::AnthropicMessages => Some(Dialect::AnthropicMessages),
         Operation::OllamaChat => Some(Dialect::OllamaChat),
         Operation::OllamaGenerate => Some(Dialect::OllamaGenerate),
+        Operation::OpenAiResponses => Some(Dialect::OpenAiResponses),
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! Ollama nodes. Ollama serves its own API and an OpenAI-compatible one under `/v1`, so both
-//! pass through unchanged; Anthropic clients are translated onto `/api/chat`, their
-//! `count_tokens` too.
+//! pass through unchanged; Anthropic and Responses clients are translated onto `/api/chat`
+//! (Ollama's own `/v1/responses` came only in 0.13.3, and the translation serves every
+//! version alike), Anthropic's `count_tokens` too.
 
 use std::time::Duration;
 
@@ -12,7 +13,9 @@ use crate::{inbound::Operation, translate::Dialect};
 
 pub(super) fn route(operation: Operation) -> Option<Route> {
     match operation {
-        Operation::AnthropicMessages => Route::chat("/api/chat", Dialect::OllamaChat, operation),
+        Operation::AnthropicMessages | Operation::OpenAiResponses => {
+            Route::chat("/api/chat", Dialect::OllamaChat, operation)
+        }
         // Counted by a chat that generates nothing: Ollama reports the prompt's size.
         Operation::AnthropicCountTokens => Some(Route {
             path: "/api/chat",

@@ -1,6 +1,8 @@
 //! OpenAI-compatible nodes (OpenAI, vLLM, llama.cpp, LM Studio, another Drover). The base URL
 //! holds `/v1`, so paths here start after it. OpenAI's own operations pass through; Ollama
-//! and Anthropic clients are translated onto chat completions and embeddings.
+//! and Anthropic clients are translated onto chat completions and embeddings. Responses
+//! clients pass through to nodes that declare they serve the Responses API (many
+//! OpenAI-compatible servers do not) and are translated onto chat completions otherwise.
 
 use std::time::Duration;
 
@@ -12,13 +14,15 @@ use crate::{
     translate::{Dialect, EmbedDialect},
 };
 
-pub(super) fn route(operation: Operation) -> Option<Route> {
+pub(super) fn route(operation: Operation, serves_responses: bool) -> Option<Route> {
     match operation {
         Operation::OpenAiCompletions => Route::pass("/completions"),
+        Operation::OpenAiResponses if serves_responses => Route::pass("/responses"),
         Operation::OpenAiChat
         | Operation::AnthropicMessages
         | Operation::OllamaChat
-        | Operation::OllamaGenerate => {
+        | Operation::OllamaGenerate
+        | Operation::OpenAiResponses => {
             Route::chat("/chat/completions", Dialect::OpenAiChat, operation)
         }
         Operation::OpenAiEmbeddings | Operation::OllamaEmbed | Operation::OllamaEmbeddings => {

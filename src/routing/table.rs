@@ -47,6 +47,8 @@ pub struct NodeTarget {
     peer_in_flight: AtomicU32,
     /// Headers every request to the node carries (its API key, API version).
     pub headers: Arc<[(HeaderName, HeaderValue)]>,
+    /// The node (`openai`) serves the Responses API itself: Responses clients pass through.
+    pub serves_responses: bool,
     /// The settings the target and its actor were made from.
     settings: Settings,
 }
@@ -85,6 +87,7 @@ impl NodeTarget {
             in_flight: AtomicU32::new(0),
             peer_in_flight: AtomicU32::new(0),
             headers: crate::providers::node_headers(&settings).into(),
+            serves_responses: settings.responses,
             settings: Settings(settings),
         }
     }
@@ -343,6 +346,7 @@ mod tests {
             api_key: None,
             models: Vec::new(),
             probe: true,
+            responses: false,
         };
         let mut status = NodeStatus::initial(&config);
         status.health = health;

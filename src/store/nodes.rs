@@ -40,6 +40,8 @@ pub struct NodeRow {
     pub models: String,
     /// Whether the node is probed.
     pub probe: bool,
+    /// Whether the node (`openai`) serves the Responses API itself.
+    pub responses: bool,
     /// Drained nodes take no new requests.
     pub drained: bool,
     /// Epoch milliseconds of the last change.
@@ -93,6 +95,7 @@ impl NodeRow {
             api_key: node.api_key.clone(),
             models: serde_json::to_string(&node.models).unwrap_or_else(|_| "[]".to_owned()),
             probe: node.probe,
+            responses: node.responses,
             drained,
             updated_ms: now_ms(),
         }
@@ -122,6 +125,7 @@ impl NodeRow {
             api_key: self.api_key.clone(),
             models: serde_json::from_str(&self.models).map_err(|_| bad("models"))?,
             probe: self.probe,
+            responses: self.responses,
         })
     }
 }

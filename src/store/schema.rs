@@ -12,6 +12,7 @@ diesel::table! {
         api_key -> Nullable<Text>,
         models -> Text,
         probe -> Bool,
+        responses -> Bool,
         drained -> Bool,
         updated_ms -> BigInt,
     }

@@ -32,7 +32,7 @@ pub fn error(from: Dialect, to: Dialect, status: u16, body: &[u8]) -> (u16, Vec<
 /// Drover's own error in the client API's shape; its kind is chosen from `status`.
 pub fn error_body(to: Dialect, status: u16, message: &str) -> Vec<u8> {
     let value = match to {
-        Dialect::OpenAiChat => json!({
+        Dialect::OpenAiChat | Dialect::OpenAiResponses => json!({
             "error": {
                 "message": message,
                 "type": openai_kind(status),

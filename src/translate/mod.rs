@@ -28,6 +28,11 @@ pub enum Dialect {
     /// `POST /api/generate` (a prompt, not messages); only ever a client dialect: a node is
     /// sent chat, and its answer is turned back into generate's shape.
     OllamaGenerate,
+    /// `POST /v1/responses`, whole JSON or SSE with `event:` names ending
+    /// `response.completed` / `response.incomplete` / `response.failed`. Only ever a client
+    /// dialect too: a node is sent chat, unless it serves the Responses API itself and gets
+    /// the body untouched.
+    OpenAiResponses,
 }
 
 /// An embeddings API.
@@ -97,4 +102,15 @@ pub struct ResponseContext {
     pub created: u64,
     /// The OpenAI client asked for a usage chunk (`stream_options.include_usage`).
     pub include_usage: bool,
+    /// For a Responses client: what its answer repeats of the request.
+    pub responses: Option<std::sync::Arc<ResponsesEcho>>,
+}
+
+/// What a Responses answer repeats of its request (OpenAI's SDKs read these fields back),
+/// and which tools were `custom` ones whose calls go back as `custom_tool_call` items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponsesEcho {
+    /// `instructions`, `tools`, `tool_choice`, `temperature`… with OpenAI's defaults filled.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub custom_tools: Vec<String>,
 }

@@ -57,6 +57,9 @@ pub fn validate(operation: Operation, body: &[u8]) -> Result<Head, GatewayError>
         Operation::OpenAiEmbeddings => {
             parse::<openai::EmbeddingRequest>(body).and_then(openai::EmbeddingRequest::head)
         }
+        Operation::OpenAiResponses => {
+            parse::<openai::ResponsesRequest>(body).and_then(openai::ResponsesRequest::head)
+        }
         Operation::AnthropicMessages => {
             parse::<anthropic::MessagesRequest>(body).and_then(anthropic::MessagesRequest::head)
         }

@@ -64,6 +64,42 @@ impl CompletionRequest {
     }
 }
 
+/// `POST /v1/responses`. Drover keeps no responses, so what needs a stored one is refused
+/// here, for every node: a node that stores them sits behind a gateway that may route the
+/// next request elsewhere.
+#[derive(Debug, Deserialize)]
+pub struct ResponsesRequest {
+    pub model: Option<String>,
+    pub stream: Option<bool>,
+    pub previous_response_id: Option<IgnoredAny>,
+    pub conversation: Option<IgnoredAny>,
+    pub background: Option<bool>,
+}
+
+impl ResponsesRequest {
+    pub fn head(self) -> Result<Head, GatewayError> {
+        let model = require_model(self.model)?;
+        let stateless = |field: &str, what: &str| {
+            GatewayError::BadRequest(format!(
+                "{field}: Drover is stateless and keeps no {what}; send the whole conversation in `input`"
+            ))
+        };
+        if self.previous_response_id.is_some() {
+            return Err(stateless("previous_response_id", "responses"));
+        }
+        if self.conversation.is_some() {
+            return Err(stateless("conversation", "conversations"));
+        }
+        if self.background == Some(true) {
+            return Err(stateless("background", "responses to poll"));
+        }
+        Ok(Head {
+            model,
+            stream: self.stream.unwrap_or(false),
+        })
+    }
+}
+
 /// `input` may also be token arrays; those pass through unchecked.
 #[derive(Debug, Deserialize)]
 pub struct EmbeddingRequest {

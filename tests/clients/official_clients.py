@@ -97,11 +97,15 @@ def main():
         # own key, behind a third replica configured by file.
         kinds = {}
         for kind, models, key in (("openai", "gpt-mock", "sk-openai-mock-key-0001"),
-                                  ("anthropic", "claude-mock", "sk-ant-mock-key-0002")):
+                                  ("anthropic", "claude-mock", "sk-ant-mock-key-0002"),
+                                  ("ollama", "llama-mock:latest", None),
+                                  ("responder", "resp-mock", "sk-openai-mock-key-0003")):
+            mock_kind = "openai" if kind == "responder" else kind
             port = free_port()
             procs.append(subprocess.Popen(
                 [binary("drover-mock"), "--listen", f"127.0.0.1:{port}", "--name", kind,
-                 "--kind", kind, "--api-key", key, "--models", models, "--tokens", "6"],
+                 "--kind", mock_kind, "--models", models, "--tokens", "6"]
+                + (["--api-key", key] if key else []),
                 stdout=subprocess.DEVNULL))
             kinds[kind] = (f"http://127.0.0.1:{port}", key)
         # A node that rate-limits every request: its 429 and Retry-After reach the client.
@@ -121,7 +125,12 @@ def main():
                     '[[nodes]]\nname = "anthropic"\nkind = "anthropic"\n'
                     f'url = "{kinds["anthropic"][0]}"\napi_key = "{kinds["anthropic"][1]}"\n'
                     '[[nodes]]\nname = "limited"\nkind = "openai"\n'
-                    f'url = "{limited}/v1"\n')
+                    f'url = "{limited}/v1"\n'
+                    '[[nodes]]\nname = "ollama"\nkind = "ollama"\n'
+                    f'url = "{kinds["ollama"][0]}"\n'
+                    # This OpenAI node serves the Responses API itself: passed through.
+                    '[[nodes]]\nname = "responder"\nkind = "openai"\nresponses = true\n'
+                    f'url = "{kinds["responder"][0]}/v1"\napi_key = "{kinds["responder"][1]}"\n')
         env = {k: v for k, v in env.items() if not k.startswith("DROVER_")}
         env["DROVER_HEALTH__INTERVAL"] = "200ms"
         env["DROVER_LOG__LEVEL"] = "warn"
@@ -131,6 +140,7 @@ def main():
         run_across_kinds(across)
         run_count_tokens(across, {"claude-mock": "exact", "gpt-mock": "estimate"})
         run_node_status(across)
+        run_responses(across)
         print("all official client checks passed")
     finally:
         for p in procs:
@@ -409,6 +419,50 @@ def run_across_kinds(base):
         check(False, "embeddings on an anthropic node must fail")
     except openai.BadRequestError as e:
         check("anthropic" in str(e), "openai embeddings on an anthropic node is BadRequestError")
+
+
+def run_responses(base):
+    """The openai client's `responses.create` on every node kind (Ollama, OpenAI chat,
+    OpenAI serving Responses itself, Anthropic): whole, streamed, and a function tool
+    round trip with the answer's items sent back as input, as the SDK's docs do."""
+    oa = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+    tools = [{"type": "function", "name": "weather", "description": "The weather",
+              "parameters": WEATHER}]
+    for model in ("llama-mock", "gpt-mock", "resp-mock", "claude-mock"):
+        done = oa.responses.create(model=model, instructions="be brief", input="hi", store=False)
+        check(done.status == "completed" and "[system: be brief]" in done.output_text
+              and done.output_text.count("tok") == 6 and done.usage.total_tokens > 0,
+              f"responses.create on {model}: {done.output_text!r}")
+        events = list(oa.responses.create(model=model, input="hi", stream=True))
+        deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        last = events[-1]
+        check(events[0].type == "response.created" and last.type == "response.completed"
+              and last.response.output_text == deltas and deltas.count("tok") == 6
+              and last.response.usage.output_tokens > 0,
+              f"responses.create(stream=True) on {model}: {deltas!r}")
+        with oa.responses.stream(model=model, input="hi") as stream:
+            final = stream.get_final_response()
+        check(final.output_text.count("tok") == 6, f"responses.stream on {model}")
+        for streamed in (False, True):
+            if streamed:
+                with oa.responses.stream(model=model, tools=tools,
+                                         input="weather in Paris") as stream:
+                    asked = stream.get_final_response()
+            else:
+                asked = oa.responses.create(model=model, tools=tools, input="weather in Paris")
+            call = next(i for i in asked.output if i.type == "function_call")
+            check(call.name == "weather" and json.loads(call.arguments)["query"] == "weather in Paris",
+                  f"responses function call on {model} (stream={streamed})")
+            answered = oa.responses.create(model=model, tools=tools, input=[
+                {"role": "user", "content": "weather in Paris"}, *asked.output,
+                {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
+            check("tool said: sunny" in answered.output_text,
+                  f"responses function call output on {model} (stream={streamed})")
+        try:
+            oa.responses.create(model=model, input="hi", previous_response_id="resp_x")
+            check(False, "previous_response_id must fail")
+        except openai.BadRequestError as e:
+            check("previous_response_id" in str(e), f"previous_response_id refused on {model}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ pub fn test_config(nodes: &[&MockUpstream]) -> Config {
             api_key: None,
             models: Vec::new(),
             probe: true,
+            responses: false,
         })
         .collect();
     config

@@ -44,6 +44,8 @@ async fn hundreds_of_mixed_requests_through_drover_are_all_answered_whole() {
         (Scenario::ChatStream, Some(13)),
         (Scenario::OpenaiChatStream, Some(13)),
         (Scenario::Embed, None),
+        // Translated onto the Ollama nodes' chat; must end with `response.completed`.
+        (Scenario::ResponsesStream, None),
     ] {
         let mut config = config(url.clone(), scenario);
         config.expect_chunks = chunks;

@@ -27,6 +27,7 @@ mod providers;
 mod queueing;
 mod records;
 mod replica_process;
+mod responses;
 mod routing;
 mod shutdown;
 mod streaming;

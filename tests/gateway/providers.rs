@@ -829,6 +829,7 @@ async fn an_unprobed_node_serves_its_listed_models() {
             api_key: None,
             models: vec!["claude-x".into()],
             probe: false,
+            responses: false,
         }];
     })
     .await;
@@ -879,6 +880,7 @@ async fn a_rotated_node_key_and_changed_models_are_used_at_once() {
             api_key: Some(OPENAI_KEY.into()),
             models: vec!["g".into()],
             probe: false,
+            responses: false,
         }];
     })
     .await;
@@ -956,6 +958,7 @@ async fn https_nodes_are_reached_over_tls() {
         api_key: Some("sk-tls-test-key-000000".into()),
         models: Vec::new(),
         probe: true,
+        responses: false,
     }];
     let drover = drover::server::spawn(config).unwrap();
     let s = Setup {

@@ -221,6 +221,7 @@ async fn a_node_that_never_answered_makes_unknown_models_503_until_it_is_found_d
         api_key: None,
         models: Vec::new(),
         probe: true,
+        responses: false,
     });
     let db = tempfile::tempdir().unwrap();
     config.database_url = format!("sqlite://{}/drover.db", db.path().display());

@@ -24,6 +24,8 @@ pub enum Scenario {
     AnthropicChat,
     /// Anthropic `/v1/messages` streamed as named server-sent events.
     AnthropicChatStream,
+    /// OpenAI `/v1/responses` streamed as named server-sent events.
+    ResponsesStream,
 }
 
 impl Scenario {
@@ -33,13 +35,17 @@ impl Scenario {
             Scenario::OpenaiChat | Scenario::OpenaiChatStream => "/v1/chat/completions",
             Scenario::Embed => "/api/embed",
             Scenario::AnthropicChat | Scenario::AnthropicChatStream => "/v1/messages",
+            Scenario::ResponsesStream => "/v1/responses",
         }
     }
 
     pub fn is_stream(self) -> bool {
         matches!(
             self,
-            Scenario::ChatStream | Scenario::OpenaiChatStream | Scenario::AnthropicChatStream
+            Scenario::ChatStream
+                | Scenario::OpenaiChatStream
+                | Scenario::AnthropicChatStream
+                | Scenario::ResponsesStream
         )
     }
 
@@ -52,6 +58,7 @@ impl Scenario {
             Scenario::Embed => "embed",
             Scenario::AnthropicChat => "anthropic-chat",
             Scenario::AnthropicChatStream => "anthropic-chat-stream",
+            Scenario::ResponsesStream => "responses-stream",
         }
     }
 
@@ -72,6 +79,7 @@ impl Scenario {
             Scenario::AnthropicChatStream => {
                 json!({"model": model, "max_tokens": 256, "messages": messages, "stream": true})
             }
+            Scenario::ResponsesStream => json!({"model": model, "input": prompt, "stream": true}),
         };
         Bytes::from(v.to_string())
     }
@@ -83,6 +91,7 @@ impl Scenario {
             Scenario::OpenaiChat | Scenario::OpenaiChatStream => b"\"choices\"",
             Scenario::Embed => b"\"embeddings\"",
             Scenario::AnthropicChat | Scenario::AnthropicChatStream => b"\"stop_reason\"",
+            Scenario::ResponsesStream => b"\"response.completed\"",
         }
     }
 }
@@ -99,6 +108,8 @@ pub struct StreamScanner {
     sse: bool,
     /// Anthropic's events: the end is `message_stop`, not `[DONE]`.
     anthropic: bool,
+    /// Responses events: the end is `response.completed`.
+    responses: bool,
     carry: Vec<u8>,
     /// Frames seen so far.
     pub chunks: u64,
@@ -113,9 +124,12 @@ impl StreamScanner {
         StreamScanner {
             sse: matches!(
                 scenario,
-                Scenario::OpenaiChatStream | Scenario::AnthropicChatStream
+                Scenario::OpenaiChatStream
+                    | Scenario::AnthropicChatStream
+                    | Scenario::ResponsesStream
             ),
             anthropic: scenario == Scenario::AnthropicChatStream,
+            responses: scenario == Scenario::ResponsesStream,
             carry: Vec::new(),
             chunks: 0,
             finished: false,
@@ -159,6 +173,9 @@ impl StreamScanner {
             } else {
                 self.chunks += 1;
                 if self.anthropic && contains(data, b"\"message_stop\"") {
+                    self.finished = true;
+                }
+                if self.responses && contains(data, b"\"type\":\"response.completed\"") {
                     self.finished = true;
                 }
             }

@@ -32,6 +32,7 @@ mod openai;
 mod openai_request;
 mod plan;
 mod prompt;
+mod responses;
 mod server;
 mod state;
 mod stream;

@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::errors::path_not_found;
 use super::state::Shared;
-use super::{anthropic, common, ollama, ollama_manage, openai, MockKind};
+use super::{anthropic, common, ollama, ollama_manage, openai, responses, MockKind};
 
 /// Largest request body accepted; generous so big prompts from load tests never bounce.
 const MAX_BODY: usize = 64 << 20;
@@ -73,7 +73,8 @@ fn openai_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/models").route(web::get().to(openai::models)))
         .service(web::resource("/v1/chat/completions").route(web::post().to(openai::chat)))
         .service(web::resource("/v1/completions").route(web::post().to(openai::completions)))
-        .service(web::resource("/v1/embeddings").route(web::post().to(openai::embeddings)));
+        .service(web::resource("/v1/embeddings").route(web::post().to(openai::embeddings)))
+        .service(web::resource("/v1/responses").route(web::post().to(responses::responses)));
 }
 
 fn anthropic_routes(cfg: &mut web::ServiceConfig) {

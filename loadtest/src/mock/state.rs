@@ -39,10 +39,11 @@ pub(crate) enum Endpoint {
     V1Embeddings,
     V1Messages,
     V1CountTokens,
+    V1Responses,
 }
 
 impl Endpoint {
-    pub(crate) const ALL: [Endpoint; 21] = [
+    pub(crate) const ALL: [Endpoint; 22] = [
         Endpoint::Root,
         Endpoint::Version,
         Endpoint::Tags,
@@ -64,6 +65,7 @@ impl Endpoint {
         Endpoint::V1Embeddings,
         Endpoint::V1Messages,
         Endpoint::V1CountTokens,
+        Endpoint::V1Responses,
     ];
 
     pub(crate) fn path(self) -> &'static str {
@@ -90,6 +92,7 @@ impl Endpoint {
             Endpoint::V1Embeddings => "/v1/embeddings",
             Endpoint::V1Messages => "/v1/messages",
             Endpoint::V1CountTokens => "/v1/messages/count_tokens",
+            Endpoint::V1Responses => "/v1/responses",
         }
     }
 
@@ -110,6 +113,7 @@ impl Endpoint {
                 | Endpoint::V1Completions
                 | Endpoint::V1Embeddings
                 | Endpoint::V1Messages
+                | Endpoint::V1Responses
         )
     }
 
@@ -746,7 +750,7 @@ mod tests {
             assert_eq!(Endpoint::from_path(e.path()), Some(e));
         }
         assert_eq!(Endpoint::from_path("/nope"), None);
-        assert_eq!(Endpoint::ALL.iter().filter(|e| e.is_inference()).count(), 8);
+        assert_eq!(Endpoint::ALL.iter().filter(|e| e.is_inference()).count(), 9);
         assert_eq!(Endpoint::from_path("/api/blobs"), Some(Endpoint::Blobs));
     }
 

@@ -71,6 +71,10 @@ pub(super) struct NodeChange {
     models: Option<Vec<String>>,
     #[schema(default = true)]
     probe: Option<bool>,
+    /// `openai` nodes: the node serves the Responses API itself (Responses clients pass
+    /// through to it).
+    #[schema(default = false)]
+    responses: Option<bool>,
 }
 
 fn checked(node: NodeConfig) -> Result<NodeConfig, AdminError> {

@@ -37,6 +37,8 @@
 //! | end user | OpenAI `user` ↔ Anthropic `metadata.user_id`; dropped for Ollama, which has no such field. Other `metadata` keys are dropped. |
 //! | no effect on the answer | dropped: OpenAI `store`, `metadata`, `service_tier`, `prediction`, `prompt_cache_key`, `safety_identifier`, `verbosity`; Anthropic `service_tier`, `context_management`, `cache_control`, `citations`, other `output_config` keys; Ollama `keep_alive` for other targets. A message's `name` is ignored. |
 //! | refused | see the first table. |
+//! | Responses input | OpenAI Responses (client only): `instructions` is the first system message; `input` a string (one user turn) or items: `message` (role user/assistant/system/developer; content a string or `input_text`/`output_text`/`refusal`/`input_image` parts, `file_id` refused; an item with `role` and no `type` is a message), `function_call` → a tool call (`call_id` is its id), `function_call_output` → its result (refused without an earlier call of that `call_id`), `reasoning` → thinking from its summary text (`encrypted_content` dropped), `custom_tool_call`/`_output` like function calls with `{input}` arguments. Consecutive assistant items make one assistant turn. `item_reference`, and calls of OpenAI-hosted tools, are refused. |
+//! | Responses settings | `max_output_tokens` → max tokens; `temperature`, `top_p`, `parallel_tool_calls`, `stream` as in chat; `reasoning.effort` → effort (`none`: off); `text.format` json_schema/json_object → response format (`text` dropped as the default); `tool_choice` auto/none/required/`{type: function|custom, name}`; `safety_identifier` or `user` → end user. Function tools are top-level `{type, name, description, parameters}` (`strict` dropped); a `custom` tool becomes a function with one string parameter `input` (its grammar `format` dropped); hosted tools (`web_search`, `file_search`, `code_interpreter`, `local_shell`, `mcp`…) are dropped. Stateful fields (`previous_response_id`, `conversation`, `background: true`, `prompt`) are refused: Drover keeps nothing. Dropped and named: `store: true`, `metadata`, `include`, `prompt_cache_key`, `service_tier`, `truncation`, `stream_options`, `max_tool_calls`, `reasoning.summary`, `text.verbosity` and unknown fields (a `null` is the default and is neither). |
 //! | unknown fields | top-level fields Drover does not know are dropped and named, except from Ollama generate to an Ollama chat node, where they pass through. Unknown fields inside messages are ignored. |
 //! | `count_tokens` | [`count_tokens_request`] reads an Anthropic body without requiring `max_tokens` and renders it for a node that generates nothing (`num_predict: 0`, whole); [`count_tokens_answer`] reads Ollama's `prompt_eval_count` back as `input_tokens`. |
 
@@ -48,12 +50,14 @@ mod ollama;
 mod openai;
 #[cfg(test)]
 mod props;
+mod responses;
 #[cfg(test)]
 mod tests;
 
 use serde::de::DeserializeOwned;
 
 pub use embed::embed_request;
+pub use responses::{echo as responses_echo, CUSTOM_INPUT};
 
 use super::{Dialect, Options, TranslateError};
 
@@ -84,6 +88,7 @@ pub fn request(
         Dialect::AnthropicMessages => anthropic::parse(body, anthropic::Purpose::Answer)?,
         Dialect::OllamaChat => ollama::parse_chat(body)?,
         Dialect::OllamaGenerate => ollama::parse_generate(body)?,
+        Dialect::OpenAiResponses => responses::parse(body)?,
     };
     let value = render(&mut chat, from, to, options)?;
     let body = serde_json::to_vec(&value).map_err(|e| TranslateError::Invalid(e.to_string()))?;
@@ -149,9 +154,9 @@ fn render(
         Dialect::OpenAiChat => openai::render(chat, &mut dropped)?,
         Dialect::AnthropicMessages => anthropic::render(chat, options, &mut dropped)?,
         Dialect::OllamaChat => ollama::render(chat, &mut dropped)?,
-        Dialect::OllamaGenerate => {
+        Dialect::OllamaGenerate | Dialect::OpenAiResponses => {
             return Err(TranslateError::Unsupported(
-                "a node is always sent chat, never Ollama generate".into(),
+                "a node is always sent chat, never Ollama generate or Responses".into(),
             ))
         }
     };
@@ -166,8 +171,10 @@ fn render(
 fn client_name(from: Dialect, field: &str) -> String {
     let ollama = matches!(from, Dialect::OllamaChat | Dialect::OllamaGenerate);
     let anthropic = from == Dialect::AnthropicMessages;
+    let responses = from == Dialect::OpenAiResponses;
     match field {
         "user" if anthropic => "metadata.user_id".into(),
+        "thinking" | "reasoning_effort" if responses => "reasoning.effort".into(),
         "thinking" | "reasoning_effort" if ollama => "think".into(),
         "top_k" | "seed" | "frequency_penalty" | "presence_penalty" if ollama => {
             format!("options.{field}")

@@ -11,7 +11,13 @@ use serde_json::{json, Map, Value};
 use super::{count_tokens_answer, count_tokens_request, embed_request, request};
 use crate::translate::{Dialect, Dialect::*, EmbedDialect, Options};
 
-const DIALECTS: [Dialect; 4] = [OpenAiChat, AnthropicMessages, OllamaChat, OllamaGenerate];
+const DIALECTS: [Dialect; 5] = [
+    OpenAiChat,
+    AnthropicMessages,
+    OllamaChat,
+    OllamaGenerate,
+    OpenAiResponses,
+];
 
 /// Field names and values of all three APIs, so random bodies reach deep into the parsers.
 const WORDS: &[&str] = &[
@@ -105,6 +111,25 @@ const WORDS: &[&str] = &[
     "eager_input_streaming",
     "prompt_eval_count",
     "container",
+    "instructions",
+    "function_call",
+    "function_call_output",
+    "custom_tool_call",
+    "custom_tool_call_output",
+    "call_id",
+    "output",
+    "input_text",
+    "output_text",
+    "input_image",
+    "reasoning",
+    "summary",
+    "summary_text",
+    "custom",
+    "message",
+    "max_output_tokens",
+    "previous_response_id",
+    "item_reference",
+    "web_search",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -158,8 +183,50 @@ fn requestish() -> impl Strategy<Value = Value> {
         })
 }
 
+/// A Responses body: `input` items of random fields, most with a known item type.
+fn responsesish() -> impl Strategy<Value = Value> {
+    let item = (
+        proptest::sample::select(
+            &[
+                "message",
+                "function_call",
+                "function_call_output",
+                "custom_tool_call",
+                "reasoning",
+                "x",
+            ][..],
+        ),
+        proptest::collection::vec((word(), jsonish()), 0..5),
+    )
+        .prop_map(|(kind, kv)| {
+            let mut m: Map<String, Value> = kv.into_iter().collect();
+            m.entry("type").or_insert_with(|| json!(kind));
+            m.entry("call_id").or_insert_with(|| json!("c"));
+            Value::Object(m)
+        });
+    (
+        proptest::collection::vec(item, 0..5),
+        proptest::collection::vec((word(), jsonish()), 0..6),
+    )
+        .prop_map(|(items, extra)| {
+            let mut body: Map<String, Value> = extra.into_iter().collect();
+            body.insert("model".into(), json!("m"));
+            body.entry("input").or_insert(Value::Array(items));
+            Value::Object(body)
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_responses_bodies_never_panic(body in responsesish()) {
+        let bytes = body.to_string().into_bytes();
+        for to in [OpenAiChat, AnthropicMessages, OllamaChat] {
+            let _ = request(OpenAiResponses, to, &bytes, &Options::default());
+        }
+        let _ = super::responses_echo(&bytes);
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {

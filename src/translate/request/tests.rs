@@ -1134,3 +1134,237 @@ fn count_tokens_bodies_need_no_max_tokens_and_generate_nothing() {
         Err(TranslateError::Invalid(_))
     ));
 }
+
+/// A Responses body with every kind of input item, the answer to a tool call included.
+fn responses_conversation() -> Value {
+    json!({
+        "model": "m",
+        "instructions": "Be brief.",
+        "input": [
+            {"role": "developer", "content": "Use French."},
+            {"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "Weather?"},
+                {"type": "input_image", "image_url": format!("data:image/png;base64,{PNG}"), "detail": "low"}
+            ]},
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Ask the tool."}],
+             "encrypted_content": "opaque"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Checking.", "annotations": []}]},
+            {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}
+        ],
+        "tools": [
+            {"type": "function", "name": "get_weather", "description": "Weather", "strict": true,
+             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+            {"type": "web_search"}
+        ],
+        "tool_choice": "auto",
+        "parallel_tool_calls": false,
+        "max_output_tokens": 50,
+        "temperature": 0.5,
+        "store": true,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "k",
+        "stream": true
+    })
+}
+
+#[test]
+fn responses_become_chat() {
+    check(vec![
+        (
+            "a string input is one user message",
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": "Hi", "instructions": "Be brief.", "max_output_tokens": 9,
+                   "reasoning": {"effort": "low", "summary": "auto"},
+                   "text": {"format": {"type": "json_schema", "name": "a", "schema": {"type": "object"}, "strict": true}}}),
+            json!({"model": "m", "stream": false, "max_tokens": 9, "reasoning_effort": "low",
+                   "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+                   "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}, "strict": true}}}),
+        ),
+        (
+            "every item kind to OpenAI chat; hosted tools dropped",
+            OpenAiResponses,
+            OpenAiChat,
+            responses_conversation(),
+            json!({"model": "m", "stream": true, "stream_options": {"include_usage": true},
+            "max_tokens": 50, "temperature": 0.5, "parallel_tool_calls": false, "tool_choice": "auto",
+            "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}],
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "system", "content": "Use French."},
+                {"role": "user", "content": [{"type": "text", "text": "Weather?"},
+                    {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{PNG}")}}]},
+                {"role": "assistant", "content": "Checking.", "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+            ]}),
+        ),
+        (
+            "every item kind to Anthropic",
+            OpenAiResponses,
+            AnthropicMessages,
+            responses_conversation(),
+            json!({"model": "m", "max_tokens": 50, "stream": true, "temperature": 0.5,
+            "system": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Use French."}],
+            "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
+            "tools": [{"name": "get_weather", "description": "Weather",
+                       "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Weather?"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "Checking."},
+                    {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "sunny"}]}
+            ]}),
+        ),
+        (
+            "a custom tool is a function with one string parameter; its call and output too",
+            OpenAiResponses,
+            OllamaChat,
+            json!({"model": "m", "input": [
+                {"role": "user", "content": "Patch it."},
+                {"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "*** Begin Patch"},
+                {"type": "custom_tool_call_output", "call_id": "c1", "output": "Done"}
+            ], "tools": [{"type": "custom", "name": "apply_patch", "description": "Patch files",
+                          "format": {"type": "grammar", "syntax": "lark", "definition": "start: x"}}]}),
+            json!({"model": "m", "stream": false,
+            "tools": [{"type": "function", "function": {"name": "apply_patch", "description": "Patch files",
+                "parameters": {"type": "object", "properties": {"input": {"type": "string", "description": "The tool's input, as free text."}},
+                               "required": ["input"], "additionalProperties": false}}}],
+            "messages": [
+                {"role": "user", "content": "Patch it."},
+                {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "apply_patch", "arguments": {"input": "*** Begin Patch"}}}]},
+                {"role": "tool", "tool_name": "apply_patch", "content": "Done"}
+            ]}),
+        ),
+    ]);
+}
+
+#[test]
+fn responses_drops_are_named() {
+    let out = request(
+        OpenAiResponses,
+        OpenAiChat,
+        responses_conversation().to_string().as_bytes(),
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        out.dropped,
+        [
+            "input[2].encrypted_content",
+            "tools[1]",
+            "store",
+            "include",
+            "prompt_cache_key"
+        ]
+    );
+    let hints = json!({"model": "m", "input": "x", "metadata": {"a": "b"}, "text": {"verbosity": "low"},
+                       "reasoning": {"summary": "auto"}, "truncation": "auto", "service_tier": "auto",
+                       "store": false, "user": null, "mystery": 1});
+    let out = request(
+        OpenAiResponses,
+        AnthropicMessages,
+        hints.to_string().as_bytes(),
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        out.dropped,
+        [
+            "reasoning.summary",
+            "text.verbosity",
+            "metadata",
+            "service_tier",
+            "truncation",
+            "mystery"
+        ]
+    );
+}
+
+#[test]
+fn responses_bad_input_is_refused_naming_the_field() {
+    invalid(vec![
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": "x", "previous_response_id": "resp_1"}),
+            "previous_response_id",
+        ),
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": "x", "conversation": "conv_1"}),
+            "conversation",
+        ),
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": "x", "background": true}),
+            "background",
+        ),
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "prompt": {"id": "pmpt_1"}}),
+            "prompt",
+        ),
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": [{"type": "item_reference", "id": "msg_1"}]}),
+            "input[0]",
+        ),
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": [{"role": "user", "content": "x"},
+                   {"type": "function_call_output", "call_id": "nope", "output": "y"}]}),
+            "input[1].call_id",
+        ),
+        (
+            OpenAiResponses,
+            AnthropicMessages,
+            json!({"model": "m", "input": [{"type": "mystery"}]}),
+            "input[0].type",
+        ),
+        (
+            OpenAiResponses,
+            OllamaChat,
+            json!({"model": "m", "input": [{"type": "function_call", "call_id": "c"}]}),
+            "input[0].name",
+        ),
+        (
+            OpenAiResponses,
+            OllamaChat,
+            json!({"model": "m", "input": [{"type": "message", "content": "x"}]}),
+            "input[0].role",
+        ),
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": 3}),
+            "input",
+        ),
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": "x", "tools": [{"type": "function"}]}),
+            "tools[0].name",
+        ),
+        (
+            OpenAiResponses,
+            OpenAiChat,
+            json!({"model": "m", "input": "x", "max_output_tokens": "many"}),
+            "max_output_tokens",
+        ),
+    ]);
+    refused(vec![(
+        OpenAiResponses,
+        OpenAiChat,
+        json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}),
+        "input[0].content[0].file_id",
+    )]);
+}

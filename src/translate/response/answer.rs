@@ -232,7 +232,7 @@ pub(crate) fn client_id(prefix: &str, gateway_id: &str) -> String {
     if gateway_id.starts_with(prefix) {
         return gateway_id.to_owned();
     }
-    let bare = ["chatcmpl-", "msg_"]
+    let bare = ["chatcmpl-", "msg_", "resp_"]
         .iter()
         .find_map(|p| gateway_id.strip_prefix(p))
         .unwrap_or(gateway_id);

@@ -22,6 +22,7 @@ mod anthropic;
 mod embed;
 mod ollama;
 mod openai;
+pub(crate) mod responses;
 pub(crate) mod token_counts;
 
 #[cfg(test)]
@@ -54,6 +55,7 @@ pub fn response(
         }
         Dialect::OllamaChat => ollama::render_chat(&answer, ctx)?,
         Dialect::OllamaGenerate => ollama::render_generate(&answer, ctx)?,
+        Dialect::OpenAiResponses => responses::render(&answer, ctx)?,
     };
     Ok((out, answer.usage))
 }
@@ -65,6 +67,7 @@ pub fn usage(dialect: Dialect, body: &[u8]) -> Usage {
         Dialect::OpenAiChat => openai::usage(body),
         Dialect::AnthropicMessages => anthropic::usage(body),
         Dialect::OllamaChat | Dialect::OllamaGenerate => ollama::usage(body),
+        Dialect::OpenAiResponses => responses::parse_usage(body),
     }
     .unwrap_or_default()
 }
@@ -74,6 +77,9 @@ pub(crate) fn parse(from: Dialect, body: &[u8]) -> Result<Answer, TranslateError
         Dialect::OpenAiChat => openai::parse(body),
         Dialect::AnthropicMessages => anthropic::parse(body),
         Dialect::OllamaChat | Dialect::OllamaGenerate => ollama::parse(body),
+        Dialect::OpenAiResponses => Err(TranslateError::Upstream(
+            "a node is sent chat, so its answer is never read as Responses".to_owned(),
+        )),
     }
 }
 
@@ -87,6 +93,7 @@ pub(crate) fn id_for(
 ) -> String {
     let prefix = match to {
         Dialect::AnthropicMessages => "msg_",
+        Dialect::OpenAiResponses => "resp_",
         _ => "chatcmpl-",
     };
     match node_id {

@@ -25,6 +25,7 @@ fn ctx() -> ResponseContext {
         id: "chatcmpl-gw1".to_owned(),
         created: 1_700_000_000,
         include_usage: true,
+        responses: None,
     }
 }
 
@@ -597,7 +598,7 @@ proptest! {
     #[test]
     fn arbitrary_json_shapes_never_panic(body in arbitrary_answer()) {
         for from in NODES {
-            for to in CLIENTS {
+            for to in CLIENTS.into_iter().chain([Dialect::OpenAiResponses]) {
                 let _ = response(from, to, body.to_string().as_bytes(), &ctx());
             }
         }
@@ -641,4 +642,101 @@ fn arbitrary_answer() -> impl Strategy<Value = Value> {
             "usage": c,
         })
     })
+}
+
+/// Every node's answer as a Responses `response`: items in order, ids in OpenAI's style,
+/// usage, and the echo of the request.
+#[test]
+fn every_node_answer_becomes_a_responses_object() {
+    let request = json!({"model": "m", "input": "x", "instructions": "Be brief.", "temperature": 0.2,
+                         "tools": [{"type": "function", "name": "get_weather"}], "store": true});
+    let echo_ctx = ResponseContext {
+        responses: Some(std::sync::Arc::new(
+            crate::translate::request::responses_echo(request.to_string().as_bytes()),
+        )),
+        ..ctx()
+    };
+    for from in NODES {
+        let (out, usage) = response(
+            from,
+            Dialect::OpenAiResponses,
+            rich(from).to_string().as_bytes(),
+            &echo_ctx,
+        )
+        .unwrap();
+        let r: Value = serde_json::from_slice(&out).unwrap();
+        let case = format!("{from:?}");
+        assert_eq!(usage.input, Some(100), "{case}");
+        assert_eq!(r["object"], "response", "{case}");
+        assert_eq!(r["id"], "resp_gw1", "{case}");
+        assert_eq!(r["status"], "completed", "{case}");
+        assert_eq!(r["store"], false, "{case}");
+        assert_eq!(r["previous_response_id"], Value::Null, "{case}");
+        assert_eq!(r["error"], Value::Null, "{case}");
+        assert_eq!(r["instructions"], "Be brief.", "{case}");
+        assert_eq!(r["temperature"], 0.2, "{case}");
+        assert_eq!(r["tool_choice"], "auto", "{case}");
+        assert_eq!(r["parallel_tool_calls"], true, "{case}");
+        assert_eq!(r["tools"][0]["name"], "get_weather", "{case}");
+        assert_eq!(r["text"], json!({"format": {"type": "text"}}), "{case}");
+        let output = r["output"].as_array().unwrap();
+        let kinds: Vec<&str> = output.iter().map(|i| i["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            ["reasoning", "message", "function_call", "function_call"],
+            "{case}"
+        );
+        assert_eq!(
+            output[0]["summary"],
+            json!([{"type": "summary_text", "text": "Two calls."}])
+        );
+        assert_eq!(output[1]["role"], "assistant");
+        assert_eq!(
+            output[1]["content"],
+            json!([{"type": "output_text", "text": "Checking.", "annotations": [], "logprobs": []}])
+        );
+        assert!(output[1]["id"].as_str().unwrap().starts_with("msg_"));
+        assert!(output[2]["id"].as_str().unwrap().starts_with("fc_"));
+        assert_eq!(output[2]["name"], "get_weather");
+        assert_eq!(output[2]["status"], "completed");
+        let args: Value = serde_json::from_str(output[2]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(args, json!({"city": "Paris", "n": 1.50}), "{case}");
+        let u = &r["usage"];
+        assert_eq!(u["input_tokens"], 100, "{case}");
+        assert_eq!(u["output_tokens"], 20, "{case}");
+        assert_eq!(u["total_tokens"], 120, "{case}");
+        assert_eq!(u["output_tokens_details"]["reasoning_tokens"], 0, "{case}");
+        if from != Dialect::OllamaChat {
+            assert_eq!(u["input_tokens_details"]["cached_tokens"], 60, "{case}");
+        }
+    }
+    // Cut short by the token limit: incomplete, and why.
+    let long = json!({"choices": [{"message": {"content": "abc"}, "finish_reason": "length"}]});
+    let (out, _) = response(
+        Dialect::OpenAiChat,
+        Dialect::OpenAiResponses,
+        long.to_string().as_bytes(),
+        &ctx(),
+    )
+    .unwrap();
+    let r: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(r["status"], "incomplete");
+    assert_eq!(
+        r["incomplete_details"],
+        json!({"reason": "max_output_tokens"})
+    );
+    // Without an echo, OpenAI's defaults.
+    assert_eq!(r["tools"], json!([]));
+    assert_eq!(r["metadata"], json!({}));
+    // A node error reaches a Responses client in OpenAI's shape.
+    let (status, body) = crate::translate::errors::error(
+        Dialect::AnthropicMessages,
+        Dialect::OpenAiResponses,
+        429,
+        br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+    );
+    let e: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 429);
+    assert_eq!(e["error"]["message"], "slow down");
+    assert_eq!(e["error"]["type"], "rate_limit_error");
 }

@@ -12,11 +12,12 @@ const NODES: [Dialect; 3] = [
     Dialect::AnthropicMessages,
     Dialect::OllamaChat,
 ];
-const CLIENTS: [Dialect; 4] = [
+const CLIENTS: [Dialect; 5] = [
     Dialect::OpenAiChat,
     Dialect::AnthropicMessages,
     Dialect::OllamaChat,
     Dialect::OllamaGenerate,
+    Dialect::OpenAiResponses,
 ];
 
 fn ctx() -> ResponseContext {
@@ -25,6 +26,7 @@ fn ctx() -> ResponseContext {
         id: "chatcmpl-gw1".to_owned(),
         created: 1_700_000_000,
         include_usage: true,
+        responses: None,
     }
 }
 
@@ -278,7 +280,88 @@ struct Summary {
     usage: Usage,
 }
 
+/// A Responses client's reading: text and reasoning deltas, each call item when done, the
+/// terminal response's status and usage. Responses cannot tell a tool-call end from a stop:
+/// `completed` with calls reads as `ToolCalls`.
+fn summarize_responses(frames: Vec<(String, Value)>) -> Summary {
+    let mut s = Summary {
+        text: String::new(),
+        thinking: String::new(),
+        calls: Vec::new(),
+        finish: Finish::Stop,
+        usage: Usage::default(),
+    };
+    let mut last = 0;
+    for (name, v) in frames {
+        assert_eq!(v["type"], name.as_str());
+        let seq = v["sequence_number"].as_u64().unwrap();
+        assert!(seq == 0 || seq > last, "sequence numbers increase");
+        last = seq;
+        match name.as_str() {
+            "response.output_text.delta" => s.text.push_str(v["delta"].as_str().unwrap()),
+            "response.reasoning_summary_text.delta" => {
+                s.thinking.push_str(v["delta"].as_str().unwrap())
+            }
+            "response.completed" | "response.incomplete" => {
+                s = summarize_responses_whole(&v["response"], s.text, s.thinking);
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// A whole Responses `response`; `text` and `thinking` as already read from the deltas
+/// (checked against the items).
+fn summarize_responses_whole(r: &Value, text: String, thinking: String) -> Summary {
+    let mut s = Summary {
+        text: String::new(),
+        thinking: String::new(),
+        calls: Vec::new(),
+        finish: Finish::Stop,
+        usage: Usage::default(),
+    };
+    for item in r["output"].as_array().unwrap() {
+        match item["type"].as_str().unwrap() {
+            "message" => s
+                .text
+                .push_str(item["content"][0]["text"].as_str().unwrap()),
+            "reasoning" => s
+                .thinking
+                .push_str(item["summary"][0]["text"].as_str().unwrap()),
+            "function_call" => s.calls.push((
+                item["call_id"].as_str().unwrap().to_owned(),
+                item["name"].as_str().unwrap().to_owned(),
+                serde_json::from_str(item["arguments"].as_str().unwrap()).unwrap(),
+            )),
+            other => panic!("unexpected item {other}"),
+        }
+    }
+    if !text.is_empty() || !thinking.is_empty() {
+        assert_eq!((&s.text, &s.thinking), (&text, &thinking), "deltas = items");
+    }
+    s.finish = match (
+        r["status"].as_str().unwrap(),
+        r["incomplete_details"]["reason"].as_str(),
+    ) {
+        ("incomplete", Some("max_output_tokens")) => Finish::Length,
+        ("incomplete", _) => Finish::ContentFilter,
+        _ => Finish::natural(!s.calls.is_empty()),
+    };
+    let u = &r["usage"];
+    s.usage = Usage {
+        input: u["input_tokens"].as_u64(),
+        output: u["output_tokens"].as_u64(),
+        cache_read: u["input_tokens_details"]["cached_tokens"].as_u64(),
+        cache_write: None,
+    };
+    s
+}
+
 fn summarize_stream(client: Dialect, bytes: &[u8]) -> Summary {
+    if client == Dialect::OpenAiResponses {
+        return summarize_responses(sse_frames(bytes));
+    }
     let mut lines = Lines::new(MAX_LINE);
     let mut decoder = Decoder::new(client);
     let mut events = Vec::new();
@@ -332,6 +415,10 @@ fn summarize_stream(client: Dialect, bytes: &[u8]) -> Summary {
 }
 
 fn summarize_whole(client: Dialect, body: &[u8]) -> Summary {
+    if client == Dialect::OpenAiResponses {
+        let r: Value = serde_json::from_slice(body).unwrap();
+        return summarize_responses_whole(&r, String::new(), String::new());
+    }
     let answer = response::parse(client, body).unwrap();
     Summary {
         text: answer.text(),
@@ -430,6 +517,7 @@ fn openai_client_gets_openai_chunks() {
         Dialect::OpenAiChat,
         ResponseContext {
             include_usage: false,
+            responses: None,
             ..ctx()
         },
     );
@@ -684,6 +772,186 @@ fn ollama_clients_get_ollama_lines() {
     assert!(text(&out).contains(r#""finish_reason":"tool_calls""#));
 }
 
+/// The names of a Responses client's events, in order.
+fn responses_events(out: &[u8]) -> Vec<String> {
+    sse_frames(out).into_iter().map(|(name, _)| name).collect()
+}
+
+#[test]
+fn responses_client_gets_the_full_event_sequence() {
+    let (out, state, _) = run(
+        Dialect::AnthropicMessages,
+        Dialect::OpenAiResponses,
+        &[anthropic_stream().as_bytes()],
+    );
+    assert_eq!(state, StreamState::Done);
+    let names = responses_events(&out);
+    let head = [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+    ];
+    assert_eq!(&names[..5], head, "{names:?}");
+    for needed in [
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+    ] {
+        assert!(names.iter().any(|n| n == needed), "{needed} in {names:?}");
+    }
+    assert_eq!(names.last().unwrap(), "response.completed");
+    let frames = sse_frames(&out);
+    let (_, created) = &frames[0];
+    assert_eq!(created["response"]["status"], "in_progress");
+    assert_eq!(created["response"]["id"], "resp_gw1");
+    assert_eq!(created["response"]["store"], false);
+    let (_, last) = frames.last().unwrap();
+    let r = &last["response"];
+    assert_eq!(r["status"], "completed");
+    assert_eq!(r["object"], "response");
+    assert_eq!(r["usage"]["input_tokens"], 65);
+    assert_eq!(r["usage"]["input_tokens_details"]["cached_tokens"], 50);
+    assert_eq!(r["usage"]["total_tokens"], 85);
+    let kinds: Vec<&str> = r["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[0], "reasoning");
+    assert_eq!(kinds[1], "message");
+    assert!(
+        kinds[2..].iter().all(|k| *k == "function_call"),
+        "{kinds:?}"
+    );
+    // Items are whole and in order: each added, filled and done before the next is added.
+    let mut open: Option<u64> = None;
+    for (name, v) in &frames {
+        match name.as_str() {
+            "response.output_item.added" => {
+                assert_eq!(open, None, "one item at a time");
+                open = v["output_index"].as_u64();
+            }
+            "response.output_item.done" => {
+                assert_eq!(open, v["output_index"].as_u64());
+                open = None;
+            }
+            n if n.ends_with(".delta") => assert_eq!(open, v["output_index"].as_u64()),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn responses_interleaved_calls_come_out_whole_and_in_order() {
+    let c = |choice: &str| format!(r#"{{{OA},"choices":[{choice}]}}"#);
+    let t = |index: u32, head: Option<(&str, &str)>, args: &str| {
+        let call = match head {
+            Some((id, name)) => json!({"index": index, "id": id, "type": "function",
+                                       "function": {"name": name, "arguments": args}}),
+            None => json!({"index": index, "function": {"arguments": args}}),
+        };
+        c(&json!({"index": 0, "delta": {"tool_calls": [call]}}).to_string())
+    };
+    let stream = sse(&[
+        &t(0, Some(("call_a", "f")), ""),
+        &t(1, Some(("call_b", "g")), "{\"b\""),
+        &t(0, None, "{\"a\""),
+        &t(1, None, ":2}"),
+        &t(0, None, ":1}"),
+        &c(r#"{"index":0,"delta":{},"finish_reason":"length"}"#),
+        "[DONE]",
+    ]);
+    let (out, state, _) = run(
+        Dialect::OpenAiChat,
+        Dialect::OpenAiResponses,
+        &[stream.as_bytes()],
+    );
+    assert_eq!(state, StreamState::Done);
+    let frames = sse_frames(&out);
+    let done: Vec<(String, String)> = frames
+        .iter()
+        .filter(|(n, _)| n == "response.function_call_arguments.done")
+        .map(|(_, v)| {
+            let args = v["arguments"].as_str().unwrap().to_owned();
+            (v["name"].as_str().unwrap().to_owned(), args)
+        })
+        .collect();
+    assert_eq!(
+        done,
+        [
+            ("f".to_owned(), "{\"a\":1}".to_owned()),
+            ("g".to_owned(), "{\"b\":2}".to_owned())
+        ]
+    );
+    let (name, last) = frames.last().unwrap();
+    assert_eq!(name, "response.incomplete");
+    assert_eq!(
+        last["response"]["incomplete_details"],
+        json!({"reason": "max_output_tokens"})
+    );
+}
+
+#[test]
+fn responses_custom_tool_calls_come_back_as_custom_items() {
+    let echo = crate::translate::ResponsesEcho {
+        custom_tools: vec!["apply_patch".into()],
+        ..Default::default()
+    };
+    let ctx = ResponseContext {
+        responses: Some(std::sync::Arc::new(echo)),
+        ..ctx()
+    };
+    let c = |choice: &str| format!(r#"{{{OA},"choices":[{choice}]}}"#);
+    let stream = sse(&[
+        &c(
+            r#"{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_p","type":"function","function":{"name":"apply_patch","arguments":"{\"input\":"}}]}}"#,
+        ),
+        &c(
+            r#"{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"*** Begin Patch\"}"}}]}}"#,
+        ),
+        &c(r#"{"index":0,"delta":{},"finish_reason":"tool_calls"}"#),
+        "[DONE]",
+    ]);
+    let mut t = StreamTranslator::new(Dialect::OpenAiChat, Dialect::OpenAiResponses, ctx.clone());
+    let mut out = Vec::new();
+    t.push(stream.as_bytes(), &mut out).unwrap();
+    let frames = sse_frames(&out);
+    let names: Vec<&str> = frames.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"response.custom_tool_call_input.delta"),
+        "{names:?}"
+    );
+    let (_, last) = frames.last().unwrap();
+    let item = &last["response"]["output"][0];
+    assert_eq!(item["type"], "custom_tool_call");
+    assert_eq!(item["call_id"], "call_p");
+    assert_eq!(item["input"], "*** Begin Patch");
+    // The whole answer says the same.
+    let whole = json!({"id": "x", "choices": [{"index": 0, "finish_reason": "tool_calls",
+        "message": {"role": "assistant", "content": null, "tool_calls": [{"id": "call_p",
+        "type": "function", "function": {"name": "apply_patch",
+        "arguments": "{\"input\":\"*** Begin Patch\"}"}}]}}]});
+    let (body, _) = response::response(
+        Dialect::OpenAiChat,
+        Dialect::OpenAiResponses,
+        whole.to_string().as_bytes(),
+        &ctx,
+    )
+    .unwrap();
+    let r: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(r["output"][0]["type"], "custom_tool_call");
+    assert_eq!(r["output"][0]["input"], "*** Begin Patch");
+}
+
 /// The error frame each client gets, and that nothing after it looks like a clean end.
 fn assert_error_end(to: Dialect, out: &[u8], message: &str) {
     let s = text(out);
@@ -702,6 +970,14 @@ fn assert_error_end(to: Dialect, out: &[u8], message: &str) {
             assert_eq!(v["type"], "error");
             assert_eq!(v["error"]["message"], message);
             assert!(!s.contains("message_stop"), "{s}");
+        }
+        Dialect::OpenAiResponses => {
+            let frames = sse_frames(out);
+            let (name, v) = frames.last().unwrap();
+            assert_eq!(name, "response.failed", "{s}");
+            assert_eq!(v["response"]["status"], "failed");
+            assert_eq!(v["response"]["error"]["message"], message);
+            assert!(!s.contains("response.completed"), "{s}");
         }
         _ => {
             let last: Value = serde_json::from_str(s.lines().last().unwrap()).unwrap();

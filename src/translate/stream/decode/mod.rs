@@ -22,6 +22,9 @@ impl Decoder {
             Dialect::OllamaChat | Dialect::OllamaGenerate => {
                 Decoder::Ollama(ollama::Decoder::default())
             }
+            // Never a node's dialect (a Responses node is passed through untranslated); read
+            // as chat SSE should it ever be asked.
+            Dialect::OpenAiResponses => Decoder::OpenAi(openai::Decoder::default()),
         }
     }
 

@@ -3,6 +3,7 @@
 mod anthropic;
 mod ollama;
 mod openai;
+mod responses;
 
 use serde::Serialize;
 
@@ -32,6 +33,7 @@ pub(super) enum Encoder {
     OpenAi(openai::Encoder),
     Anthropic(anthropic::Encoder),
     Ollama(ollama::Encoder),
+    Responses(Box<responses::Encoder>),
 }
 
 impl Encoder {
@@ -41,6 +43,7 @@ impl Encoder {
             Dialect::AnthropicMessages => Encoder::Anthropic(anthropic::Encoder::new(from, ctx)),
             Dialect::OllamaChat => Encoder::Ollama(ollama::Encoder::new(ctx, false)),
             Dialect::OllamaGenerate => Encoder::Ollama(ollama::Encoder::new(ctx, true)),
+            Dialect::OpenAiResponses => Encoder::Responses(Box::new(responses::Encoder::new(ctx))),
         }
     }
 
@@ -54,6 +57,7 @@ impl Encoder {
             Encoder::OpenAi(e) => e.event(event, totals, out),
             Encoder::Anthropic(e) => e.event(event, totals, out),
             Encoder::Ollama(e) => e.event(event, totals, out),
+            Encoder::Responses(e) => e.event(event, totals, out),
         }
     }
 
@@ -63,6 +67,7 @@ impl Encoder {
             Encoder::OpenAi(_) => openai::error(message, kind, out),
             Encoder::Anthropic(_) => anthropic::error(message, kind, out),
             Encoder::Ollama(_) => ollama::error(message, out),
+            Encoder::Responses(e) => e.error(message, kind, out),
         }
     }
 }
