@@ -35,11 +35,7 @@ MARKER = "drover-agent-marker-7f3a"
 # (agent, node kind) pairs that fail on Drover today, with the reason. Codex needs
 # `POST /v1/responses` (branch `responses`); Claude Code on translating nodes needs lenient
 # acceptance of its fields (branch `lenient`).
-KNOWN_GAPS = {
-    ("codex", "ollama"): "POST /v1/responses is not served yet (issue 11, Responses API)",
-    ("codex", "openai"): "POST /v1/responses is not served yet (issue 11, Responses API)",
-    ("codex", "anthropic"): "POST /v1/responses is not served yet (issue 11, Responses API)",
-}
+KNOWN_GAPS = {}
 
 
 def runs(agents, kinds):

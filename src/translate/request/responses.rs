@@ -44,6 +44,9 @@ const HOSTED_TOOLS: &[&str] = &[
     "local_shell",
     "shell",
     "apply_patch",
+    // A group of functions called through OpenAI's namespaced tool calls (Codex sends
+    // `multi_agent_v1`); chat APIs have no namespaces, so the group is left out whole.
+    "namespace",
 ];
 
 /// Top-level fields that only steer OpenAI's own service or bookkeeping: dropped.

@@ -1155,7 +1155,8 @@ fn responses_conversation() -> Value {
         "tools": [
             {"type": "function", "name": "get_weather", "description": "Weather", "strict": true,
              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
-            {"type": "web_search"}
+            {"type": "web_search"},
+            {"type": "namespace", "name": "multi_agent_v1", "tools": [{"type": "function", "name": "spawn"}]}
         ],
         "tool_choice": "auto",
         "parallel_tool_calls": false,
@@ -1256,6 +1257,7 @@ fn responses_drops_are_named() {
         [
             "input[2].encrypted_content",
             "tools[1]",
+            "tools[2]",
             "store",
             "include",
             "prompt_cache_key"
