@@ -354,7 +354,7 @@ def run_across_kinds(base):
     with urllib.request.urlopen(base + "/api/version") as r:
         version = json.load(r)["version"]
     # This replica's one Ollama node (the mock) decides; with none, Drover's own API level
-    # (0.13.4) answers, which tests/gateway/management.rs checks.
+    # (0.13.4) answers (tests/gateway/management.rs, version_is_the_lowest_over_up_nodes).
     check(version == "0.5.0-mock", f"GET /api/version is the Ollama node's: {version}")
     check({"claude-mock", "gpt-mock"} <= {m.id for m in an.models.list()}, "anthropic models.list")
     for model in ("claude-mock", "gpt-mock"):

@@ -430,6 +430,11 @@ async fn version_is_the_lowest_over_up_nodes() {
     s.wait_health("b", "down").await;
     s.wait_for_get("/api/version", |v| v["version"] == "0.13.5")
         .await;
+    // No Ollama node up: Drover's own API level, never "0.0.0".
+    s.node("a").stop();
+    s.wait_health("a", "down").await;
+    s.wait_for_get("/api/version", |v| v["version"] == "0.13.4")
+        .await;
 }
 
 /// `drover pull` off a terminal (stdout is a pipe), to its end.
