@@ -111,6 +111,45 @@ pub struct ResponseContext {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResponsesEcho {
     /// `instructions`, `tools`, `tool_choice`, `temperature`… with OpenAI's defaults filled.
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub fields: EchoFields,
     pub custom_tools: Vec<String>,
 }
+
+/// The echoed request fields, each value rendered as JSON once per request: a streamed
+/// answer repeats them in three events, and rendering them again each time cost more than
+/// the rest of the stream. Sorted by name, the order the `response` object writes them in.
+#[derive(Debug, Clone, Default)]
+pub struct EchoFields(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl EchoFields {
+    /// Renders each value; a `serde_json::Map` iterates in name order already.
+    pub fn render(fields: serde_json::Map<String, serde_json::Value>) -> EchoFields {
+        EchoFields(
+            fields
+                .into_iter()
+                // A `Value` always renders; `filter_map` only keeps this free of a panic.
+                .filter_map(|(name, value)| {
+                    Some((name, serde_json::value::to_raw_value(&value).ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    /// Name and rendered value, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::value::RawValue)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), &**value))
+    }
+}
+
+/// Equal when they render the same.
+impl PartialEq for EchoFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| a.0 == b.0 && a.1.get() == b.1.get())
+    }
+}
+
+impl Eq for EchoFields {}

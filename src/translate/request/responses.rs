@@ -23,7 +23,7 @@ use super::{
     openai::arguments,
     unsupported,
 };
-use crate::translate::{ResponsesEcho, TranslateError};
+use crate::translate::{EchoFields, ResponsesEcho, TranslateError};
 
 /// The parameter a `custom` tool's free text travels in as a function argument.
 pub const CUSTOM_INPUT: &str = "input";
@@ -228,7 +228,7 @@ pub fn echo(body: &[u8]) -> ResponsesEcho {
         .map(str::to_owned)
         .collect();
     ResponsesEcho {
-        fields,
+        fields: EchoFields::render(fields),
         custom_tools,
     }
 }

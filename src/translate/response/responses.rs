@@ -5,10 +5,18 @@
 //! defaults without one). The stream encoder builds its
 //! items and its terminal `response` here too, so both say the same.
 
-use serde_json::{json, Map, Value};
+use std::{iter::Peekable, sync::LazyLock};
+
+use serde::{
+    ser::{SerializeMap, SerializeSeq},
+    Serialize, Serializer,
+};
+use serde_json::{value::RawValue, Value};
 
 use super::answer::{client_id, Answer, Block, Finish};
-use crate::translate::{request::CUSTOM_INPUT, ResponseContext, TranslateError, Usage};
+use crate::translate::{
+    request::CUSTOM_INPUT, ResponseContext, ResponsesEcho, TranslateError, Usage,
+};
 
 /// How a response ended, as its `status` and `incomplete_details` say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,35 +70,104 @@ impl Ids {
     }
 }
 
+/// An output item, typed. Fields are declared in name order: the items were first written
+/// as JSON maps, which sort their keys, and clients have seen them in this order since.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum Item<'a> {
+    Message {
+        content: ZeroOrOne<TextPart<'a>>,
+        id: &'a str,
+        role: &'static str,
+        status: &'static str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Reasoning {
+        id: &'a str,
+        summary: ZeroOrOne<SummaryPart<'a>>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    FunctionCall {
+        arguments: &'a str,
+        call_id: &'a str,
+        id: String,
+        name: &'a str,
+        status: &'static str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    CustomCall {
+        call_id: &'a str,
+        id: String,
+        input: String,
+        name: &'a str,
+        status: &'static str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+}
+
+/// An array of no element or one (`content` of a message item, `summary` of a reasoning
+/// one), without allocating for it.
+pub(crate) struct ZeroOrOne<T>(pub Option<T>);
+
+impl<T: Serialize> Serialize for ZeroOrOne<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(usize::from(self.0.is_some())))?;
+        if let Some(element) = &self.0 {
+            seq.serialize_element(element)?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct TextPart<'a> {
+    annotations: [(); 0],
+    logprobs: [(); 0],
+    text: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SummaryPart<'a> {
+    text: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
 /// A tool call as the client declared the tool: a `custom` tool's call carries its free
 /// text (the function argument `input`), a function's its JSON arguments.
-pub(crate) fn call_item(
+pub(crate) fn call_item<'a>(
     ctx: &ResponseContext,
     ids: &Ids,
     n: usize,
-    call_id: &str,
-    name: &str,
-    arguments: &str,
+    call_id: &'a str,
+    name: &'a str,
+    arguments: &'a str,
     status: Status,
-) -> Value {
+) -> Item<'a> {
     if is_custom(ctx, name) {
-        return json!({
-            "type": "custom_tool_call",
-            "id": ids.item("ctc", n),
-            "call_id": call_id,
-            "name": name,
-            "input": custom_input(arguments),
-            "status": status.as_str(),
-        });
+        return Item::CustomCall {
+            call_id,
+            id: ids.item("ctc", n),
+            input: custom_input(arguments),
+            name,
+            status: status.as_str(),
+            kind: "custom_tool_call",
+        };
     }
-    json!({
-        "type": "function_call",
-        "id": ids.item("fc", n),
-        "call_id": call_id,
-        "name": name,
-        "arguments": arguments,
-        "status": status.as_str(),
-    })
+    Item::FunctionCall {
+        arguments,
+        call_id,
+        id: ids.item("fc", n),
+        name,
+        status: status.as_str(),
+        kind: "function_call",
+    }
 }
 
 pub(crate) fn is_custom(ctx: &ResponseContext, name: &str) -> bool {
@@ -111,85 +188,162 @@ pub(crate) fn custom_input(arguments: &str) -> String {
     }
 }
 
-pub(crate) fn message_item(id: &str, text: &str, status: Status) -> Value {
-    json!({
-        "type": "message",
-        "id": id,
-        "status": status.as_str(),
-        "role": "assistant",
-        "content": if status == Status::InProgress { json!([]) } else { json!([text_part(text)]) },
-    })
+/// A message item; one in progress has no content yet.
+pub(crate) fn message_item<'a>(id: &'a str, text: &'a str, status: Status) -> Item<'a> {
+    Item::Message {
+        content: ZeroOrOne((status != Status::InProgress).then(|| text_part(text))),
+        id,
+        role: "assistant",
+        status: status.as_str(),
+        kind: "message",
+    }
 }
 
-pub(crate) fn text_part(text: &str) -> Value {
-    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+pub(crate) fn text_part(text: &str) -> TextPart<'_> {
+    TextPart {
+        annotations: [],
+        logprobs: [],
+        text,
+        kind: "output_text",
+    }
 }
 
-pub(crate) fn reasoning_item(id: &str, text: Option<&str>) -> Value {
-    let summary = match text {
-        Some(text) => json!([summary_part(text)]),
-        None => json!([]),
-    };
-    json!({"type": "reasoning", "id": id, "summary": summary})
+/// A reasoning item; one in progress has no summary yet.
+pub(crate) fn reasoning_item<'a>(id: &'a str, text: Option<&'a str>) -> Item<'a> {
+    Item::Reasoning {
+        id,
+        summary: ZeroOrOne(text.map(summary_part)),
+        kind: "reasoning",
+    }
 }
 
-pub(crate) fn summary_part(text: &str) -> Value {
-    json!({"type": "summary_text", "text": text})
+pub(crate) fn summary_part(text: &str) -> SummaryPart<'_> {
+    SummaryPart {
+        text,
+        kind: "summary_text",
+    }
+}
+
+/// An item rendered once: the stream writes it in `output_item.done` and again in the
+/// terminal `response`.
+pub(crate) fn rendered(item: &Item<'_>) -> Result<Box<RawValue>, TranslateError> {
+    serde_json::value::to_raw_value(item).map_err(|e| TranslateError::Upstream(e.to_string()))
 }
 
 /// Responses usage; reasoning tokens are not told apart by chat nodes, so they are 0.
-pub(crate) fn usage(usage: &Usage) -> Value {
-    let input = usage.input.unwrap_or(0);
-    let output = usage.output.unwrap_or(0);
-    json!({
-        "input_tokens": input,
-        "input_tokens_details": {"cached_tokens": usage.cache_read.unwrap_or(0)},
-        "output_tokens": output,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input + output,
-    })
+#[derive(Serialize)]
+struct UsageBody {
+    input_tokens: u64,
+    input_tokens_details: CachedTokens,
+    output_tokens: u64,
+    output_tokens_details: ReasoningTokens,
+    total_tokens: u64,
 }
 
-/// The `response` object: the answer so far (`output`), how it stands, and the echo.
-pub(crate) fn response_object(
-    ctx: &ResponseContext,
-    ids: &Ids,
-    status: Status,
-    output: Vec<Value>,
-    usage: Option<&Usage>,
-    error: Option<Value>,
-) -> Value {
-    let mut out = Map::new();
-    out.insert("id".into(), json!(ids.response));
-    out.insert("object".into(), json!("response"));
-    out.insert("created_at".into(), json!(ctx.created));
-    out.insert("status".into(), json!(status.as_str()));
-    out.insert("background".into(), json!(false));
-    out.insert("error".into(), error.unwrap_or(Value::Null));
-    out.insert(
-        "incomplete_details".into(),
-        match status {
-            Status::Incomplete(reason) => json!({ "reason": reason }),
-            _ => Value::Null,
-        },
-    );
-    out.insert("model".into(), json!(ctx.model));
-    out.insert("output".into(), Value::Array(output));
-    out.insert("previous_response_id".into(), Value::Null);
-    out.insert("store".into(), json!(false));
-    out.insert("usage".into(), usage.map_or(Value::Null, self::usage));
-    let default_echo;
-    let echo = match &ctx.responses {
-        Some(echo) => echo.as_ref(),
-        None => {
-            default_echo = crate::translate::request::responses_echo(b"{}");
-            &default_echo
+#[derive(Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
+}
+
+impl UsageBody {
+    fn of(usage: &Usage) -> UsageBody {
+        let input = usage.input.unwrap_or(0);
+        let output = usage.output.unwrap_or(0);
+        UsageBody {
+            input_tokens: input,
+            input_tokens_details: CachedTokens {
+                cached_tokens: usage.cache_read.unwrap_or(0),
+            },
+            output_tokens: output,
+            output_tokens_details: ReasoningTokens {
+                reasoning_tokens: 0,
+            },
+            total_tokens: input.saturating_add(output),
         }
-    };
-    for (field, value) in &echo.fields {
-        out.insert(field.clone(), value.clone());
     }
-    Value::Object(out)
+}
+
+/// A failed response's `error`: the node's error type as `code`.
+#[derive(Serialize)]
+pub(crate) struct ResponseError<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Serialize)]
+struct IncompleteDetails {
+    reason: &'static str,
+}
+
+/// The echo of a request that gave none of the echoed fields: OpenAI's defaults, rendered
+/// once for the process.
+static DEFAULT_ECHO: LazyLock<ResponsesEcho> =
+    LazyLock::new(|| crate::translate::request::responses_echo(b"{}"));
+
+/// The `response` object: the answer so far (`output`, its items rendered), how it stands,
+/// and the echo. Written as one map with its own fields and the echo's merged in name
+/// order (the order a JSON map gave them before), the echo's value winning a shared name.
+pub(crate) struct ResponseObject<'a> {
+    pub ctx: &'a ResponseContext,
+    pub ids: &'a Ids,
+    pub status: Status,
+    pub output: &'a [Box<RawValue>],
+    pub usage: Option<&'a Usage>,
+    pub error: Option<ResponseError<'a>>,
+}
+
+impl Serialize for ResponseObject<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let echo = match &self.ctx.responses {
+            Some(echo) => echo.as_ref(),
+            None => &DEFAULT_ECHO,
+        };
+        let mut echo = echo.fields.iter().peekable();
+        let mut map = serializer.serialize_map(None)?;
+        let m = &mut map;
+        let incomplete = match self.status {
+            Status::Incomplete(reason) => Some(IncompleteDetails { reason }),
+            _ => None,
+        };
+        merged(m, &mut echo, "background", &false)?;
+        merged(m, &mut echo, "created_at", &self.ctx.created)?;
+        merged(m, &mut echo, "error", &self.error)?;
+        merged(m, &mut echo, "id", &self.ids.response)?;
+        merged(m, &mut echo, "incomplete_details", &incomplete)?;
+        merged(m, &mut echo, "model", &self.ctx.model)?;
+        merged(m, &mut echo, "object", "response")?;
+        merged(m, &mut echo, "output", self.output)?;
+        merged(m, &mut echo, "previous_response_id", &None::<()>)?;
+        merged(m, &mut echo, "status", self.status.as_str())?;
+        merged(m, &mut echo, "store", &false)?;
+        merged(m, &mut echo, "usage", &self.usage.map(UsageBody::of))?;
+        for (name, value) in echo {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Writes the echo's fields named before `name`, then `name` with the echo's value if it
+/// has one, else `value`.
+fn merged<'e, M: SerializeMap, V: Serialize + ?Sized>(
+    map: &mut M,
+    echo: &mut Peekable<impl Iterator<Item = (&'e str, &'e RawValue)>>,
+    name: &str,
+    value: &V,
+) -> Result<(), M::Error> {
+    while let Some((field, echoed)) = echo.next_if(|(field, _)| *field < name) {
+        map.serialize_entry(field, echoed)?;
+    }
+    match echo.next_if(|(field, _)| *field == name) {
+        Some((field, echoed)) => map.serialize_entry(field, echoed),
+        None => map.serialize_entry(name, value),
+    }
 }
 
 /// The whole answer as a `response`. Consecutive text is one message item.
@@ -197,26 +351,27 @@ pub(super) fn render(answer: &Answer, ctx: &ResponseContext) -> Result<Vec<u8>, 
     let ids = Ids::new(ctx);
     let mut output = Vec::new();
     let mut text = String::new();
-    let flush = |text: &mut String, output: &mut Vec<Value>| {
+    let flush = |text: &mut String, output: &mut Vec<Box<RawValue>>| {
         if !text.is_empty() {
             let id = ids.item("msg", output.len());
-            output.push(message_item(&id, text, Status::Completed));
+            output.push(rendered(&message_item(&id, text, Status::Completed))?);
             text.clear();
         }
+        Ok::<_, TranslateError>(())
     };
     for block in &answer.blocks {
         match block {
             Block::Text(t) => text.push_str(t),
             Block::Thinking { text: t, .. } => {
-                flush(&mut text, &mut output);
+                flush(&mut text, &mut output)?;
                 let id = ids.item("rs", output.len());
-                output.push(reasoning_item(&id, Some(t)));
+                output.push(rendered(&reasoning_item(&id, Some(t)))?);
             }
             Block::RedactedThinking(_) => {}
             Block::ToolCall(call) => {
-                flush(&mut text, &mut output);
+                flush(&mut text, &mut output)?;
                 let n = output.len();
-                output.push(call_item(
+                output.push(rendered(&call_item(
                     ctx,
                     &ids,
                     n,
@@ -224,13 +379,19 @@ pub(super) fn render(answer: &Answer, ctx: &ResponseContext) -> Result<Vec<u8>, 
                     &call.name,
                     call.arguments.get(),
                     Status::Completed,
-                ));
+                ))?);
             }
         }
     }
-    flush(&mut text, &mut output);
-    let status = Status::of(answer.finish());
-    let body = response_object(ctx, &ids, status, output, Some(&answer.usage), None);
+    flush(&mut text, &mut output)?;
+    let body = ResponseObject {
+        ctx,
+        ids: &ids,
+        status: Status::of(answer.finish()),
+        output: &output,
+        usage: Some(&answer.usage),
+        error: None,
+    };
     serde_json::to_vec(&body).map_err(|e| TranslateError::Upstream(e.to_string()))
 }
 

@@ -11,18 +11,22 @@
 //! `custom` tool is written whole once complete: its free text is inside the function
 //! arguments and is known only then.
 
-use std::collections::{HashMap, VecDeque};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, VecDeque},
+};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::value::RawValue;
 
 use super::{held_too_long, Totals};
 use crate::translate::{
     response::{
         answer::Finish,
         responses::{
-            call_item, custom_input, is_custom, message_item, reasoning_item, response_object,
-            summary_part, text_part, Ids, Status,
+            call_item, custom_input, is_custom, message_item, reasoning_item, rendered,
+            summary_part, text_part, Ids, Item, ResponseError, ResponseObject, Status, SummaryPart,
+            TextPart,
         },
     },
     stream::{event::Event, MAX_HELD},
@@ -65,8 +69,8 @@ pub(crate) struct Encoder {
     sequence: u64,
     started: bool,
     next_index: usize,
-    /// Items done, for the terminal response.
-    output: Vec<Value>,
+    /// Items done, rendered once for their `done` event and kept for the terminal response.
+    output: Vec<Box<RawValue>>,
     open: Open,
     calls: HashMap<u64, Call>,
     /// Calls not yet done, in the order they started; the front one may be live.
@@ -90,6 +94,79 @@ struct Delta<'a> {
     delta: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     logprobs: Option<[(); 0]>,
+}
+
+/// The other events about an item's content (parts added and done, text and arguments
+/// done), each with the fields it has. They are declared in name order: these events were
+/// first written as JSON maps, which sort their keys, and clients have seen them so since.
+#[derive(Serialize)]
+struct ContentFrame<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a str>,
+    item_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<[(); 0]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    output_index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<Part<'a>>,
+    sequence_number: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+impl<'a> ContentFrame<'a> {
+    fn new(kind: &'static str, item_id: &'a str, output_index: usize) -> Self {
+        ContentFrame {
+            arguments: None,
+            content_index: None,
+            input: None,
+            item_id,
+            logprobs: None,
+            name: None,
+            output_index,
+            part: None,
+            sequence_number: 0,
+            summary_index: None,
+            text: None,
+            kind,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Part<'a> {
+    Text(TextPart<'a>),
+    Summary(SummaryPart<'a>),
+}
+
+/// `output_item.added` and `.done`, in name order as [`ContentFrame`].
+#[derive(Serialize)]
+struct ItemFrame<'a, I: Serialize + ?Sized> {
+    item: &'a I,
+    output_index: usize,
+    sequence_number: u64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// The events that carry the whole `response`, in name order as [`ContentFrame`].
+#[derive(Serialize)]
+struct ResponseFrame<'a> {
+    response: ResponseObject<'a>,
+    sequence_number: u64,
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
 impl Encoder {
@@ -147,38 +224,32 @@ impl Encoder {
                     .finish
                     .unwrap_or(Finish::natural(!self.calls.is_empty()));
                 let status = Status::of(finish);
-                let output = std::mem::take(&mut self.output);
-                let response = response_object(
-                    &self.ctx,
-                    &self.ids,
-                    status,
-                    output,
-                    Some(&totals.usage),
-                    None,
-                );
                 let kind = match status {
                     Status::Incomplete(_) => "response.incomplete",
                     _ => "response.completed",
                 };
-                self.write(kind, json!({ "response": response }), out)
+                let output = std::mem::take(&mut self.output);
+                self.write_response(kind, status, &output, Some(&totals.usage), None, out)
             }
         }
     }
 
     /// `response.failed`, with the items done so far and the node's error type as `code`.
     pub fn error(&mut self, message: &str, kind: Option<&str>, out: &mut Vec<u8>) {
-        let error = json!({"code": kind.unwrap_or("server_error"), "message": message});
+        let error = ResponseError {
+            code: kind.unwrap_or("server_error"),
+            message,
+        };
         let output = std::mem::take(&mut self.output);
-        let response = response_object(
-            &self.ctx,
-            &self.ids,
+        // Made of strings and numbers only: it always serializes.
+        let _ = self.write_response(
+            "response.failed",
             Status::Failed,
-            output,
+            &output,
             None,
             Some(error),
+            out,
         );
-        // Made of strings and numbers only: it always serializes.
-        let _ = self.write("response.failed", json!({ "response": response }), out);
     }
 
     fn start(&mut self, out: &mut Vec<u8>) -> Result<(), TranslateError> {
@@ -186,20 +257,9 @@ impl Encoder {
             return Ok(());
         }
         self.started = true;
-        let response = response_object(
-            &self.ctx,
-            &self.ids,
-            Status::InProgress,
-            Vec::new(),
-            None,
-            None,
-        );
-        self.write(
-            "response.created",
-            json!({ "response": response.clone() }),
-            out,
-        )?;
-        self.write("response.in_progress", json!({ "response": response }), out)
+        let progress = Status::InProgress;
+        self.write_response("response.created", progress, &[], None, None, out)?;
+        self.write_response("response.in_progress", progress, &[], None, None, out)
     }
 
     fn text(
@@ -255,13 +315,13 @@ impl Encoder {
         let index = self.take_index();
         if reasoning {
             let id = self.ids.item("rs", index);
-            self.added(index, reasoning_item(&id, None), out)?;
-            self.write(
-                "response.reasoning_summary_part.added",
-                json!({"item_id": id, "output_index": index, "summary_index": 0,
-                       "part": summary_part("")}),
-                out,
-            )?;
+            self.added(index, &reasoning_item(&id, None), out)?;
+            let frame = ContentFrame {
+                part: Some(Part::Summary(summary_part(""))),
+                summary_index: Some(0),
+                ..ContentFrame::new("response.reasoning_summary_part.added", &id, index)
+            };
+            self.write(frame, out)?;
             self.open = Open::Reasoning {
                 index,
                 id,
@@ -269,13 +329,13 @@ impl Encoder {
             };
         } else {
             let id = self.ids.item("msg", index);
-            self.added(index, message_item(&id, "", Status::InProgress), out)?;
-            self.write(
-                "response.content_part.added",
-                json!({"item_id": id, "output_index": index, "content_index": 0,
-                       "part": text_part("")}),
-                out,
-            )?;
+            self.added(index, &message_item(&id, "", Status::InProgress), out)?;
+            let frame = ContentFrame {
+                content_index: Some(0),
+                part: Some(Part::Text(text_part(""))),
+                ..ContentFrame::new("response.content_part.added", &id, index)
+            };
+            self.write(frame, out)?;
             self.open = Open::Text {
                 index,
                 id,
@@ -290,34 +350,35 @@ impl Encoder {
         match std::mem::replace(&mut self.open, Open::Nothing) {
             Open::Nothing => Ok(()),
             Open::Text { index, id, text } => {
-                self.write(
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0,
-                           "text": text, "logprobs": []}),
-                    out,
-                )?;
-                self.write(
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0,
-                           "part": text_part(&text)}),
-                    out,
-                )?;
-                self.done(index, message_item(&id, &text, Status::Completed), out)
+                let frame = ContentFrame {
+                    content_index: Some(0),
+                    logprobs: Some([]),
+                    text: Some(&text),
+                    ..ContentFrame::new("response.output_text.done", &id, index)
+                };
+                self.write(frame, out)?;
+                let frame = ContentFrame {
+                    content_index: Some(0),
+                    part: Some(Part::Text(text_part(&text))),
+                    ..ContentFrame::new("response.content_part.done", &id, index)
+                };
+                self.write(frame, out)?;
+                self.done(index, &message_item(&id, &text, Status::Completed), out)
             }
             Open::Reasoning { index, id, text } => {
-                self.write(
-                    "response.reasoning_summary_text.done",
-                    json!({"item_id": id, "output_index": index, "summary_index": 0,
-                           "text": text}),
-                    out,
-                )?;
-                self.write(
-                    "response.reasoning_summary_part.done",
-                    json!({"item_id": id, "output_index": index, "summary_index": 0,
-                           "part": summary_part(&text)}),
-                    out,
-                )?;
-                self.done(index, reasoning_item(&id, Some(&text)), out)
+                let frame = ContentFrame {
+                    summary_index: Some(0),
+                    text: Some(&text),
+                    ..ContentFrame::new("response.reasoning_summary_text.done", &id, index)
+                };
+                self.write(frame, out)?;
+                let frame = ContentFrame {
+                    part: Some(Part::Summary(summary_part(&text))),
+                    summary_index: Some(0),
+                    ..ContentFrame::new("response.reasoning_summary_part.done", &id, index)
+                };
+                self.write(frame, out)?;
+                self.done(index, &reasoning_item(&id, Some(&text)), out)
             }
         }
     }
@@ -429,32 +490,37 @@ impl Encoder {
             "",
             Status::InProgress,
         );
-        let held = if call.custom {
-            custom_input(&call.arguments)
+        let sequence_number = self.sequence;
+        self.sequence += 1;
+        write_frame(
+            out,
+            ITEM_ADDED,
+            &item_frame(ITEM_ADDED, index, &item, sequence_number),
+        )?;
+        let (kind, held) = if call.custom {
+            let input = custom_input(&call.arguments);
+            ("response.custom_tool_call_input.delta", Cow::Owned(input))
         } else {
-            call.arguments.clone()
+            let arguments = call.arguments.as_str();
+            (
+                "response.function_call_arguments.delta",
+                Cow::Borrowed(arguments),
+            )
         };
-        let custom = call.custom;
-        self.added(index, item, out)?;
         if held.is_empty() {
             return Ok(());
         }
-        let (kind, prefix) = if custom {
-            ("response.custom_tool_call_input.delta", "ctc")
-        } else {
-            ("response.function_call_arguments.delta", "fc")
-        };
-        let item_id = self.ids.item(prefix, index);
         let delta = Delta {
             kind,
-            sequence_number: self.next_sequence(),
-            item_id: &item_id,
+            sequence_number: self.sequence,
+            item_id: &call.item_id,
             output_index: index,
             content_index: None,
             summary_index: None,
             delta: &held,
             logprobs: None,
         };
+        self.sequence += 1;
         write_frame(out, kind, &delta)
     }
 
@@ -478,23 +544,34 @@ impl Encoder {
             &call.arguments,
             Status::Completed,
         );
-        let done = if call.custom {
-            let id = self.ids.item("ctc", index);
-            let input = custom_input(&call.arguments);
-            (
-                "response.custom_tool_call_input.done",
-                json!({"item_id": id, "output_index": index, "input": input}),
-            )
-        } else {
-            let id = self.ids.item("fc", index);
-            (
-                "response.function_call_arguments.done",
-                json!({"item_id": id, "output_index": index, "name": call.name,
-                       "arguments": call.arguments}),
-            )
+        let mut frame = match &item {
+            Item::CustomCall { input, .. } => ContentFrame {
+                input: Some(input),
+                ..ContentFrame::new("response.custom_tool_call_input.done", &call.item_id, index)
+            },
+            _ => ContentFrame {
+                arguments: Some(&call.arguments),
+                name: Some(&call.name),
+                ..ContentFrame::new(
+                    "response.function_call_arguments.done",
+                    &call.item_id,
+                    index,
+                )
+            },
         };
-        self.write(done.0, done.1, out)?;
-        self.done(index, item, out)
+        frame.sequence_number = self.sequence;
+        self.sequence += 1;
+        write_frame(out, frame.kind, &frame)?;
+        let item = rendered(&item)?;
+        let sequence_number = self.sequence;
+        self.sequence += 1;
+        write_frame(
+            out,
+            ITEM_DONE,
+            &item_frame(ITEM_DONE, index, &*item, sequence_number),
+        )?;
+        self.output.push(item);
+        Ok(())
     }
 
     /// Ends every item, held calls included (written whole, in order).
@@ -509,22 +586,23 @@ impl Encoder {
     fn added(
         &mut self,
         index: usize,
-        item: Value,
+        item: &Item<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        self.write(
-            "response.output_item.added",
-            json!({"output_index": index, "item": item}),
-            out,
-        )
+        let frame = item_frame(ITEM_ADDED, index, item, self.next_sequence());
+        write_frame(out, ITEM_ADDED, &frame)
     }
 
-    fn done(&mut self, index: usize, item: Value, out: &mut Vec<u8>) -> Result<(), TranslateError> {
-        self.write(
-            "response.output_item.done",
-            json!({"output_index": index, "item": item.clone()}),
-            out,
-        )?;
+    /// `output_item.done`; the item, rendered once, is kept for the terminal response.
+    fn done(
+        &mut self,
+        index: usize,
+        item: &Item<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        let item = rendered(item)?;
+        let frame = item_frame(ITEM_DONE, index, &*item, self.next_sequence());
+        write_frame(out, ITEM_DONE, &frame)?;
         self.output.push(item);
         Ok(())
     }
@@ -541,27 +619,71 @@ impl Encoder {
         n
     }
 
-    /// A rare event: its fields as a JSON object, `type` and `sequence_number` added.
+    /// A content event, numbered.
     fn write(
         &mut self,
-        kind: &'static str,
-        mut body: Value,
+        mut frame: ContentFrame<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        if let Value::Object(fields) = &mut body {
-            fields.insert("type".into(), json!(kind));
-            fields.insert("sequence_number".into(), json!(self.next_sequence()));
-        }
-        write_frame(out, kind, &body)
+        frame.sequence_number = self.next_sequence();
+        write_frame(out, frame.kind, &frame)
+    }
+
+    /// An event carrying the whole `response`: created, in progress, and the terminal one.
+    fn write_response(
+        &mut self,
+        kind: &'static str,
+        status: Status,
+        output: &[Box<RawValue>],
+        usage: Option<&crate::translate::Usage>,
+        error: Option<ResponseError<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        let sequence_number = self.next_sequence();
+        let frame = ResponseFrame {
+            response: ResponseObject {
+                ctx: &self.ctx,
+                ids: &self.ids,
+                status,
+                output,
+                usage,
+                error,
+            },
+            sequence_number,
+            kind,
+        };
+        write_frame(out, kind, &frame)
     }
 }
 
+const ITEM_ADDED: &str = "response.output_item.added";
+const ITEM_DONE: &str = "response.output_item.done";
+
+fn item_frame<'a, I: Serialize + ?Sized>(
+    kind: &'static str,
+    output_index: usize,
+    item: &'a I,
+    sequence_number: u64,
+) -> ItemFrame<'a, I> {
+    ItemFrame {
+        item,
+        output_index,
+        sequence_number,
+        kind,
+    }
+}
+
+/// Writes the event straight into `out`; should its body ever fail to serialize, nothing of
+/// it stays there.
 fn write_frame(out: &mut Vec<u8>, kind: &str, body: &impl Serialize) -> Result<(), TranslateError> {
-    let json = serde_json::to_vec(body).map_err(|e| TranslateError::Upstream(e.to_string()))?;
+    let start = out.len();
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\ndata: ");
-    out.extend_from_slice(&json);
+    if let Err(e) = serde_json::to_writer(&mut *out, body) {
+        out.truncate(start);
+        return Err(TranslateError::Upstream(e.to_string()));
+    }
     out.extend_from_slice(b"\n\n");
     Ok(())
 }
