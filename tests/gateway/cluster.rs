@@ -384,6 +384,71 @@ async fn replicas_catch_up_after_outages() {
     }
 }
 
+/// NATS restarted with an empty store: the replicas rebuild the config bucket from what they
+/// applied, and a change to an existing node works again on either replica and reaches the
+/// other (issue 12 #3).
+#[actix_rt::test]
+async fn replicas_rebuild_a_config_bucket_nats_lost() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let extra = MockUpstream::start(MockConfig::named("extra", &["x:latest"])).unwrap();
+    let servers = [
+        replica(&nats, "lost", "ra", &node),
+        replica(&nats, "lost", "rb", &node),
+    ];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| {
+            ids(c).len() == 2 && c["revision"] != 0
+        })
+        .await;
+    }
+    let (status, _) = admin(
+        &servers[0],
+        "POST",
+        "/nodes",
+        Some(serde_json::json!({"name": "extra", "url": extra.url()})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    wait_revision(&servers[1], revision(&servers[0]).await).await;
+
+    nats.stop();
+    nats.wipe();
+    nats.restart();
+    // The bucket lists every node again (polled: 10 s at most).
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        let (ok, text) = config_cli(&nats, "lost", &["show", "--json"]).await;
+        shown = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+        if ok && shown.get("node.a").is_some() && shown.get("node.extra").is_some() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        shown.get("node.a").is_some() && shown.get("node.extra").is_some(),
+        "the bucket was not rebuilt: {shown}"
+    );
+    // A change to an existing node succeeds on either replica and reaches the other; 503
+    // while a replica is still rebuilding is a refusal to retry, anything else a failure.
+    for (i, writer) in servers.iter().enumerate() {
+        let weight = 5 + i as i64;
+        let body = serde_json::json!({"url": extra.url(), "weight": weight});
+        let mut answer = (0, Value::Null);
+        for _ in 0..50 {
+            answer = admin(writer, "PUT", "/nodes/extra", Some(body.clone())).await;
+            if answer.0 != 503 {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(answer.0, 200, "{}", answer.1);
+        let other = &servers[1 - i];
+        wait_revision(other, revision(writer).await).await;
+        assert_eq!(weight_of(other, "extra").await, Some(weight));
+    }
+}
+
 /// Runs `drover config …` against the cluster's NATS (no replica involved) off the runtime.
 async fn config_cli(nats: &NatsServer, cluster: &str, args: &[&str]) -> (bool, String) {
     let mut cmd = crate::process::drover();
