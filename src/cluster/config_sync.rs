@@ -48,6 +48,10 @@ pub enum WriteError {
     Unavailable,
     #[error("{0} was changed meanwhile by another writer; read it again and retry")]
     Conflict(String),
+    /// Sent, but no answer came in time: NATS may still apply it (a request already handed
+    /// to the client is flushed when the connection returns), so this is not a 503.
+    #[error("the change to {0} was sent to the cluster's config store but not confirmed in time (NATS unreachable); it may still take effect: read {0} again before retrying")]
+    Unconfirmed(String),
     #[error("cluster config write failed: {0}")]
     Failed(String),
 }
@@ -162,6 +166,10 @@ impl ConfigSync {
 
     /// Writes a change to the bucket (compare-and-set), then waits until this replica has
     /// applied it, so the caller reads its own write.
+    ///
+    /// A 503 (`Unavailable`) means the change was never sent: the connection is looked at
+    /// right before the request is handed to the client, because a request the client holds
+    /// while disconnected is sent on reconnect, long after its caller gave up.
     pub async fn write(&self, change: &Change, actor: &str) -> Result<(), WriteError> {
         let Some(bucket) = self.ready_bucket().await else {
             return Err(WriteError::Unavailable);
@@ -170,6 +178,9 @@ impl ConfigSync {
         let value = value_of(change, actor, &self.cluster.replica)
             .map_err(|e| WriteError::Failed(e.to_string()))?;
         let expected = self.revision_of(&key);
+        if !self.cluster.connected() {
+            return Err(WriteError::Unavailable);
+        }
         let conflict = || WriteError::Conflict(key.clone());
         let written = match (value, expected) {
             (Some(value), Some(revision)) => bucket
@@ -178,7 +189,7 @@ impl ConfigSync {
                 .map(Some)
                 .map_err(|e| match e.kind() {
                     kv::UpdateErrorKind::WrongLastRevision => conflict(),
-                    _ => unavailable_or(e.to_string()),
+                    _ => unsent_or_unconfirmed(&key, e.to_string()),
                 }),
             (Some(value), None) => bucket
                 .create(&key, value.into())
@@ -186,7 +197,7 @@ impl ConfigSync {
                 .map(Some)
                 .map_err(|e| match e.kind() {
                     kv::CreateErrorKind::AlreadyExists => conflict(),
-                    _ => unavailable_or(e.to_string()),
+                    _ => unsent_or_unconfirmed(&key, e.to_string()),
                 }),
             (None, expected) => bucket
                 .delete_expect_revision(&key, expected)
@@ -194,7 +205,7 @@ impl ConfigSync {
                 .map(|()| None)
                 .map_err(|e| match e.kind() {
                     kv::DeleteErrorKind::WrongLastRevision => conflict(),
-                    _ => unavailable_or(e.to_string()),
+                    _ => unsent_or_unconfirmed(&key, e.to_string()),
                 }),
         };
         if let Err(WriteError::Unavailable) = written {
@@ -486,9 +497,14 @@ pub async fn open_bucket(js: &jetstream::Context, name: &str) -> anyhow::Result<
     Ok(js.get_key_value(name).await?)
 }
 
-fn unavailable_or(message: String) -> WriteError {
-    if message.contains("timed out") || message.contains("no responders") {
+/// A failure after the request was handed to the client. Only NATS's "no responders" (the
+/// server itself answered that nothing takes the subject) proves the change was not applied,
+/// so only it is a 503; a timeout leaves the outcome open.
+fn unsent_or_unconfirmed(key: &str, message: String) -> WriteError {
+    if message.contains("no responders") {
         WriteError::Unavailable
+    } else if message.contains("timed out") {
+        WriteError::Unconfirmed(key.to_owned())
     } else {
         WriteError::Failed(message)
     }

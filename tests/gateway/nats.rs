@@ -90,6 +90,18 @@ impl NatsServer {
         }
     }
 
+    /// Sends `signal` ("STOP", "CONT") to the server: a stopped server keeps its connections
+    /// open and answers nothing, as behind a silent partition.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.lock().unwrap().as_ref().unwrap().id();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     pub fn stop(&self) {
         if let Some(mut child) = self.child.lock().unwrap().take() {
             let _ = child.kill();
