@@ -120,7 +120,8 @@ impl NatsArgs {
 /// up within 3 s.
 async fn connect_cli(cluster: &ClusterConfig) -> anyhow::Result<async_nats::Client> {
     let connected = Arc::new(AtomicBool::new(false));
-    let client = connect(cluster, "cli", connected.clone()).await?;
+    let connections = Arc::new(tokio::sync::watch::channel(0).0);
+    let client = connect(cluster, "cli", connected.clone(), connections).await?;
     for _ in 0..60 {
         if connected.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(client);

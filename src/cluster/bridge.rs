@@ -39,6 +39,8 @@ pub struct Cluster {
     pub name: String,
     pub replica: String,
     connected: Arc<AtomicBool>,
+    /// How many times the client has (re)connected.
+    connections: Arc<tokio::sync::watch::Sender<u64>>,
     members: Mutex<Membership>,
     messages_in: AtomicU64,
     messages_out: AtomicU64,
@@ -64,6 +66,11 @@ pub struct ClusterStatus {
 impl Cluster {
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Changes on every (re)connection to NATS: after one, the server may have lost its store.
+    pub fn connections(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.connections.subscribe()
     }
 
     pub fn status(&self) -> ClusterStatus {
@@ -121,11 +128,13 @@ pub async fn start(
     let connected = Arc::new(AtomicBool::new(false));
     metrics::gauge!(m::CLUSTER_CONNECTED).set(0.0);
     m::zero_cluster();
-    let client = connect(config, &replica, connected.clone()).await?;
+    let connections = Arc::new(tokio::sync::watch::channel(0).0);
+    let client = connect(config, &replica, connected.clone(), connections.clone()).await?;
     let cluster = Arc::new(Cluster {
         name: config.name.clone(),
         replica,
         connected,
+        connections,
         members: Mutex::new(Membership::default()),
         messages_in: AtomicU64::new(0),
         messages_out: AtomicU64::new(0),

@@ -19,7 +19,7 @@ use async_nats::jetstream::{
     kv::{self, Operation},
 };
 use futures_util::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::{
     bridge::Cluster,
@@ -48,6 +48,10 @@ pub enum WriteError {
     Unavailable,
     #[error("{0} was changed meanwhile by another writer; read it again and retry")]
     Conflict(String),
+    /// Sent, but no answer came in time: NATS may still apply it (a request already handed
+    /// to the client is flushed when the connection returns), so this is not a 503.
+    #[error("the change to {0} was sent to the cluster's config store but not confirmed in time (NATS unreachable); it may still take effect: read {0} again before retrying")]
+    Unconfirmed(String),
     #[error("cluster config write failed: {0}")]
     Failed(String),
 }
@@ -60,6 +64,10 @@ pub struct ConfigSync {
     /// its next write.
     revisions: Mutex<HashMap<String, u64>>,
     applied: watch::Sender<u64>,
+    /// When the bucket's stream this replica follows was made, to notice one made anew.
+    stream_created: Mutex<Option<i128>>,
+    /// Woken when a write finds the bucket gone, to check it at once.
+    recheck: Notify,
     /// The follower task, stopped at shutdown while the runtime still runs.
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -85,6 +93,8 @@ impl ConfigSync {
             bucket: Mutex::new(None),
             revisions: Mutex::new(HashMap::new()),
             applied: watch::channel(applied).0,
+            stream_created: Mutex::new(None),
+            recheck: Notify::new(),
             task: Mutex::new(None),
         });
         let runner = sync.clone();
@@ -156,6 +166,10 @@ impl ConfigSync {
 
     /// Writes a change to the bucket (compare-and-set), then waits until this replica has
     /// applied it, so the caller reads its own write.
+    ///
+    /// A 503 (`Unavailable`) means the change was never sent: the connection is looked at
+    /// right before the request is handed to the client, because a request the client holds
+    /// while disconnected is sent on reconnect, long after its caller gave up.
     pub async fn write(&self, change: &Change, actor: &str) -> Result<(), WriteError> {
         let Some(bucket) = self.ready_bucket().await else {
             return Err(WriteError::Unavailable);
@@ -164,6 +178,9 @@ impl ConfigSync {
         let value = value_of(change, actor, &self.cluster.replica)
             .map_err(|e| WriteError::Failed(e.to_string()))?;
         let expected = self.revision_of(&key);
+        if !self.cluster.connected() {
+            return Err(WriteError::Unavailable);
+        }
         let conflict = || WriteError::Conflict(key.clone());
         let written = match (value, expected) {
             (Some(value), Some(revision)) => bucket
@@ -172,7 +189,7 @@ impl ConfigSync {
                 .map(Some)
                 .map_err(|e| match e.kind() {
                     kv::UpdateErrorKind::WrongLastRevision => conflict(),
-                    _ => unavailable_or(e.to_string()),
+                    _ => unsent_or_unconfirmed(&key, e.to_string()),
                 }),
             (Some(value), None) => bucket
                 .create(&key, value.into())
@@ -180,7 +197,7 @@ impl ConfigSync {
                 .map(Some)
                 .map_err(|e| match e.kind() {
                     kv::CreateErrorKind::AlreadyExists => conflict(),
-                    _ => unavailable_or(e.to_string()),
+                    _ => unsent_or_unconfirmed(&key, e.to_string()),
                 }),
             (None, expected) => bucket
                 .delete_expect_revision(&key, expected)
@@ -188,9 +205,14 @@ impl ConfigSync {
                 .map(|()| None)
                 .map_err(|e| match e.kind() {
                     kv::DeleteErrorKind::WrongLastRevision => conflict(),
-                    _ => unavailable_or(e.to_string()),
+                    _ => unsent_or_unconfirmed(&key, e.to_string()),
                 }),
-        }?;
+        };
+        if let Err(WriteError::Unavailable) = written {
+            // Perhaps the bucket is gone (the server lost its store): look at once.
+            self.recheck.notify_one();
+        }
+        let written = written?;
         self.cluster.sent();
         // Read-your-writes: wait for the watcher to apply what was just written.
         let mut applied = self.applied.subscribe();
@@ -226,34 +248,86 @@ impl ConfigSync {
         }
     }
 
+    /// Follows the bucket from the revision after the last applied one until the watch ends
+    /// or the client reconnects (or a write finds the bucket gone), when the caller starts
+    /// again and looks whether the server lost its store meanwhile.
     async fn follow(&self) -> anyhow::Result<()> {
+        let mut connections = self.cluster.connections();
+        connections.borrow_and_update();
+        // No writes while the bucket is being (re)checked: they would compare against
+        // revisions that may no longer exist.
+        self.set_bucket(None);
         let js = jetstream::new(self.cluster.client.clone());
-        let bucket = open_bucket(&js, &bucket_name(&self.cluster.name)).await?;
-        if let Ok(mut b) = self.bucket.lock() {
-            *b = Some(bucket.clone());
-        }
-        if self.applied() == 0 {
+        let name = bucket_name(&self.cluster.name);
+        let bucket = open_bucket(&js, &name).await?;
+        let (created, last) = stream_identity(&js, &name).await?;
+        let lost = self.stream_replaced(created) || (self.applied() > 0 && last < self.applied());
+        if lost {
+            self.reseed(&bucket).await?;
+        } else if self.applied() == 0 {
             self.join(&bucket).await?;
+        }
+        self.remember_stream(created);
+        // Writes wait until this replica has caught up with the bucket as it is now, so
+        // they compare against current revisions.
+        let (_, ready_at) = stream_identity(&js, &name).await?;
+        let mut exposed = false;
+        if self.applied() >= ready_at {
+            self.set_bucket(Some(bucket.clone()));
+            exposed = true;
         }
         let from = self.applied() + 1;
         let mut watch = bucket.watch_all_from_revision(from).await?;
-        while let Some(entry) = watch.next().await {
-            let entry = entry?;
-            self.cluster.received();
-            self.apply(&entry).await;
+        loop {
+            tokio::select! {
+                entry = watch.next() => {
+                    let Some(entry) = entry else { break };
+                    let entry = entry?;
+                    self.cluster.received();
+                    self.apply(&entry).await;
+                    if !exposed && self.applied() >= ready_at {
+                        self.set_bucket(Some(bucket.clone()));
+                        exposed = true;
+                    }
+                }
+                changed = connections.changed() => {
+                    changed?;
+                    tracing::info!("reconnected to NATS; checking the config bucket");
+                    return Ok(());
+                }
+                () = self.recheck.notified() => return Ok(()),
+            }
         }
         anyhow::bail!("the bucket's watch ended")
     }
 
-    /// A replica's first contact with the cluster: an empty bucket is seeded from this
-    /// replica's database (its file seeds, or what it held standalone); otherwise the bucket
-    /// is the truth, and local nodes and routes it does not hold are removed.
-    async fn join(&self, bucket: &kv::Store) -> anyhow::Result<()> {
-        let mut keys = bucket.keys().await?;
-        let mut present = Vec::new();
-        while let Some(key) = keys.next().await {
-            present.push(key?);
+    fn set_bucket(&self, bucket: Option<kv::Store>) {
+        match self.bucket.lock() {
+            Ok(mut b) => *b = bucket,
+            Err(poisoned) => *poisoned.into_inner() = bucket,
         }
+    }
+
+    /// Whether the bucket's stream is another one than this replica followed before (made
+    /// anew after the server lost its store).
+    fn stream_replaced(&self, created: i128) -> bool {
+        let known = match self.stream_created.lock() {
+            Ok(k) => *k,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        known.is_some_and(|known| known != created)
+    }
+
+    fn remember_stream(&self, created: i128) {
+        match self.stream_created.lock() {
+            Ok(mut k) => *k = Some(created),
+            Err(poisoned) => *poisoned.into_inner() = Some(created),
+        }
+    }
+
+    /// What this replica holds in its database, as changes: nodes and routes, and with
+    /// `everything` the settings sections and keys too.
+    async fn local_state(&self, everything: bool) -> anyhow::Result<Vec<Change>> {
         let store = &self.applier.store;
         let mut local: Vec<Change> = Vec::new();
         for row in store.list_nodes().await? {
@@ -268,7 +342,7 @@ impl ConfigSync {
                 route: Some(row.to_config()?),
             });
         }
-        if present.is_empty() {
+        if everything {
             for section in SECTIONS {
                 if let Some(text) = store.get_setting(section).await? {
                     local.push(Change::Setting {
@@ -280,16 +354,58 @@ impl ConfigSync {
             for row in store.list_keys().await? {
                 local.push(Change::Key { row });
             }
-            for change in &local {
-                if let Some(value) = value_of(change, "seed", &self.cluster.replica)? {
-                    // Another replica seeding at the same moment wins for that key.
-                    let _ = bucket.create(key_of(change), value.into()).await;
-                }
-            }
-            tracing::info!(entities = local.len(), "seeded the cluster's config bucket");
-            return Ok(());
         }
+        Ok(local)
+    }
+
+    /// Writes every entity of `local` the bucket does not hold yet (create-only: another
+    /// replica seeding at the same moment wins for that key, with the same fleet state).
+    async fn seed(&self, bucket: &kv::Store, local: &[Change]) -> anyhow::Result<()> {
         for change in local {
+            if let Some(value) = value_of(change, "seed", &self.cluster.replica)? {
+                let _ = bucket.create(key_of(change), value.into()).await;
+            }
+        }
+        tracing::info!(entities = local.len(), "seeded the cluster's config bucket");
+        Ok(())
+    }
+
+    /// The server lost the bucket (restarted with an empty store) while this replica had
+    /// applied revisions of it: the bucket is rebuilt from what this replica applied, and
+    /// the revisions it compares against start again from the new bucket's.
+    async fn reseed(&self, bucket: &kv::Store) -> anyhow::Result<()> {
+        tracing::warn!(
+            applied = self.applied(),
+            "the cluster's config bucket was lost; rebuilding it from this replica's database"
+        );
+        let local = self.local_state(true).await?;
+        self.seed(bucket, &local).await?;
+        match self.revisions.lock() {
+            Ok(mut r) => r.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+        self.applied.send_replace(0);
+        self.cluster
+            .applied
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.applier.store.put_meta(APPLIED_KEY, "0").await?;
+        Ok(())
+    }
+
+    /// A replica's first contact with the cluster: an empty bucket is seeded from this
+    /// replica's database (its file seeds, or what it held standalone); otherwise the bucket
+    /// is the truth, and local nodes and routes it does not hold are removed.
+    async fn join(&self, bucket: &kv::Store) -> anyhow::Result<()> {
+        let mut keys = bucket.keys().await?;
+        let mut present = Vec::new();
+        while let Some(key) = keys.next().await {
+            present.push(key?);
+        }
+        if present.is_empty() {
+            let local = self.local_state(true).await?;
+            return self.seed(bucket, &local).await;
+        }
+        for change in self.local_state(false).await? {
             let key = key_of(&change);
             if !present.contains(&key) {
                 let removal = match change {
@@ -343,6 +459,17 @@ impl ConfigSync {
     }
 }
 
+/// When the bucket's stream was made (its identity: a stream made anew after the server
+/// lost its store has another) and its last revision, read fresh from the server.
+async fn stream_identity(js: &jetstream::Context, name: &str) -> anyhow::Result<(i128, u64)> {
+    let mut stream = js.get_stream(format!("KV_{name}")).await?;
+    let info = stream.info().await?;
+    Ok((
+        info.created.unix_timestamp_nanos(),
+        info.state.last_sequence,
+    ))
+}
+
 /// The bucket, made if missing. Made as its stream directly: `create_key_value` first reads
 /// the account's JetStream info, whose shape differs in the nats-server 2.9 that Debian ships
 /// (async-nats cannot parse it), while the stream API is the same. The stream is what a KV
@@ -370,9 +497,14 @@ pub async fn open_bucket(js: &jetstream::Context, name: &str) -> anyhow::Result<
     Ok(js.get_key_value(name).await?)
 }
 
-fn unavailable_or(message: String) -> WriteError {
-    if message.contains("timed out") || message.contains("no responders") {
+/// A failure after the request was handed to the client. Only NATS's "no responders" (the
+/// server itself answered that nothing takes the subject) proves the change was not applied,
+/// so only it is a 503; a timeout leaves the outcome open.
+fn unsent_or_unconfirmed(key: &str, message: String) -> WriteError {
+    if message.contains("no responders") {
         WriteError::Unavailable
+    } else if message.contains("timed out") {
+        WriteError::Unconfirmed(key.to_owned())
     } else {
         WriteError::Failed(message)
     }

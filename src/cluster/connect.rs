@@ -9,6 +9,7 @@ use std::{
 };
 
 use async_nats::{ConnectOptions, Event};
+use tokio::sync::watch;
 
 use crate::{config::ClusterConfig, metrics as m};
 
@@ -16,11 +17,13 @@ use crate::{config::ClusterConfig, metrics as m};
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
 /// A client that connects in the background: the replica starts (and serves) whether NATS is
-/// up or not, and `connected` follows the connection from then on.
+/// up or not, and `connected` follows the connection from then on. `connections` counts every
+/// (re)connection, so the config follower can look whether the server lost its store meanwhile.
 pub async fn connect(
     config: &ClusterConfig,
     replica: &str,
     connected: Arc<AtomicBool>,
+    connections: Arc<watch::Sender<u64>>,
 ) -> anyhow::Result<async_nats::Client> {
     let mut options = ConnectOptions::new()
         .name(format!("drover {replica}"))
@@ -35,10 +38,12 @@ pub async fn connect(
         })
         .event_callback(move |event| {
             let connected = connected.clone();
+            let connections = connections.clone();
             async move {
                 match event {
                     Event::Connected => {
                         connected.store(true, Ordering::SeqCst);
+                        connections.send_modify(|n| *n += 1);
                         metrics::gauge!(m::CLUSTER_CONNECTED).set(1.0);
                         tracing::info!("connected to NATS");
                     }

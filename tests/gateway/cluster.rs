@@ -384,6 +384,149 @@ async fn replicas_catch_up_after_outages() {
     }
 }
 
+/// NATS restarted with an empty store: the replicas rebuild the config bucket from what they
+/// applied, and a change to an existing node works again on either replica and reaches the
+/// other (issue 12 #3).
+#[actix_rt::test]
+async fn replicas_rebuild_a_config_bucket_nats_lost() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let extra = MockUpstream::start(MockConfig::named("extra", &["x:latest"])).unwrap();
+    let servers = [
+        replica(&nats, "lost", "ra", &node),
+        replica(&nats, "lost", "rb", &node),
+    ];
+    for server in &servers {
+        wait_cluster(server, "connected", |c| {
+            ids(c).len() == 2 && c["revision"] != 0
+        })
+        .await;
+    }
+    let (status, _) = admin(
+        &servers[0],
+        "POST",
+        "/nodes",
+        Some(serde_json::json!({"name": "extra", "url": extra.url()})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    wait_revision(&servers[1], revision(&servers[0]).await).await;
+
+    nats.stop();
+    nats.wipe();
+    nats.restart();
+    // The bucket lists every node again (polled: 10 s at most).
+    let mut shown = Value::Null;
+    for _ in 0..50 {
+        let (ok, text) = config_cli(&nats, "lost", &["show", "--json"]).await;
+        shown = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+        if ok && shown.get("node.a").is_some() && shown.get("node.extra").is_some() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        shown.get("node.a").is_some() && shown.get("node.extra").is_some(),
+        "the bucket was not rebuilt: {shown}"
+    );
+    // A change to an existing node succeeds on either replica and reaches the other; 503
+    // while a replica is still rebuilding is a refusal to retry, anything else a failure.
+    for (i, writer) in servers.iter().enumerate() {
+        let weight = 5 + i as i64;
+        let body = serde_json::json!({"url": extra.url(), "weight": weight});
+        let mut answer = (0, Value::Null);
+        for _ in 0..50 {
+            answer = admin(writer, "PUT", "/nodes/extra", Some(body.clone())).await;
+            if answer.0 != 503 {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(answer.0, 200, "{}", answer.1);
+        let other = &servers[1 - i];
+        wait_revision(other, revision(writer).await).await;
+        assert_eq!(weight_of(other, "extra").await, Some(weight));
+    }
+}
+
+/// A write answered 503 never takes effect later (issue 12 #18). NATS frozen (SIGSTOP): a
+/// write sent before the replica noticed gets 504 (sent, outcome open: it may still apply),
+/// not 503. NATS killed: a write is refused at once with 503, unsent. Each time NATS returns,
+/// no 503'd change appears on any replica (a later write, applied after anything the client
+/// or the server's socket held, marks the end).
+#[actix_rt::test]
+async fn a_write_refused_with_503_never_takes_effect() {
+    let nats = NatsServer::start();
+    let node = MockUpstream::start(MockConfig::named("a", &["m:latest"])).unwrap();
+    let (a, b) = (
+        replica(&nats, "frz", "ra", &node),
+        replica(&nats, "frz", "rb", &node),
+    );
+    for server in [&a, &b] {
+        wait_cluster(server, "connected", |c| {
+            ids(c).len() == 2 && c["revision"] != 0
+        })
+        .await;
+    }
+    let node_url = node.url();
+    let put = |server, weight: u32| {
+        let body = serde_json::json!({"url": node_url.clone(), "weight": weight});
+        async move { admin(server, "PUT", "/nodes/a", Some(body)).await }
+    };
+    assert_eq!(put(&a, 2).await.0, 200);
+    wait_revision(&b, revision(&a).await).await;
+    let mut refused = Vec::new();
+    // Adds node `name` on A once NATS is back (503 until then), and checks that no refused
+    // weight of node a took effect on either replica.
+    let settle = |name: &'static str, refused: Vec<u32>| {
+        let (a, b, url) = (&a, &b, node.url());
+        async move {
+            let (mut status, mut body) = (0, Value::Null);
+            for _ in 0..100 {
+                let node = serde_json::json!({"name": name, "url": url});
+                (status, body) = admin(a, "POST", "/nodes", Some(node)).await;
+                if status != 503 {
+                    break;
+                }
+                actix_rt::time::sleep(Duration::from_millis(200)).await;
+            }
+            assert_eq!(status, 201, "{body}");
+            let rev = revision(a).await;
+            for server in [a, b] {
+                wait_revision(server, rev).await;
+                let weight = weight_of(server, "a").await.unwrap();
+                assert!(
+                    !refused.contains(&(weight as u32)),
+                    "a write answered 503 took effect: weight {weight} on {}",
+                    server.url()
+                );
+            }
+        }
+    };
+
+    nats.signal("STOP");
+    let (status, body) = put(&a, 40).await;
+    assert!(matches!(status, 503 | 504), "{status} {body}");
+    if status == 503 {
+        refused.push(40);
+    } else {
+        assert!(
+            body["error"].as_str().unwrap().contains("may still"),
+            "{body}"
+        );
+    }
+    nats.signal("CONT");
+    settle("marker1", refused.clone()).await;
+
+    nats.stop();
+    wait_cluster(&a, "a disconnected", |c| c["connected"] == false).await;
+    let (status, body) = put(&a, 50).await;
+    assert_eq!(status, 503, "{body}");
+    refused.push(50);
+    nats.restart();
+    settle("marker2", refused).await;
+}
+
 /// Runs `drover config …` against the cluster's NATS (no replica involved) off the runtime.
 async fn config_cli(nats: &NatsServer, cluster: &str, args: &[&str]) -> (bool, String) {
     let mut cmd = crate::process::drover();

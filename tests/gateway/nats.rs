@@ -78,6 +78,30 @@ impl NatsServer {
         panic!("nats-server did not start on port {}", self.port);
     }
 
+    /// Deletes the server's store (stop it first): it comes back empty, as after a lost disk.
+    pub fn wipe(&self) {
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(path).unwrap();
+            } else {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+    }
+
+    /// Sends `signal` ("STOP", "CONT") to the server: a stopped server keeps its connections
+    /// open and answers nothing, as behind a silent partition.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.lock().unwrap().as_ref().unwrap().id();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     pub fn stop(&self) {
         if let Some(mut child) = self.child.lock().unwrap().take() {
             let _ = child.kill();

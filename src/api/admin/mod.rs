@@ -138,6 +138,7 @@ impl ResponseError for AdminError {
             AdminError::Cluster(WriteError::Conflict(_)) => StatusCode::CONFLICT,
             AdminError::Cluster(WriteError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Cluster(WriteError::Failed(_)) => StatusCode::BAD_GATEWAY,
+            AdminError::Cluster(WriteError::Unconfirmed(_)) => StatusCode::GATEWAY_TIMEOUT,
             AdminError::Gateway(e) => e.status(),
         }
     }
