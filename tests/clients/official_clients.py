@@ -9,7 +9,6 @@ every endpoint the clients expose that Drover serves. Run by scripts/test.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,32 +19,8 @@ import anthropic
 import ollama
 import openai
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-PROFILE = os.environ.get("DROVER_TEST_PROFILE", "debug")
-
-
-def binary(name):
-    return os.path.join(TARGET, PROFILE, name)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url, deadline=15):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except Exception:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} never became ready")
+# Finding the built binaries and waiting for servers: shared with the Node and agent suites.
+from harness import binary, free_port, wait_ready  # noqa: E402
 
 
 def check(cond, what):

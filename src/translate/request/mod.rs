@@ -210,6 +210,17 @@ pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, TranslateErro
     Ok(value)
 }
 
+/// OpenAI's `tool_choice` as a word, which chat and Responses share (`auto`, `none`,
+/// `required`); their object forms differ and are read by each parser.
+pub(super) fn tool_choice_word(word: &str) -> Result<ir::ToolChoice, TranslateError> {
+    match word {
+        "auto" => Ok(ir::ToolChoice::Auto),
+        "none" => Ok(ir::ToolChoice::None),
+        "required" => Ok(ir::ToolChoice::Required),
+        other => Err(invalid("tool_choice", &format!("unknown value `{other}`"))),
+    }
+}
+
 /// The target cannot express `field`.
 pub(super) fn unsupported(field: &str, why: &str) -> TranslateError {
     TranslateError::Unsupported(format!("{field}: {why}"))

@@ -346,12 +346,7 @@ pub(super) fn arguments(text: &str, at: &str) -> Result<Map<String, Value>, Tran
 fn tool_choice(value: &Value) -> Result<ToolChoice, TranslateError> {
     let at = "tool_choice";
     match value {
-        Value::String(s) => match s.as_str() {
-            "auto" => Ok(ToolChoice::Auto),
-            "none" => Ok(ToolChoice::None),
-            "required" => Ok(ToolChoice::Required),
-            other => Err(invalid(at, &format!("unknown value `{other}`"))),
-        },
+        Value::String(word) => super::tool_choice_word(word),
         Value::Object(o) => match o.get("type").and_then(Value::as_str) {
             Some("function") => o
                 .get("function")

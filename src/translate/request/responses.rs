@@ -531,12 +531,7 @@ fn tool(value: Value, at: &str, dropped: &mut Vec<String>) -> Result<Option<Tool
 fn tool_choice(value: &Value) -> Result<ToolChoice, TranslateError> {
     let at = "tool_choice";
     match value {
-        Value::String(s) => match s.as_str() {
-            "auto" => Ok(ToolChoice::Auto),
-            "none" => Ok(ToolChoice::None),
-            "required" => Ok(ToolChoice::Required),
-            other => Err(invalid(at, &format!("unknown value `{other}`"))),
-        },
+        Value::String(word) => super::tool_choice_word(word),
         Value::Object(o) => match o.get("type").and_then(Value::as_str) {
             Some("function" | "custom") => o
                 .get("name")
